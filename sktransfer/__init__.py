@@ -1,0 +1,38 @@
+"""sktransfer: transfer learning from ImageNet CNNs as scikit-learn estimators.
+
+The estimators import TensorFlow, which takes several seconds; they are loaded
+on first use so that ``import sktransfer`` (and the command line's ``--help``)
+stays fast.
+"""
+
+import importlib
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "Augmentation": "augment",
+    "FineTunedClassifier": "finetune",
+    "PretrainedEmbedder": "embedding",
+    "SimpleCNNClassifier": "scratch",
+    "load_image_folder": "datasets",
+    "load_sample": "datasets",
+    "load_images": "images",
+    "PerClassSplit": "model_selection",
+    "FirstNPerClassSplit": "model_selection",
+    "per_class_split": "model_selection",
+    "available_backbones": "backbones",
+}
+
+__all__ = sorted(_LAZY) + ["__version__"]
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'sktransfer' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

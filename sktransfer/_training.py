@@ -1,0 +1,397 @@
+"""The training loop shared by every sktransfer classifier.
+
+:class:`BaseImageClassifier` does what FineTunedClassifier and
+SimpleCNNClassifier have in common: validation, label encoding, class
+weights, seeding, the validation split and early stopping, the Keras fit and
+``history_``, prediction, ``transform`` and pickling. A subclass only says how
+to build its network (:meth:`BaseImageClassifier._build_network`).
+
+A network comes in up to three parts (see :class:`Network`): the full model
+(raw 0..255 pixels in, probabilities out), a frozen part (pixels -> the
+activations at the cut) and a trainable part (activations at the cut ->
+probabilities). When the frozen part exists and no augmentation is on, fit
+computes the frozen activations once and trains only the trainable part on
+them, for every epoch; the parts share their layers, so the full model is
+trained too.
+"""
+
+import random
+import warnings
+from dataclasses import dataclass, field
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import LabelEncoder
+from sklearn.utils import check_random_state, column_or_1d
+from sklearn.utils.class_weight import compute_class_weight
+from sklearn.utils.multiclass import check_classification_targets
+
+from ._compat import HasMethods, Interval, StrOptions, check_is_fitted, fit_context, import_keras
+from .images import check_image_input, load_images, num_samples
+from .persistence import KerasPickleMixin
+
+keras = import_keras()
+
+from .optimizers import TwoRateTrainer, make_optimizer  # noqa: E402
+
+__all__ = ["BaseImageClassifier", "InferenceMode", "Network", "build_head", "run_model"]
+
+
+@keras.saving.register_keras_serializable(package="sktransfer")
+class InferenceMode(keras.layers.Layer):
+    """Run a wrapped model in inference mode even while the outer model trains.
+
+    Keras 3 passes the outer ``training=True`` to nested models whatever they
+    were called with (keras-team/keras#20285), so ``base(x, training=False)``
+    no longer keeps BatchNormalization on its ImageNet statistics nor switches
+    off a backbone's internal dropout. Calling the wrapped model with an
+    explicit ``training=False`` inside ``call`` does. Trainable weights of the
+    wrapped model still receive gradients.
+    """
+
+    def __init__(self, model, **kwargs):
+        super().__init__(**kwargs)
+        self.model = model
+
+    def call(self, inputs):
+        return self.model(inputs, training=False)
+
+    def compute_output_shape(self, input_shape):
+        return self.model.compute_output_shape(input_shape)
+
+    def get_config(self):
+        return {**super().get_config(), "model": keras.saving.serialize_keras_object(self.model)}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        model = keras.saving.deserialize_keras_object(config.pop("model"))
+        return cls(model, **config)
+
+
+@dataclass
+class Network:
+    """The parts of a built network (see the module docstring)."""
+
+    model: object
+    trainable: object
+    frozen: object = None
+    backbone_variables: list = field(default_factory=list)
+    embedding_layer: str = "embedding"
+    info: dict = field(default_factory=dict)
+
+
+def build_head(x, units=(), *, dropout=0.0, l2=0.0, batchnorm=False, n_outputs=2, seed=None):
+    """Dense layers on a feature vector, then the logits and the probabilities.
+
+    The hidden layers are ``Dense(units, relu)`` [+ BatchNormalization] [+ Dropout];
+    the last hidden layer (or the input when there is none) is named
+    ``"embedding"``. The output is ``Dense(1) + sigmoid`` for two classes and
+    ``Dense(K) + softmax`` otherwise, named ``"logits"`` and ``"probabilities"``.
+    """
+    regularizer = keras.regularizers.L2(l2) if l2 else None
+    x = keras.layers.Identity(name="embedding")(x) if not units else x
+    for i, n in enumerate(units):
+        last = i == len(units) - 1
+        x = keras.layers.Dense(
+            n,
+            activation=None if batchnorm else "relu",
+            kernel_regularizer=regularizer,
+            kernel_initializer=keras.initializers.GlorotUniform(seed=_sub(seed, i)),
+            name=f"head_dense_{i}",
+        )(x)
+        if batchnorm:
+            x = keras.layers.BatchNormalization(name=f"head_bn_{i}")(x)
+            x = keras.layers.Activation("relu", name=f"head_relu_{i}")(x)
+        if last:
+            x = keras.layers.Identity(name="embedding")(x)
+        if dropout:
+            x = keras.layers.Dropout(dropout, seed=_sub(seed, 100 + i), name=f"head_dropout_{i}")(x)
+    logits = keras.layers.Dense(
+        1 if n_outputs == 2 else n_outputs,
+        kernel_regularizer=regularizer,
+        kernel_initializer=keras.initializers.GlorotUniform(seed=_sub(seed, 999)),
+        name="logits",
+    )(x)
+    activation = "sigmoid" if n_outputs == 2 else "softmax"
+    return keras.layers.Activation(activation, name="probabilities", dtype="float32")(logits)
+
+
+def run_model(model, x, batch_size):
+    """Run ``model`` in inference mode over ``x`` in batches; returns float32 numpy.
+
+    Eager calls instead of ``model.predict``: predict traces a tf.function per
+    new model (seconds of overhead for one pass, and a graph that stays in
+    memory), while eager execution of convolutions runs the same kernels.
+    """
+    with warnings.catch_warnings():
+        # A model reloaded from .keras expects its single input as a list and
+        # warns when given a tensor; the call is correct either way.
+        warnings.filterwarnings("ignore", message="The structure of `inputs`")
+        outputs = [
+            keras.ops.convert_to_numpy(model(x[i : i + batch_size], training=False))
+            for i in range(0, len(x), batch_size)
+        ]
+    return np.concatenate(outputs).astype(np.float32, copy=False)
+
+
+def _sub(seed, offset):
+    return None if seed is None else int(seed) + offset
+
+
+class BaseImageClassifier(KerasPickleMixin, ClassifierMixin, TransformerMixin, BaseEstimator):
+    """Base class: see the module docstring. Not for direct use."""
+
+    _parameter_constraints = {
+        "optimizer": [str, HasMethods(["apply_gradients", "get_config"])],
+        "learning_rate": [Interval(Real, 0, None, closed="neither"), None],
+        "epochs": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "validation_fraction": [Interval(Real, 0, 1, closed="left")],
+        "early_stopping": ["boolean"],
+        "patience": [Interval(Integral, 0, None, closed="left")],
+        "class_weight": [dict, StrOptions({"balanced"}), None],
+        "callbacks": [list, None],
+        "augmentation": [HasMethods(["build_layers", "is_active"]), None],
+        "input_size": [Interval(Integral, 1, None, closed="left"), tuple, list, None],
+        "n_jobs": [Integral, None],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
+    # -- to be provided by subclasses ---------------------------------------
+    def _build_network(self, n_outputs, seed):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _input_size(self):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    # -- fit ------------------------------------------------------------------
+    @fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y):
+        """Train on images ``X`` with labels ``y``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, height, width, 3) or (n_samples,)
+            Images as a 0..255 array, or file paths (list, array or Series).
+        y : array-like of shape (n_samples,)
+            Class labels (any hashable type; strings are fine).
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        # Labels first: their errors ("Unknown label type", one class) are the
+        # ones sklearn users know, whatever is wrong with X.
+        y = self._check_y(y)
+        X = check_image_input(X)
+        if len(y) != num_samples(X):
+            raise ValueError(
+                f"X and y have different lengths: {num_samples(X)} images but {len(y)} labels."
+            )
+        if self.early_stopping and not self.validation_fraction:
+            raise ValueError(
+                "early_stopping=True needs a validation set: set validation_fraction "
+                "to a value in (0, 1), e.g. 0.1."
+            )
+        encoder = LabelEncoder().fit(y)
+        y_encoded = encoder.transform(y)
+        seed = self._seed()
+        images = load_images(X, self._input_size(), n_jobs=self.n_jobs, verbose=bool(self.verbose))
+        with _seeded(seed):
+            network = self._build_network(len(encoder.classes_), seed)
+            history = self._train(network, images, y_encoded, encoder.classes_, seed)
+        self.classes_ = encoder.classes_
+        self.model_ = network.model
+        self.history_ = {k: [float(v) for v in vals] for k, vals in history.items()}
+        self.n_epochs_ = len(next(iter(self.history_.values()), []))
+        self.backbone_info_ = network.info
+        self._embedding_layer = network.embedding_layer
+        self._embedding_model = None
+        return self
+
+    def _check_y(self, y):
+        if y is None:
+            raise ValueError(f"{type(self).__name__} requires y to be passed, but the target y is None.")
+        y = column_or_1d(y, warn=True)
+        check_classification_targets(y)
+        classes = np.unique(y)
+        if len(classes) < 2:
+            raise ValueError(
+                f"{type(self).__name__} needs at least 2 classes in y, got only "
+                f"{classes.tolist()!r}."
+            )
+        return y
+
+    def _seed(self):
+        if isinstance(self.random_state, Integral):
+            return int(self.random_state) % (2**31 - 1)
+        return int(check_random_state(self.random_state).randint(2**31 - 1))
+
+    def _class_weight(self, y_encoded, classes):
+        if self.class_weight is None:
+            return None
+        if isinstance(self.class_weight, str):
+            weights = compute_class_weight(
+                "balanced", classes=np.arange(len(classes)), y=y_encoded
+            )
+            return dict(enumerate(map(float, weights)))
+        classes = classes.tolist()
+        unknown = [k for k in self.class_weight if k not in classes]
+        if unknown:
+            raise ValueError(f"class_weight has labels not present in y: {unknown!r}.")
+        return {i: float(self.class_weight.get(c, 1.0)) for i, c in enumerate(classes)}
+
+    def _split_validation(self, inputs, y, seed):
+        if not self.validation_fraction:
+            return inputs, y, None
+        counts = np.bincount(y)
+        stratify = y if counts.min() >= 2 else None
+        x_tr, x_val, y_tr, y_val = train_test_split(
+            inputs, y, test_size=self.validation_fraction, random_state=seed, stratify=stratify
+        )
+        return x_tr, y_tr, (x_val, y_val)
+
+    def _train(self, network, images, y, classes, seed):
+        n_classes = len(classes)
+        augmenting = self.augmentation is not None and self.augmentation.is_active()
+        if network.frozen is not None and not augmenting:
+            # Frozen work once: every epoch reuses these activations.
+            inputs = run_model(network.frozen, images, self.batch_size)
+            trained = network.trainable
+            network.info["training_input"] = "cached activations at the cut"
+        else:
+            inputs, trained = images, network.model
+            network.info["training_input"] = "images (full forward pass every epoch)"
+        x_tr, y_tr, validation = self._split_validation(inputs, y, seed)
+        trainer = self._compile(trained, network, n_classes)
+        callbacks = list(self.callbacks or [])
+        if self.early_stopping:
+            callbacks.append(
+                keras.callbacks.EarlyStopping(
+                    monitor="val_loss", patience=self.patience, restore_best_weights=True
+                )
+            )
+        history = trainer.fit(
+            x_tr,
+            y_tr.astype("float32" if n_classes == 2 else "int32"),
+            batch_size=self.batch_size,
+            epochs=self.epochs,
+            validation_data=validation,
+            class_weight=self._class_weight(y_tr, classes),
+            callbacks=callbacks,
+            shuffle=True,
+            verbose=_keras_verbose(self.verbose),
+        )
+        return history.history
+
+    def _compile(self, model, network, n_classes):
+        optimizer = make_optimizer(self.optimizer, self.learning_rate)
+        loss = "binary_crossentropy" if n_classes == 2 else "sparse_categorical_crossentropy"
+        metric = "binary_accuracy" if n_classes == 2 else "sparse_categorical_accuracy"
+        scale = getattr(self, "backbone_lr_scale", 1.0)
+        trained_ids = {id(v) for v in model.trainable_variables}
+        backbone_vars = [v for v in network.backbone_variables if id(v) in trained_ids]
+        if scale != 1.0 and backbone_vars:
+            trainer = TwoRateTrainer(
+                model, backbone_vars, make_optimizer(self.optimizer, self.learning_rate, scale)
+            )
+        else:
+            trainer = model
+        trainer.compile(optimizer=optimizer, loss=loss, metrics=[keras.metrics.get(metric)],
+                        jit_compile=False)
+        if trainer is not model:
+            trainer.build_optimizers()
+        return _RenameAccuracy(trainer)
+
+    # -- predict --------------------------------------------------------------
+    def _images(self, X):
+        check_is_fitted(self)
+        X = check_image_input(X)
+        return load_images(X, self._input_size(), n_jobs=self.n_jobs, verbose=bool(self.verbose))
+
+    def predict_proba(self, X):
+        """Class probabilities, shape (n_samples, n_classes); columns follow ``classes_``."""
+        check_is_fitted(self)
+        proba = run_model(self.model_, self._images(X), self.batch_size).astype(np.float64)
+        if len(self.classes_) == 2:
+            proba = np.hstack([1.0 - proba, proba])
+        return proba
+
+    def predict(self, X):
+        """Predicted class labels, shape (n_samples,)."""
+        proba = self.predict_proba(X)
+        return self.classes_[np.argmax(proba, axis=1)]
+
+    def decision_function(self, X):
+        """Logits: shape (n_samples,) for two classes (positive = ``classes_[1]``), else (n, K)."""
+        images = self._images(X)
+        logits_model = keras.Model(self.model_.inputs, self.model_.get_layer("logits").output)
+        scores = run_model(logits_model, images, self.batch_size).astype(np.float64)
+        return scores.ravel() if len(self.classes_) == 2 else scores
+
+    def transform(self, X):
+        """Embeddings of ``X`` (see the ``embedding`` parameter), shape (n_samples, n_features)."""
+        images = self._images(X)
+        if getattr(self, "_embedding_model", None) is None:
+            layer = self.model_.get_layer(self._embedding_layer)
+            self._embedding_model = keras.Model(self.model_.inputs, layer.output)
+        return run_model(self._embedding_model, images, self.batch_size)
+
+    def get_feature_names_out(self, input_features=None):
+        """Names ``<classname>0`` ... for the columns of :meth:`transform`."""
+        check_is_fitted(self)
+        n = self.model_.get_layer(self._embedding_layer).output.shape[-1]
+        prefix = type(self).__name__.lower()
+        return np.asarray([f"{prefix}{i}" for i in range(n)], dtype=object)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.poor_score = True
+        tags.input_tags.positive_only = True  # pixel values are 0..255
+        tags.transformer_tags.preserves_dtype = ["float32"]
+        tags.non_deterministic = self.random_state is None
+        return tags
+
+
+class _RenameAccuracy:
+    """Fit proxy that reports Keras' (sparse_)binary accuracy as plain 'accuracy'."""
+
+    def __init__(self, trainer):
+        self.trainer = trainer
+
+    def fit(self, *args, **kwargs):
+        history = self.trainer.fit(*args, **kwargs)
+        history.history = {
+            k.replace("sparse_categorical_accuracy", "accuracy").replace("binary_accuracy", "accuracy"): v
+            for k, v in history.history.items()
+        }
+        return history
+
+
+def _keras_verbose(verbose):
+    if isinstance(verbose, bool):
+        return int(verbose)
+    return min(int(verbose), 2)
+
+
+class _seeded:
+    """Seed Python, NumPy and TensorFlow for one fit, then give the user back
+    their Python and NumPy random states (Keras draws its default seeds from
+    Python's ``random``)."""
+
+    def __init__(self, seed):
+        self.seed = seed
+
+    def __enter__(self):
+        self._py, self._np = random.getstate(), np.random.get_state()
+        keras.utils.set_random_seed(self.seed)
+
+    def __exit__(self, *exc):
+        random.setstate(self._py)
+        np.random.set_state(self._np)
+        return False

@@ -1,0 +1,148 @@
+"""PretrainedEmbedder: frozen ImageNet backbone features as a scikit-learn transformer."""
+
+import os
+from numbers import Integral
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
+
+from ._compat import Interval, StrOptions, check_is_fitted, fit_context, import_keras
+from ._training import InferenceMode, run_model
+from .backbones import BACKBONES, BackbonePreprocessing, build_backbone, get_backbone_spec, normalize_size
+from .images import check_image_input, load_images
+from .persistence import KerasPickleMixin
+
+keras = import_keras()
+
+__all__ = ["PretrainedEmbedder"]
+
+
+class PretrainedEmbedder(
+    KerasPickleMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
+):
+    """Embed images with a frozen ImageNet backbone (one forward pass per image).
+
+    ``fit`` builds the backbone (raw 0..255 pixels in, its own preprocessing
+    inside) and learns nothing from the data; ``transform`` returns the globally
+    pooled last feature map. Put it in front of any scikit-learn estimator:
+    ``make_pipeline(PretrainedEmbedder(), SVC())``.
+
+    Parameters
+    ----------
+    backbone : str, default="resnet50v2"
+        A name from :func:`sktransfer.backbones.available_backbones`.
+    weights : "imagenet", str or None, default="imagenet"
+        ``"imagenet"`` (Keras' download and cache), a local weights file, or
+        ``None`` (random initialisation).
+    pooling : {"avg", "max"}, default="avg"
+    input_size : int, (int, int) or None, default=None
+        ``None`` means the backbone's default (224).
+    batch_size : int, default=32
+    n_jobs : int or None, default=None
+        Threads that decode image files.
+    verbose : int, default=0
+
+    Attributes
+    ----------
+    model_ : keras.Model
+        Images -> pooled features.
+    n_features_out_ : int
+        Embedding size (e.g. 2048 for ResNet50V2).
+    backbone_info_ : dict
+
+    See Also
+    --------
+    FineTunedClassifier : trains (part of) the backbone as well.
+
+    Examples
+    --------
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sktransfer import PretrainedEmbedder
+    >>> from sktransfer.datasets import load_sample
+    >>> X, y = load_sample(size=64, return_X_y=True)
+    >>> pipe = make_pipeline(PretrainedEmbedder("efficientnet_lite0", input_size=64),
+    ...                      LogisticRegression(max_iter=1000)).fit(X, y)
+    >>> pipe[0].transform(X[:2]).shape
+    (2, 1280)
+    """
+
+    _parameter_constraints = {
+        "backbone": [StrOptions(set(BACKBONES))],
+        "weights": [StrOptions({"imagenet"}), str, os.PathLike, None],
+        "pooling": [StrOptions({"avg", "max"})],
+        "input_size": [Interval(Integral, 1, None, closed="left"), tuple, list, None],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "n_jobs": [Integral, None],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(
+        self,
+        backbone="resnet50v2",
+        *,
+        weights="imagenet",
+        pooling="avg",
+        input_size=None,
+        batch_size=32,
+        n_jobs=None,
+        verbose=0,
+    ):
+        self.backbone = backbone
+        self.weights = weights
+        self.pooling = pooling
+        self.input_size = input_size
+        self.batch_size = batch_size
+        self.n_jobs = n_jobs
+        self.verbose = verbose
+
+    def _input_size(self):
+        spec = get_backbone_spec(self.backbone)
+        return normalize_size(self.input_size, spec.default_size, spec.min_size)
+
+    @fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Build the frozen backbone; ``X`` is only checked, ``y`` is ignored.
+
+        Returns
+        -------
+        self : object
+        """
+        check_image_input(X)
+        backbone, spec = build_backbone(self.backbone, self.weights, self._input_size())
+        backbone.trainable = False
+        inputs = keras.Input(backbone.input.shape[1:], name="image")
+        x = BackbonePreprocessing(spec.preprocessing, name="preprocess")(inputs)
+        x = InferenceMode(backbone, name="backbone_frozen")(x)
+        pool = keras.layers.GlobalAveragePooling2D if self.pooling == "avg" else keras.layers.GlobalMaxPooling2D
+        outputs = pool(name="pool")(x)
+        self.model_ = keras.Model(inputs, outputs, name=f"embedder_{spec.name}")
+        self.n_features_out_ = int(outputs.shape[-1])
+        self.backbone_info_ = {
+            "backbone": spec.name,
+            "weights": self.weights if self.weights is None else str(self.weights),
+            "input_size": tuple(self._input_size()),
+            "preprocessing": spec.preprocessing,
+            "feature_dim": self.n_features_out_,
+            "total_params": int(self.model_.count_params()),
+        }
+        return self
+
+    def transform(self, X):
+        """Pooled backbone features, shape (n_samples, n_features_out_), float32."""
+        check_is_fitted(self)
+        images = load_images(
+            check_image_input(X), self._input_size(), n_jobs=self.n_jobs, verbose=bool(self.verbose)
+        )
+        return run_model(self.model_, images, self.batch_size)
+
+    @property
+    def _n_features_out(self):
+        return self.n_features_out_
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float32"]
+        tags.requires_fit = True
+        tags.input_tags.positive_only = True  # pixel values are 0..255
+        return tags

@@ -1,0 +1,245 @@
+"""FineTunedClassifier: an ImageNet backbone plus a new head, as a scikit-learn classifier."""
+
+import os
+
+from numbers import Integral, Real
+
+from ._compat import Interval, StrOptions, import_keras
+from ._cut import resolve_trainable, split_at
+from ._training import BaseImageClassifier, InferenceMode, Network, build_head
+from .backbones import BACKBONES, BackbonePreprocessing, build_backbone, get_backbone_spec, normalize_size
+
+keras = import_keras()
+
+__all__ = ["FineTunedClassifier"]
+
+
+class FineTunedClassifier(BaseImageClassifier):
+    """Fine-tune an ImageNet CNN on your images, the scikit-learn way.
+
+    The network is: optional augmentation (training only) -> the backbone's own
+    preprocessing (raw 0..255 pixels go in) -> the backbone, of which the top
+    ``trainable_layers`` train and the rest stay frozen -> global pooling -> a
+    head of optional hidden layers -> ``Dense(1) + sigmoid`` (binary
+    cross-entropy) for two classes or ``Dense(K) + softmax`` (sparse categorical
+    cross-entropy) for more. Backbone layers always run in inference mode, so
+    BatchNormalization keeps its ImageNet statistics even where its scale and
+    offset train (the Keras transfer-learning rule).
+
+    Frozen work is done once: without augmentation, the activations below the
+    lowest trainable layer are computed once per fit and every epoch trains
+    only the layers above them.
+
+    Parameters
+    ----------
+    backbone : str, default="resnet50v2"
+        A name from :func:`sktransfer.backbones.available_backbones`;
+        ``"efficientnet_lite0"`` has ImageNet weights that work offline.
+    weights : "imagenet", str or None, default="imagenet"
+        ``"imagenet"`` (Keras' download and cache), a local weights file, or
+        ``None`` for random initialisation.
+    trainable_layers : int, "all" or str, default=0
+        ``0`` trains the head only; ``N`` the top N backbone layers that have
+        weights; ``"all"`` everything; a block name (``"conv5"``, ``"block7"``)
+        that block and all above it. See :mod:`sktransfer._cut`.
+    head : tuple of int, default=()
+        Hidden Dense layer sizes between pooling and the output, e.g. ``(1024, 1024)``.
+    head_dropout : float, default=0.0
+        Dropout rate after each hidden layer.
+    head_l2 : float, default=0.0
+        L2 penalty on the head's kernels.
+    head_batchnorm : bool, default=False
+        BatchNormalization after each hidden Dense layer.
+    pooling : {"avg", "max"}, default="avg"
+        Global pooling of the last feature map.
+    embedding : {"penultimate", "pooled"}, default="penultimate"
+        What :meth:`transform` returns: the last hidden head layer (the pooled
+        features when ``head=()``), or the pooled backbone features.
+    backbone_lr_scale : float, default=1.0
+        Learning-rate multiplier for the trainable backbone layers.
+    optimizer : str or keras.optimizers.Optimizer, default="adam"
+        ``"sgd"``, ``"rmsprop"``, ``"adam"``, ``"adamw"``, ``"nadam"``,
+        ``"adamax"``, ``"adagrad"``, ``"adadelta"`` or an instance (cloned per fit).
+    learning_rate : float or None, default=None
+        ``None`` uses the optimizer's default (see :mod:`sktransfer.optimizers`).
+    epochs : int, default=10
+    batch_size : int, default=32
+    validation_fraction : float, default=0.0
+        Fraction of the training images held out (stratified) to compute
+        ``val_loss`` / ``val_accuracy`` each epoch.
+    early_stopping : bool, default=False
+        Stop when ``val_loss`` has not improved for ``patience`` epochs and
+        restore the best weights; needs ``validation_fraction > 0``.
+    patience : int, default=3
+    class_weight : dict, "balanced" or None, default=None
+        Per-class loss weights keyed by the original labels.
+    callbacks : list of keras.callbacks.Callback or None, default=None
+    augmentation : Augmentation or None, default=None
+        Random transformations applied while training only.
+    input_size : int, (int, int) or None, default=None
+        Images are resized to this; ``None`` means the backbone's default (224).
+    n_jobs : int or None, default=None
+        Threads that decode image files.
+    random_state : int, RandomState or None, default=None
+        Seeds weight initialisation, shuffling, dropout, augmentation and the
+        validation split: the same value gives the same predictions.
+    verbose : int, default=0
+        0 silent, 1 Keras' progress bar and a decoding bar, 2 one line per epoch.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+    model_ : keras.Model
+        The trained network; raw 0..255 images in, probabilities out.
+    history_ : dict of list
+        Per-epoch ``loss`` and ``accuracy`` (and ``val_loss``, ``val_accuracy``).
+    n_epochs_ : int
+        Epochs actually run.
+    backbone_info_ : dict
+        Backbone name, weights, input size, the cut, parameter counts and
+        whether training ran on cached activations.
+
+    See Also
+    --------
+    PretrainedEmbedder : frozen backbone features as a transformer.
+    SimpleCNNClassifier : a CNN trained from scratch with the same API.
+
+    Examples
+    --------
+    >>> from sktransfer import FineTunedClassifier
+    >>> from sktransfer.datasets import load_sample
+    >>> X, y = load_sample(size=64, return_X_y=True)
+    >>> clf = FineTunedClassifier(backbone="efficientnet_lite0", input_size=64,
+    ...                           epochs=3, random_state=0).fit(X, y)
+    >>> clf.predict_proba(X[:2]).shape == (2, len(clf.classes_))
+    True
+    """
+
+    _parameter_constraints = {
+        **BaseImageClassifier._parameter_constraints,
+        "backbone": [StrOptions(set(BACKBONES))],
+        "weights": [StrOptions({"imagenet"}), str, os.PathLike, None],
+        "trainable_layers": [Interval(Integral, 0, None, closed="left"), str],
+        "head": [tuple, list],
+        "head_dropout": [Interval(Real, 0, 1, closed="left")],
+        "head_l2": [Interval(Real, 0, None, closed="left")],
+        "head_batchnorm": ["boolean"],
+        "pooling": [StrOptions({"avg", "max"})],
+        "embedding": [StrOptions({"penultimate", "pooled"})],
+        "backbone_lr_scale": [Interval(Real, 0, None, closed="neither")],
+    }
+
+    def __init__(
+        self,
+        backbone="resnet50v2",
+        *,
+        weights="imagenet",
+        trainable_layers=0,
+        head=(),
+        head_dropout=0.0,
+        head_l2=0.0,
+        head_batchnorm=False,
+        pooling="avg",
+        embedding="penultimate",
+        backbone_lr_scale=1.0,
+        optimizer="adam",
+        learning_rate=None,
+        epochs=10,
+        batch_size=32,
+        validation_fraction=0.0,
+        early_stopping=False,
+        patience=3,
+        class_weight=None,
+        callbacks=None,
+        augmentation=None,
+        input_size=None,
+        n_jobs=None,
+        random_state=None,
+        verbose=0,
+    ):
+        self.backbone = backbone
+        self.weights = weights
+        self.trainable_layers = trainable_layers
+        self.head = head
+        self.head_dropout = head_dropout
+        self.head_l2 = head_l2
+        self.head_batchnorm = head_batchnorm
+        self.pooling = pooling
+        self.embedding = embedding
+        self.backbone_lr_scale = backbone_lr_scale
+        self.optimizer = optimizer
+        self.learning_rate = learning_rate
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.validation_fraction = validation_fraction
+        self.early_stopping = early_stopping
+        self.patience = patience
+        self.class_weight = class_weight
+        self.callbacks = callbacks
+        self.augmentation = augmentation
+        self.input_size = input_size
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def _input_size(self):
+        spec = get_backbone_spec(self.backbone)
+        return normalize_size(self.input_size, spec.default_size, spec.min_size)
+
+    def _build_network(self, n_outputs, seed):
+        if any(not isinstance(u, Integral) or u < 1 for u in self.head):
+            raise ValueError(f"head must be a tuple of positive ints, got {self.head!r}.")
+        backbone, spec = build_backbone(self.backbone, self.weights, self._input_size())
+        trainable = resolve_trainable(backbone, spec, self.trainable_layers)
+        bottom, top, cut = split_at(backbone, trainable)
+
+        inputs = keras.Input(backbone.input.shape[1:], name="image")
+        x = inputs
+        if self.augmentation is not None and self.augmentation.is_active():
+            for layer in self.augmentation.build_layers(seed):
+                x = layer(x)
+        x = BackbonePreprocessing(spec.preprocessing, name="preprocess")(x)
+        cut_tensor = None
+        if bottom is not None:
+            x = cut_tensor = InferenceMode(bottom, name="backbone_frozen")(x)
+        if top is not None and self.weights is None:
+            # Trained from scratch: no ImageNet statistics to keep, and
+            # BatchNormalization must learn its statistics from the batches.
+            x = top(x)
+        elif top is not None:
+            x = InferenceMode(top, name="backbone_trainable")(x)
+        pool = keras.layers.GlobalAveragePooling2D if self.pooling == "avg" else keras.layers.GlobalMaxPooling2D
+        x = pool(name="pool")(x)
+        if top is None:
+            cut_tensor = x  # head only: cache the pooled features, the smallest cut
+        outputs = build_head(
+            x,
+            tuple(self.head),
+            dropout=self.head_dropout,
+            l2=self.head_l2,
+            batchnorm=self.head_batchnorm,
+            n_outputs=n_outputs,
+            seed=seed,
+        )
+        model = keras.Model(inputs, outputs, name=f"finetuned_{spec.name}")
+        frozen = keras.Model(inputs, cut_tensor, name="frozen") if cut_tensor is not None else None
+        trainable_model = keras.Model(cut_tensor, outputs, name="trainable") if frozen else model
+        info = {
+            "backbone": spec.name,
+            "weights": self.weights if self.weights is None else str(self.weights),
+            "input_size": tuple(self._input_size()),
+            "preprocessing": spec.preprocessing,
+            "trainable_backbone_layers": len(trainable),
+            "cut": cut if top is not None else "pool",
+            "feature_dim": int(backbone.output.shape[-1]),
+            "total_params": int(model.count_params()),
+            "trainable_params": int(sum(keras.ops.size(v) for v in model.trainable_variables)),
+        }
+        return Network(
+            model=model,
+            trainable=trainable_model,
+            frozen=frozen,
+            backbone_variables=list(top.trainable_variables) if top is not None else [],
+            embedding_layer="embedding" if self.embedding == "penultimate" else "pool",
+            info=info,
+        )

@@ -1,0 +1,141 @@
+"""Optimizers by name or instance, and a lower learning rate for the backbone.
+
+Default learning rates (used when ``learning_rate=None``)
+--------------------------------------------------------
+======================  =======  =====================================================
+name                    rate     why
+======================  =======  =====================================================
+sgd                     0.01     Keras' default
+rmsprop, adam, nadam,   0.001    Keras' defaults
+adamw, adamax
+adagrad                 0.01     Duchi et al.; Keras' 0.001 barely moves in a few epochs
+adadelta                1.0      Zeiler's paper and Keras 2; Keras 3's 0.001 does not
+                                 train in the few epochs assignments use
+======================  =======  =====================================================
+
+``backbone_lr_scale`` multiplies the rate for the trainable backbone layers only
+(the head keeps the full rate). Keras has no per-variable learning rate, and
+scaling gradients is not equivalent for adaptive optimizers (Adam's update is
+invariant to gradient scale), so :class:`TwoRateTrainer` runs a second
+optimizer of the same kind for the backbone variables.
+"""
+
+import numbers
+
+from ._compat import import_keras
+
+keras = import_keras()
+import tensorflow as tf  # noqa: E402  (the custom train step below is TensorFlow's)
+
+__all__ = ["OPTIMIZERS", "TwoRateTrainer", "make_optimizer"]
+
+OPTIMIZERS = {
+    "sgd": ("SGD", 0.01),
+    "rmsprop": ("RMSprop", 0.001),
+    "adam": ("Adam", 0.001),
+    "adamw": ("AdamW", 0.001),
+    "nadam": ("Nadam", 0.001),
+    "adamax": ("Adamax", 0.001),
+    "adagrad": ("Adagrad", 0.01),
+    "adadelta": ("Adadelta", 1.0),
+}
+
+
+def make_optimizer(optimizer="adam", learning_rate=None, scale=1.0):
+    """Return a *new* Keras optimizer.
+
+    Parameters
+    ----------
+    optimizer : str or keras.optimizers.Optimizer
+        A name from :data:`OPTIMIZERS` (case-insensitive) or an instance, which
+        is cloned through its config so that every fit starts fresh.
+    learning_rate : float or None
+        Overrides the name's default (or the instance's rate) when given.
+    scale : float, default=1.0
+        Multiplies the learning rate (used for the backbone's optimizer).
+
+    Raises
+    ------
+    ValueError
+        Unknown name, a non-positive rate, or a schedule combined with ``scale``.
+
+    Examples
+    --------
+    >>> from sktransfer.optimizers import make_optimizer
+    >>> float(make_optimizer("adadelta").learning_rate)
+    1.0
+    """
+    if isinstance(optimizer, str):
+        key = optimizer.lower()
+        if key not in OPTIMIZERS:
+            raise ValueError(
+                f"Unknown optimizer {optimizer!r}; use one of {', '.join(OPTIMIZERS)} "
+                "or pass a keras.optimizers.Optimizer instance."
+            )
+        cls_name, default_rate = OPTIMIZERS[key]
+        config = {"learning_rate": default_rate}
+        cls = getattr(keras.optimizers, cls_name)
+    elif isinstance(optimizer, keras.optimizers.Optimizer):
+        cls = type(optimizer)
+        config = optimizer.get_config()
+    else:
+        raise TypeError(
+            "optimizer must be a name such as 'adam' or a keras.optimizers.Optimizer "
+            f"instance, got {optimizer!r}."
+        )
+    if learning_rate is not None:
+        if not isinstance(learning_rate, numbers.Real) or not learning_rate > 0:
+            raise ValueError(f"learning_rate must be a positive number, got {learning_rate!r}.")
+        config["learning_rate"] = float(learning_rate)
+    if scale != 1.0:
+        rate = config["learning_rate"]
+        if not isinstance(rate, numbers.Real):
+            raise ValueError(
+                "backbone_lr_scale cannot scale a learning-rate schedule; pass a float "
+                "learning_rate or backbone_lr_scale=1.0."
+            )
+        config["learning_rate"] = float(rate) * scale
+    return cls.from_config(config)
+
+
+class TwoRateTrainer(keras.Model):
+    """Train a functional model with one optimizer for the head, another for the backbone.
+
+    Only used during ``fit`` (the fitted estimator keeps the plain functional
+    model). The step mirrors Keras' own TensorFlow ``train_step``.
+    """
+
+    def __init__(self, model, backbone_variables, backbone_optimizer, **kwargs):
+        super().__init__(**kwargs)
+        self.model = model
+        self._backbone_ids = {id(v) for v in backbone_variables}
+        self.backbone_optimizer = backbone_optimizer
+
+    def call(self, inputs, training=False):
+        return self.model(inputs, training=training)
+
+    def _split(self, pairs):
+        head = [(g, v) for g, v in pairs if id(v) not in self._backbone_ids]
+        body = [(g, v) for g, v in pairs if id(v) in self._backbone_ids]
+        return head, body
+
+    def build_optimizers(self):
+        """Create both optimizers' slots eagerly (not inside the traced step)."""
+        head, body = self._split([(None, v) for v in self.trainable_variables])
+        self.optimizer.build([v for _, v in head])
+        self.backbone_optimizer.build([v for _, v in body])
+
+    def train_step(self, data):
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        with tf.GradientTape() as tape:
+            y_pred = self(x, training=True)
+            loss = self.compute_loss(
+                x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=True
+            )
+            self._loss_tracker.update_state(loss, sample_weight=tf.shape(x)[0])
+        variables = self.trainable_variables
+        gradients = tape.gradient(loss, variables)
+        head, body = self._split(list(zip(gradients, variables)))
+        self.optimizer.apply_gradients(head)
+        self.backbone_optimizer.apply_gradients(body)
+        return self.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
