@@ -1,0 +1,70 @@
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import numpy as np
+import pytest
+from conftest import BACKBONE
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedKFold, cross_val_score
+from sklearn.pipeline import make_pipeline
+from sklearn.svm import SVC
+
+from sktransfer import PretrainedEmbedder
+from sktransfer.datasets import load_sample
+
+
+@pytest.fixture(scope="module")
+def sample64():
+    return load_sample(size=64, n_per_class=25, random_state=1, return_X_y=True)
+
+
+def _probe_accuracy(X, y, weights):
+    features = PretrainedEmbedder(BACKBONE, weights=weights, input_size=64).fit(X).transform(X)
+    cv = StratifiedKFold(5, shuffle=True, random_state=0)
+    return cross_val_score(LogisticRegression(max_iter=3000), features, y, cv=cv).mean()
+
+
+def test_pretrained_features_beat_random_weights(sample64):
+    """The offline backbone's ImageNet weights are really pretrained."""
+    X, y = sample64
+    pretrained = _probe_accuracy(X, y, "imagenet")
+    random = _probe_accuracy(X, y, None)
+    assert pretrained > 0.9, pretrained
+    assert pretrained - random > 0.2, (pretrained, random)
+
+
+def test_pipeline_with_svc_and_cross_val_score(sample64):
+    X, y = sample64
+    pipe = make_pipeline(PretrainedEmbedder(BACKBONE, input_size=64), SVC())
+    scores = cross_val_score(pipe, X, y, cv=3)
+    assert scores.mean() > 0.8
+
+
+def test_shapes_pooling_feature_names_and_set_output(sample64):
+    pd = pytest.importorskip("pandas")
+    X, _ = sample64
+    emb = PretrainedEmbedder(BACKBONE, input_size=32).fit(X)
+    avg = emb.transform(X[:3])
+    assert avg.shape == (3, 1280) and avg.dtype == np.float32
+    assert emb.n_features_out_ == 1280
+    names = emb.get_feature_names_out()
+    assert names[0] == "pretrainedembedder0" and len(names) == 1280
+    mx = PretrainedEmbedder(BACKBONE, input_size=32, pooling="max").fit(X).transform(X[:3])
+    assert np.all(mx >= avg - 1e-5)  # max pooling dominates average pooling
+    frame = emb.set_output(transform="pandas").transform(X[:3])
+    assert isinstance(frame, pd.DataFrame)
+    assert list(frame.columns[:2]) == ["pretrainedembedder0", "pretrainedembedder1"]
+    # the same images through a different batch size give the same features
+    again = PretrainedEmbedder(BACKBONE, input_size=32, batch_size=2).fit(X).transform(X[:3])
+    np.testing.assert_allclose(again, avg, rtol=1e-4, atol=1e-5)
+
+
+def test_embedder_errors():
+    with pytest.raises(ValueError, match="pooling"):
+        PretrainedEmbedder(BACKBONE, pooling="mean").fit(np.zeros((1, 32, 32, 3)))
+    emb = PretrainedEmbedder(BACKBONE, input_size=32)
+    from sklearn.exceptions import NotFittedError
+
+    with pytest.raises(NotFittedError):
+        emb.transform(np.zeros((1, 32, 32, 3)))
