@@ -24,6 +24,7 @@ cut and the first trainable layer run (in inference mode) in the top part.
 """
 
 import re
+from numbers import Integral
 
 from ._compat import import_keras
 
@@ -69,7 +70,8 @@ def resolve_trainable(model, spec, trainable_layers):
     weighted = [layer for layer in layers if _owns_trainable_weights(layer)]
     if isinstance(trainable_layers, bool):
         raise ValueError(f"trainable_layers must be an int, 'all' or a block name, got {trainable_layers!r}.")
-    if isinstance(trainable_layers, int):
+    if isinstance(trainable_layers, Integral):
+        trainable_layers = int(trainable_layers)  # numpy ints from np.arange grids
         if not 0 <= trainable_layers <= len(weighted):
             raise ValueError(
                 f"trainable_layers={trainable_layers} is out of range for backbone "

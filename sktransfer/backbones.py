@@ -28,6 +28,7 @@ above it" (see :mod:`sktransfer._cut`).
 
 import os
 import re
+from numbers import Integral
 from dataclasses import dataclass, field
 
 from ._compat import import_keras
@@ -324,14 +325,15 @@ def normalize_size(input_size, default, min_size=32):
     """
     if input_size is None:
         return (default, default)
-    if isinstance(input_size, (int,)) and not isinstance(input_size, bool):
-        size = (input_size, input_size)
-    elif (
-        isinstance(input_size, (tuple, list))
-        and len(input_size) == 2
-        and all(isinstance(s, int) and not isinstance(s, bool) for s in input_size)
+    def is_int(value):
+        return isinstance(value, Integral) and not isinstance(value, bool)
+
+    if is_int(input_size):
+        size = (int(input_size), int(input_size))
+    elif isinstance(input_size, (tuple, list)) and len(input_size) == 2 and all(
+        is_int(s) for s in input_size
     ):
-        size = tuple(input_size)
+        size = tuple(int(s) for s in input_size)
     else:
         raise ValueError(
             f"input_size must be an int or a (height, width) pair of ints, got {input_size!r}."

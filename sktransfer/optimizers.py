@@ -84,9 +84,15 @@ def make_optimizer(optimizer="adam", learning_rate=None, scale=1.0):
             f"instance, got {optimizer!r}."
         )
     if learning_rate is not None:
-        if not isinstance(learning_rate, numbers.Real) or not learning_rate > 0:
+        if (
+            not isinstance(learning_rate, numbers.Real)
+            or isinstance(learning_rate, bool)
+            or not learning_rate > 0
+        ):
             raise ValueError(f"learning_rate must be a positive number, got {learning_rate!r}.")
         config["learning_rate"] = float(learning_rate)
+    if not isinstance(scale, numbers.Real) or isinstance(scale, bool) or not scale > 0:
+        raise ValueError(f"backbone_lr_scale must be a positive number, got {scale!r}.")
     if scale != 1.0:
         rate = config["learning_rate"]
         if not isinstance(rate, numbers.Real):

@@ -220,3 +220,10 @@ def test_bad_input_errors(binary_sample):
         _clf().fit(X, np.full(len(X), "a"))
     with pytest.raises(ValueError, match="Unknown label type"):
         _clf().fit(X, np.linspace(0, 1, len(X)))
+
+
+def test_numpy_integers_from_grids_are_accepted(binary_sample):
+    """Regression: np.int64 passed the parameter checks but failed in fit."""
+    X, y = binary_sample
+    clf = _clf(trainable_layers=np.int64(2), input_size=np.int64(SIZE), epochs=1).fit(X, y)
+    assert clf.backbone_info_["trainable_backbone_layers"] == 2

@@ -1,0 +1,277 @@
+"""Tests of the backbone registry, preprocessing layer and builder (sktransfer.backbones)."""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import urllib.error  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from sktransfer import efficientnet_lite  # noqa: E402
+from sktransfer._cut import resolve_trainable  # noqa: E402
+from sktransfer.backbones import (  # noqa: E402
+    BACKBONES,
+    BackbonePreprocessing,
+    WeightsUnavailableError,
+    available_backbones,
+    build_backbone,
+    get_backbone_spec,
+    normalize_size,
+)
+
+import keras  # noqa: E402  (after sktransfer, which quiets TensorFlow's log)
+
+
+@pytest.fixture(scope="module")
+def pixels():
+    """Random raw RGB pixels in 0..255 (float32), plus the exact extremes."""
+    x = np.random.default_rng(0).uniform(0.0, 255.0, size=(3, 5, 7, 3)).astype("float32")
+    x[0, 0, 0] = 0.0
+    x[0, 0, 1] = 255.0
+    return x
+
+
+# -- BackbonePreprocessing ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "mode, reference",
+    [
+        ("tf", keras.applications.resnet_v2.preprocess_input),
+        ("tf", keras.applications.mobilenet.preprocess_input),
+        ("tf", keras.applications.mobilenet_v2.preprocess_input),
+        ("caffe", keras.applications.resnet50.preprocess_input),
+        ("torch", keras.applications.densenet.preprocess_input),
+        ("efficientnet_lite", efficientnet_lite.preprocess_input),
+    ],
+    ids=["tf-resnet_v2", "tf-mobilenet", "tf-mobilenet_v2", "caffe-resnet50",
+         "torch-densenet", "efficientnet_lite"],
+)
+def test_preprocessing_matches_keras_preprocess_input(pixels, mode, reference):
+    expected = np.asarray(reference(pixels.copy()))
+    got = np.asarray(BackbonePreprocessing(mode)(pixels))
+    assert got.shape == pixels.shape
+    np.testing.assert_allclose(got, expected, atol=1e-4)
+
+
+def test_preprocessing_none_is_identity(pixels):
+    np.testing.assert_array_equal(np.asarray(BackbonePreprocessing("none")(pixels)), pixels)
+
+
+def test_preprocessing_caffe_is_bgr_minus_mean():
+    x = np.array([[[[10.0, 20.0, 30.0]]]], dtype="float32")
+    got = np.asarray(BackbonePreprocessing("caffe")(x))
+    np.testing.assert_allclose(got[0, 0, 0], [30 - 103.939, 20 - 116.779, 10 - 123.68], atol=1e-4)
+
+
+def test_resnet50v2_maps_0_to_minus1_and_255_to_1():
+    layer = BackbonePreprocessing(BACKBONES["resnet50v2"].preprocessing)
+    out = np.asarray(layer(np.array([[[[0.0, 255.0, 127.5]]]], dtype="float32")))
+    np.testing.assert_allclose(out[0, 0, 0], [-1.0, 1.0, 0.0], atol=1e-6)
+
+
+def test_preprocessing_casts_integer_input():
+    x = np.array([[[[0, 128, 255]]]], dtype="uint8")
+    out = BackbonePreprocessing("tf")(x)
+    assert keras.backend.standardize_dtype(out.dtype) == "float32"
+    np.testing.assert_allclose(np.asarray(out)[0, 0, 0], [-1.0, 128 / 127.5 - 1, 1.0], atol=1e-6)
+
+
+def test_registry_preprocessing_modes():
+    assert BACKBONES["resnet50v2"].preprocessing == "tf"
+    assert BACKBONES["resnet50"].preprocessing == "caffe"
+    assert BACKBONES["densenet121"].preprocessing == "torch"
+    assert BACKBONES["mobilenetv2"].preprocessing == "tf"
+    assert BACKBONES["efficientnet_lite0"].preprocessing == "efficientnet_lite"
+    for spec in BACKBONES.values():
+        assert spec.preprocessing in ("tf", "caffe", "torch", "efficientnet_lite", "none")
+        BackbonePreprocessing(spec.preprocessing)  # every registered mode is accepted
+
+
+@pytest.mark.parametrize("mode", ["tf", "caffe", "torch", "efficientnet_lite", "none"])
+def test_preprocessing_config_round_trip(pixels, mode):
+    layer = BackbonePreprocessing(mode, name=f"pre_{mode}")
+    config = layer.get_config()
+    assert config["mode"] == mode
+    clone = BackbonePreprocessing.from_config(config)
+    assert clone.mode == mode and clone.name == f"pre_{mode}"
+    np.testing.assert_allclose(np.asarray(clone(pixels)), np.asarray(layer(pixels)), atol=1e-6)
+    # Through Keras' generic (de)serialisation, as a saved model does it.
+    again = keras.layers.deserialize(keras.layers.serialize(layer))
+    assert isinstance(again, BackbonePreprocessing) and again.mode == mode
+
+
+def test_preprocessing_rejects_unknown_mode():
+    with pytest.raises(ValueError, match="mode"):
+        BackbonePreprocessing("imagenet")
+
+
+# -- registry -------------------------------------------------------------------
+
+
+def test_available_backbones_sorted_registry_names():
+    names = available_backbones()
+    assert names == sorted(BACKBONES)
+    assert "resnet50v2" in names and "efficientnet_lite0" in names
+
+
+def test_get_backbone_spec_is_case_insensitive():
+    assert get_backbone_spec("ResNet50V2") is BACKBONES["resnet50v2"]
+
+
+@pytest.mark.parametrize("bad", ["nope", None, 3])
+def test_get_backbone_spec_unknown_lists_valid_names(bad):
+    with pytest.raises(ValueError) as info:
+        get_backbone_spec(bad)
+    message = str(info.value)
+    assert repr(bad) in message
+    for name in BACKBONES:
+        assert name in message
+
+
+def test_build_backbone_unknown_name():
+    with pytest.raises(ValueError, match="resnet50v2"):
+        build_backbone("nope", weights=None, input_size=32)
+
+
+def test_every_backbone_builds_and_its_blocks_resolve():
+    """Build each registered backbone once (weights=None, smallest size)."""
+    problems = []
+    for name, spec in BACKBONES.items():
+        keras.backend.clear_session()
+        size = max(32, spec.min_size)
+        model, got_spec = build_backbone(name, weights=None, input_size=size)
+        assert got_spec is spec
+        assert tuple(model.input.shape[1:]) == (size, size, 3), name
+        if model.output.shape[-1] != spec.feature_dim:
+            problems.append(f"{name}: {model.output.shape[-1]} channels != {spec.feature_dim}")
+        assert list(spec.blocks), name
+        for block in spec.blocks:
+            try:
+                trainable = resolve_trainable(model, spec, block)
+            except ValueError as exc:
+                problems.append(f"{name}: block {block!r} does not resolve ({exc})")
+                continue
+            if not trainable:
+                problems.append(f"{name}: block {block!r} gives no trainable layer")
+        del model
+    keras.backend.clear_session()
+    assert not problems, "\n".join(problems)
+
+
+# -- normalize_size -------------------------------------------------------------
+
+
+def test_normalize_size_valid():
+    assert normalize_size(64, 224) == (64, 64)
+    assert normalize_size((48, 96), 224) == (48, 96)
+    assert normalize_size([96, 48], 224) == (96, 48)
+    assert normalize_size(None, 224) == (224, 224)
+    assert normalize_size(None, 299, min_size=75) == (299, 299)
+    assert normalize_size(32, 224, min_size=32) == (32, 32)
+    assert isinstance(normalize_size([40, 40], 224), tuple)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [0, -1, "a", "64", (1, 2, 3), (64,), (64, "64"), (64, 64.0), 64.0, True, (True, 64), 31,
+     (64, 16)],
+)
+def test_normalize_size_invalid(bad):
+    with pytest.raises(ValueError, match="input_size"):
+        normalize_size(bad, 224, min_size=32)
+
+
+def test_normalize_size_respects_min_size():
+    with pytest.raises(ValueError, match="input_size.*75"):
+        normalize_size(64, 299, min_size=75)
+
+
+def test_build_backbone_rejects_bad_size():
+    with pytest.raises(ValueError, match="input_size"):
+        build_backbone("mobilenet_0.25", weights=None, input_size=8)
+
+
+# -- weights --------------------------------------------------------------------
+
+
+def test_weights_from_local_file(tmp_path):
+    keras.backend.clear_session()
+    model, _ = build_backbone("mobilenet_0.25", weights=None, input_size=32)
+    path = tmp_path / "w.weights.h5"
+    model.save_weights(str(path))
+    x = np.random.default_rng(1).uniform(-1.0, 1.0, size=(2, 32, 32, 3)).astype("float32")
+    expected = np.asarray(model(x, training=False))
+
+    scale = float(np.abs(expected).max())
+    assert scale > 0
+    for weights in (str(path), path):  # str and os.PathLike
+        loaded, _ = build_backbone("mobilenet_0.25", weights=weights, input_size=32)
+        for got, want in zip(loaded.get_weights(), model.get_weights()):
+            np.testing.assert_array_equal(got, want)
+        np.testing.assert_allclose(
+            np.asarray(loaded(x, training=False)), expected, rtol=1e-5, atol=1e-6 * scale
+        )
+    # A freshly initialised model differs, so the comparison above means something.
+    other, _ = build_backbone("mobilenet_0.25", weights=None, input_size=32)
+    assert not np.allclose(
+        np.asarray(other(x, training=False)), expected, rtol=1e-3, atol=1e-3 * scale
+    )
+    keras.backend.clear_session()
+
+
+def test_weights_missing_file_names_path(tmp_path):
+    missing = tmp_path / "does_not_exist.weights.h5"
+    with pytest.raises(ValueError) as info:
+        build_backbone("mobilenet_0.25", weights=str(missing), input_size=32)
+    assert str(missing) in str(info.value)
+
+
+@pytest.mark.parametrize("bad", [3, ["imagenet"]])
+def test_weights_bad_type(bad):
+    with pytest.raises(TypeError, match="weights"):
+        build_backbone("mobilenet_0.25", weights=bad, input_size=32)
+
+
+def test_imagenet_offline_raises_weights_unavailable(tmp_path, monkeypatch):
+    """No network and an empty cache: a clear WeightsUnavailableError, no download."""
+    from keras.src.backend import config as keras_config
+    from keras.src.utils import file_utils
+
+    calls = []
+
+    def no_network(url, filename=None, *args, **kwargs):
+        calls.append((url, filename))
+        raise urllib.error.URLError("[Errno -3] Temporary failure in name resolution")
+
+    keras_home = tmp_path / "keras_home"
+    keras_home.mkdir()  # get_file falls back to /tmp/.keras when the dir is not writable
+    # keras.utils.get_file downloads with the ``urlretrieve`` it imported into
+    # file_utils, and finds its cache through keras_home(), which returns
+    # ``_KERAS_DIR`` (read from $KERAS_HOME once, when Keras is imported), so
+    # setting the environment variable now would not move the cache.
+    monkeypatch.setattr(file_utils, "urlretrieve", no_network)
+    monkeypatch.setattr(keras_config, "_KERAS_DIR", str(keras_home))
+
+    keras.backend.clear_session()
+    with pytest.raises(WeightsUnavailableError) as info:
+        build_backbone("mobilenet_0.25", weights="imagenet", input_size=128)
+    keras.backend.clear_session()
+
+    # One download attempt, into the redirected cache (not ~/.keras).
+    assert len(calls) == 1
+    url, target = calls[0]
+    assert url.startswith("https://") and "mobilenet_2_5_128" in url
+    assert os.fspath(target).startswith(str(tmp_path / "keras_home" / "models"))
+    message = str(info.value)
+    assert "weights=None" in message
+    assert "path" in message and ".h5" in message  # how to pass a local weights file
+    assert "efficientnet_lite0" in message
+    assert "mobilenet_0.25" in message
+    assert isinstance(info.value, OSError)
+    assert info.value.__cause__ is not None
+    # Nothing half-downloaded is left in the (temporary) cache.
+    models_dir = tmp_path / "keras_home" / "models"
+    assert models_dir.is_dir() and not any(models_dir.iterdir())
