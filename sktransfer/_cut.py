@@ -30,7 +30,7 @@ from ._compat import import_keras
 
 keras = import_keras()
 
-__all__ = ["cut_points", "resolve_trainable", "split_at"]
+__all__ = ["anchor_point", "cut_points", "cut_position", "resolve_trainable", "split_at"]
 
 
 def _owns_trainable_weights(layer):
@@ -191,3 +191,43 @@ def split_at(model, trainable):
     bottom = keras.Model(model.inputs[0], tensor, name=f"{model.name}_frozen")
     top = keras.Model(tensor, model.outputs[0], name=f"{model.name}_trainable")
     return bottom, top, layer.name
+
+
+def anchor_point(model, min_top_layers=12):
+    """The highest cut point with at least ``min_top_layers`` weighted layers above it.
+
+    Activations there are cached next to the cut's own, so that grid searches
+    over ``trainable_layers`` up to ``min_top_layers`` run only the frozen
+    layers between this anchor and their cut instead of the whole bottom.
+
+    Returns
+    -------
+    position : int
+        Topological position of the anchor (compare with :func:`cut_position`).
+    name : str or None
+        Name of the layer whose output is the anchor; None for tiny models.
+    """
+    points, nodes = cut_points(model)
+    position = {id(node.operation): i for i, node in enumerate(nodes)}
+    weighted = [
+        layer
+        for layer in model.layers
+        if not isinstance(layer, keras.layers.InputLayer) and _owns_trainable_weights(layer)
+    ]
+    if len(weighted) <= min_top_layers:
+        return -1, None
+    lowest = min(position[id(layer)] for layer in weighted[-min_top_layers:])
+    below = [p for p in points if p[0] < lowest and p[2] is not None]
+    if not below:
+        return -1, None
+    pos, _, layer = below[-1]
+    return pos, layer.name
+
+
+def cut_position(model, name):
+    """Topological position of the layer ``name`` in ``model`` (for comparing cuts)."""
+    _, nodes = cut_points(model)
+    for i, node in enumerate(nodes):
+        if node.operation.name == name:
+            return i
+    raise ValueError(f"No layer named {name!r} in {model.name!r}.")

@@ -29,14 +29,16 @@ from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
 
 from ._compat import HasMethods, Interval, StrOptions, check_is_fitted, fit_context, import_keras
-from .images import check_image_input, load_images, num_samples
+from ._cache import resolve_cache
+from .images import check_image_input, num_samples
 from .persistence import KerasPickleMixin
 
 keras = import_keras()
 
+from ._frozen import compute_frozen, frozen_stages, load_pixels, model_from_cut, run_model  # noqa: E402
 from .optimizers import TwoRateTrainer, make_optimizer  # noqa: E402
 
-__all__ = ["BaseImageClassifier", "InferenceMode", "Network", "build_head", "run_model"]
+__all__ = ["BaseImageClassifier", "InferenceMode", "Network", "build_head"]
 
 
 @keras.saving.register_keras_serializable(package="sktransfer")
@@ -73,11 +75,13 @@ class InferenceMode(keras.layers.Layer):
 
 @dataclass
 class Network:
-    """The parts of a built network (see the module docstring)."""
+    """A built network: the full model, plus what training needs to know.
+
+    ``info`` becomes ``backbone_info_``; its ``cut_layer`` / ``anchor`` /
+    ``identity`` entries describe the frozen part (see :mod:`sktransfer._frozen`).
+    """
 
     model: object
-    trainable: object
-    frozen: object = None
     backbone_variables: list = field(default_factory=list)
     embedding_layer: str = "embedding"
     info: dict = field(default_factory=dict)
@@ -117,24 +121,6 @@ def build_head(x, units=(), *, dropout=0.0, l2=0.0, batchnorm=False, n_outputs=2
     )(x)
     activation = "sigmoid" if n_outputs == 2 else "softmax"
     return keras.layers.Activation(activation, name="probabilities", dtype="float32")(logits)
-
-
-def run_model(model, x, batch_size):
-    """Run ``model`` in inference mode over ``x`` in batches; returns float32 numpy.
-
-    Eager calls instead of ``model.predict``: predict traces a tf.function per
-    new model (seconds of overhead for one pass, and a graph that stays in
-    memory), while eager execution of convolutions runs the same kernels.
-    """
-    with warnings.catch_warnings():
-        # A model reloaded from .keras expects its single input as a list and
-        # warns when given a tensor; the call is correct either way.
-        warnings.filterwarnings("ignore", message="The structure of `inputs`")
-        outputs = [
-            keras.ops.convert_to_numpy(model(x[i : i + batch_size], training=False))
-            for i in range(0, len(x), batch_size)
-        ]
-    return np.concatenate(outputs).astype(np.float32, copy=False)
 
 
 def _sub(seed, offset):
@@ -201,17 +187,17 @@ class BaseImageClassifier(KerasPickleMixin, ClassifierMixin, TransformerMixin, B
         encoder = LabelEncoder().fit(y)
         y_encoded = encoder.transform(y)
         seed = self._seed()
-        images = load_images(X, self._input_size(), n_jobs=self.n_jobs, verbose=bool(self.verbose))
         with _seeded(seed):
             network = self._build_network(len(encoder.classes_), seed)
-            history = self._train(network, images, y_encoded, encoder.classes_, seed)
+            history = self._train(network, X, y_encoded, encoder.classes_, seed)
         self.classes_ = encoder.classes_
         self.model_ = network.model
         self.history_ = {k: [float(v) for v in vals] for k, vals in history.items()}
         self.n_epochs_ = len(next(iter(self.history_.values()), []))
         self.backbone_info_ = network.info
         self._embedding_layer = network.embedding_layer
-        self._embedding_model = None
+        for key in self._transient_attributes:
+            self.__dict__.pop(key, None)
         return self
 
     def _check_y(self, y):
@@ -256,16 +242,18 @@ class BaseImageClassifier(KerasPickleMixin, ClassifierMixin, TransformerMixin, B
         )
         return x_tr, y_tr, (x_val, y_val)
 
-    def _train(self, network, images, y, classes, seed):
+    def _train(self, network, X, y, classes, seed):
         n_classes = len(classes)
         augmenting = self.augmentation is not None and self.augmentation.is_active()
-        if network.frozen is not None and not augmenting:
-            # Frozen work once: every epoch reuses these activations.
-            inputs = run_model(network.frozen, images, self.batch_size)
-            trained = network.trainable
+        stages = frozen_stages(network.model, network.info)
+        if stages is not None and not augmenting:
+            # Frozen work once (and across fits, through the cache): every
+            # epoch trains only the layers above the cut.
+            inputs = self._frozen_activations(stages, X)
+            trained = model_from_cut(network.model, network.info, "probabilities")
             network.info["training_input"] = "cached activations at the cut"
         else:
-            inputs, trained = images, network.model
+            inputs, trained = self._pixels(X), network.model
             network.info["training_input"] = "images (full forward pass every epoch)"
         x_tr, y_tr, validation = self._split_validation(inputs, y, seed)
         trainer = self._compile(trained, network, n_classes)
@@ -309,15 +297,40 @@ class BaseImageClassifier(KerasPickleMixin, ClassifierMixin, TransformerMixin, B
         return _RenameAccuracy(trainer)
 
     # -- predict --------------------------------------------------------------
-    def _images(self, X):
+    _transient_attributes = ("_stages", "_from_cut")
+
+    def _resolved_cache(self):
+        return resolve_cache(getattr(self, "cache", False))
+
+    def _pixels(self, X):
+        return load_pixels(X, self._input_size(), cache=self._resolved_cache(),
+                           n_jobs=self.n_jobs, verbose=bool(self.verbose))
+
+    def _frozen_activations(self, stages, X):
+        return compute_frozen(stages, X, size=self._input_size(), cache=self._resolved_cache(),
+                              batch_size=self.batch_size, n_jobs=self.n_jobs,
+                              verbose=bool(self.verbose))
+
+    def _output(self, X, layer_name):
+        """Output of ``layer_name`` for images X, through the cached frozen part when there is one."""
         check_is_fitted(self)
         X = check_image_input(X)
-        return load_images(X, self._input_size(), n_jobs=self.n_jobs, verbose=bool(self.verbose))
+        info = self.backbone_info_
+        if "_stages" not in self.__dict__:
+            self._stages = frozen_stages(self.model_, info)
+            self._from_cut = {}
+        if self._stages is None:
+            model = keras.Model(self.model_.inputs, self.model_.get_layer(layer_name).output)
+            return run_model(model, self._pixels(X), self.batch_size)
+        if layer_name not in self._from_cut:
+            self._from_cut[layer_name] = model_from_cut(self.model_, info, layer_name)
+        activations = self._frozen_activations(self._stages, X)
+        head = self._from_cut[layer_name]
+        return activations if head is None else run_model(head, activations, self.batch_size)
 
     def predict_proba(self, X):
         """Class probabilities, shape (n_samples, n_classes); columns follow ``classes_``."""
-        check_is_fitted(self)
-        proba = run_model(self.model_, self._images(X), self.batch_size).astype(np.float64)
+        proba = self._output(X, "probabilities").astype(np.float64)
         if len(self.classes_) == 2:
             proba = np.hstack([1.0 - proba, proba])
         return proba
@@ -329,18 +342,13 @@ class BaseImageClassifier(KerasPickleMixin, ClassifierMixin, TransformerMixin, B
 
     def decision_function(self, X):
         """Logits: shape (n_samples,) for two classes (positive = ``classes_[1]``), else (n, K)."""
-        images = self._images(X)
-        logits_model = keras.Model(self.model_.inputs, self.model_.get_layer("logits").output)
-        scores = run_model(logits_model, images, self.batch_size).astype(np.float64)
+        scores = self._output(X, "logits").astype(np.float64)
         return scores.ravel() if len(self.classes_) == 2 else scores
 
     def transform(self, X):
         """Embeddings of ``X`` (see the ``embedding`` parameter), shape (n_samples, n_features)."""
-        images = self._images(X)
-        if getattr(self, "_embedding_model", None) is None:
-            layer = self.model_.get_layer(self._embedding_layer)
-            self._embedding_model = keras.Model(self.model_.inputs, layer.output)
-        return run_model(self._embedding_model, images, self.batch_size)
+        check_is_fitted(self)
+        return self._output(X, self._embedding_layer)
 
     def get_feature_names_out(self, input_features=None):
         """Names ``<classname>0`` ... for the columns of :meth:`transform`."""

@@ -28,6 +28,8 @@ above it" (see :mod:`sktransfer._cut`).
 
 import os
 import re
+import threading
+from collections import OrderedDict
 from numbers import Integral
 from dataclasses import dataclass, field
 
@@ -41,7 +43,9 @@ __all__ = [
     "BackboneSpec",
     "WeightsUnavailableError",
     "available_backbones",
+    "backbone_template",
     "build_backbone",
+    "clear_templates",
     "get_backbone_spec",
 ]
 
@@ -341,3 +345,41 @@ def normalize_size(input_size, default, min_size=32):
     if min(size) < min_size:
         raise ValueError(f"input_size must be at least {min_size} pixels, got {input_size!r}.")
     return size
+
+
+# Pretrained backbones shared by every fit in the process (see backbone_template).
+_TEMPLATES = OrderedDict()
+_MAX_TEMPLATES = 2
+TEMPLATE_LOCK = threading.RLock()
+
+
+def backbone_template(name, weights, input_size):
+    """A shared, frozen instance of a pretrained backbone, built once per process.
+
+    Building ResNet50V2 and reading its 94 MB of weights takes seconds and
+    keeps hundreds of MB per build; a grid search builds it for every fit.
+    Frozen layers never change, so every fit can share them: the estimators
+    use the template's layers below their cut as they are and clone (with the
+    template's weights) only the layers that train. Every layer of a template
+    is kept ``trainable=False``; the two most recently used templates are
+    kept (:func:`clear_templates` drops them).
+
+    Only for ``weights`` that are not ``None``: random weights differ per fit.
+    """
+    key = (name, weights if weights is None else os.fspath(weights), tuple(input_size))
+    with TEMPLATE_LOCK:
+        if key in _TEMPLATES:
+            _TEMPLATES.move_to_end(key)
+            return _TEMPLATES[key]
+        model, spec = build_backbone(name, weights, input_size)
+        model.trainable = False
+        _TEMPLATES[key] = (model, spec)
+        while len(_TEMPLATES) > _MAX_TEMPLATES:
+            _TEMPLATES.popitem(last=False)
+        return model, spec
+
+
+def clear_templates():
+    """Forget the shared backbone templates (their memory is freed once unused)."""
+    with TEMPLATE_LOCK:
+        _TEMPLATES.clear()

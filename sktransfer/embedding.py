@@ -6,10 +6,13 @@ from numbers import Integral
 import numpy as np
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 
-from ._compat import Interval, StrOptions, check_is_fitted, fit_context, import_keras
-from ._training import InferenceMode, run_model
+from ._compat import HasMethods, Interval, StrOptions, check_is_fitted, fit_context, import_keras
+from ._cache import identity_key, resolve_cache
+from ._frozen import compute_frozen
+from ._training import InferenceMode
 from .backbones import BACKBONES, BackbonePreprocessing, build_backbone, get_backbone_spec, normalize_size
-from .images import check_image_input, load_images
+from .finetune import _frozen_identity
+from .images import check_image_input
 from .persistence import KerasPickleMixin
 
 keras = import_keras()
@@ -40,6 +43,10 @@ class PretrainedEmbedder(
     batch_size : int, default=32
     n_jobs : int or None, default=None
         Threads that decode image files.
+    cache : bool, str or ActivationCache, default=True
+        Where embeddings are kept so that an image is embedded once, ever:
+        ``True`` the process-wide cache, a folder path a cache persisted there,
+        ``False`` none (see :mod:`sktransfer._cache`).
     verbose : int, default=0
 
     Attributes
@@ -74,6 +81,7 @@ class PretrainedEmbedder(
         "input_size": [Interval(Integral, 1, None, closed="left"), tuple, list, None],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "n_jobs": [Integral, None],
+        "cache": ["boolean", str, os.PathLike, HasMethods(["get_many", "put_many"])],
         "verbose": ["verbose"],
     }
 
@@ -86,6 +94,7 @@ class PretrainedEmbedder(
         input_size=None,
         batch_size=32,
         n_jobs=None,
+        cache=True,
         verbose=0,
     ):
         self.backbone = backbone
@@ -94,6 +103,7 @@ class PretrainedEmbedder(
         self.input_size = input_size
         self.batch_size = batch_size
         self.n_jobs = n_jobs
+        self.cache = cache
         self.verbose = verbose
 
     def _input_size(self):
@@ -125,16 +135,24 @@ class PretrainedEmbedder(
             "preprocessing": spec.preprocessing,
             "feature_dim": self.n_features_out_,
             "total_params": int(self.model_.count_params()),
+            "identity": _frozen_identity(spec, self.weights, self._input_size()),
         }
         return self
 
     def transform(self, X):
         """Pooled backbone features, shape (n_samples, n_features_out_), float32."""
         check_is_fitted(self)
-        images = load_images(
-            check_image_input(X), self._input_size(), n_jobs=self.n_jobs, verbose=bool(self.verbose)
+        base = self.backbone_info_["identity"]
+        ident = None if base is None else identity_key(*base, "pool", self.pooling)
+        return compute_frozen(
+            [(ident, [self.model_])],
+            check_image_input(X),
+            size=self._input_size(),
+            cache=resolve_cache(self.cache),
+            batch_size=self.batch_size,
+            n_jobs=self.n_jobs,
+            verbose=bool(self.verbose),
         )
-        return run_model(self.model_, images, self.batch_size)
 
     @property
     def _n_features_out(self):

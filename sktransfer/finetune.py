@@ -4,10 +4,19 @@ import os
 
 from numbers import Integral, Real
 
-from ._compat import Interval, StrOptions, import_keras
-from ._cut import resolve_trainable, split_at
+from ._compat import HasMethods, Interval, StrOptions, import_keras
+from ._cut import anchor_point, cut_position, resolve_trainable, split_at
 from ._training import BaseImageClassifier, InferenceMode, Network, build_head
-from .backbones import BACKBONES, BackbonePreprocessing, build_backbone, get_backbone_spec, normalize_size
+from ._cache import file_digest
+from .backbones import (
+    BACKBONES,
+    TEMPLATE_LOCK,
+    BackbonePreprocessing,
+    backbone_template,
+    build_backbone,
+    get_backbone_spec,
+    normalize_size,
+)
 
 keras = import_keras()
 
@@ -80,6 +89,12 @@ class FineTunedClassifier(BaseImageClassifier):
         Images are resized to this; ``None`` means the backbone's default (224).
     n_jobs : int or None, default=None
         Threads that decode image files.
+    cache : bool, str or ActivationCache, default=True
+        Where frozen activations are kept between fits (epochs, CV folds, grid
+        candidates and clones reuse them): ``True`` the process-wide cache, a
+        folder path a cache persisted there (shared by worker processes),
+        ``False`` none: frozen activations are then computed once per fit
+        only. See :mod:`sktransfer._cache`.
     random_state : int, RandomState or None, default=None
         Seeds weight initialisation, shuffling, dropout, augmentation and the
         validation split: the same value gives the same predictions.
@@ -127,6 +142,7 @@ class FineTunedClassifier(BaseImageClassifier):
         "pooling": [StrOptions({"avg", "max"})],
         "embedding": [StrOptions({"penultimate", "pooled"})],
         "backbone_lr_scale": [Interval(Real, 0, None, closed="neither")],
+        "cache": ["boolean", str, os.PathLike, HasMethods(["get_many", "put_many"])],
     }
 
     def __init__(
@@ -154,6 +170,7 @@ class FineTunedClassifier(BaseImageClassifier):
         augmentation=None,
         input_size=None,
         n_jobs=None,
+        cache=True,
         random_state=None,
         verbose=0,
     ):
@@ -179,6 +196,7 @@ class FineTunedClassifier(BaseImageClassifier):
         self.augmentation = augmentation
         self.input_size = input_size
         self.n_jobs = n_jobs
+        self.cache = cache
         self.random_state = random_state
         self.verbose = verbose
 
@@ -186,12 +204,35 @@ class FineTunedClassifier(BaseImageClassifier):
         spec = get_backbone_spec(self.backbone)
         return normalize_size(self.input_size, spec.default_size, spec.min_size)
 
+    def _backbone_parts(self):
+        """The backbone split at the cut: frozen layers shared, trainable ones fresh."""
+        size = self._input_size()
+        if self.weights is None:
+            backbone, spec = build_backbone(self.backbone, None, size)
+        else:
+            backbone, spec = backbone_template(self.backbone, self.weights, size)
+        trainable = resolve_trainable(backbone, spec, self.trainable_layers)
+        bottom, top, cut = split_at(backbone, trainable)
+        anchor_pos, anchor = anchor_point(backbone)
+        cut_pos = float("inf") if top is None else cut_position(backbone, cut)
+        anchor = anchor if anchor is not None and anchor_pos < cut_pos else None
+        if top is not None and self.weights is not None:
+            # Train a copy; the shared template stays as it was loaded.
+            names = [layer.name for layer in trainable]
+            fresh = keras.models.clone_model(top)
+            fresh.set_weights(top.get_weights())
+            top, trainable = fresh, [fresh.get_layer(name) for name in names]
+        if self.weights is not None:
+            for layer in backbone.layers:
+                layer.trainable = False
+        return backbone, spec, trainable, bottom, top, cut, anchor
+
     def _build_network(self, n_outputs, seed):
         if any(not isinstance(u, Integral) or u < 1 for u in self.head):
             raise ValueError(f"head must be a tuple of positive ints, got {self.head!r}.")
-        backbone, spec = build_backbone(self.backbone, self.weights, self._input_size())
-        trainable = resolve_trainable(backbone, spec, self.trainable_layers)
-        bottom, top, cut = split_at(backbone, trainable)
+        with TEMPLATE_LOCK:
+            parts = self._backbone_parts()
+        backbone, spec, trainable, bottom, top, cut, anchor = parts
 
         inputs = keras.Input(backbone.input.shape[1:], name="image")
         x = inputs
@@ -222,24 +263,34 @@ class FineTunedClassifier(BaseImageClassifier):
             seed=seed,
         )
         model = keras.Model(inputs, outputs, name=f"finetuned_{spec.name}")
-        frozen = keras.Model(inputs, cut_tensor, name="frozen") if cut_tensor is not None else None
-        trainable_model = keras.Model(cut_tensor, outputs, name="trainable") if frozen else model
         info = {
             "backbone": spec.name,
             "weights": self.weights if self.weights is None else str(self.weights),
             "input_size": tuple(self._input_size()),
             "preprocessing": spec.preprocessing,
+            "pooling": self.pooling,
             "trainable_backbone_layers": len(trainable),
             "cut": cut if top is not None else "pool",
+            "cut_layer": None if cut_tensor is None else ("pool" if top is None else "backbone_frozen"),
+            "anchor": None,
+            "identity": _frozen_identity(spec, self.weights, self._input_size()),
             "feature_dim": int(backbone.output.shape[-1]),
             "total_params": int(model.count_params()),
             "trainable_params": int(sum(keras.ops.size(v) for v in model.trainable_variables)),
         }
+        info["anchor"] = anchor if bottom is not None else None
         return Network(
             model=model,
-            trainable=trainable_model,
-            frozen=frozen,
             backbone_variables=list(top.trainable_variables) if top is not None else [],
             embedding_layer="embedding" if self.embedding == "penultimate" else "pool",
             info=info,
         )
+
+
+def _frozen_identity(spec, weights, input_size):
+    """What the frozen activations depend on, for the cache key (None: don't cache)."""
+    if weights is None:
+        return None  # random weights differ from fit to fit
+    if weights != "imagenet":
+        weights = file_digest(weights)
+    return (spec.name, weights, tuple(input_size), keras.__version__)

@@ -147,9 +147,10 @@ random_state, verbose
         model = keras.Model(inputs, outputs, name="simple_cnn")
         info = {
             "backbone": None,
+            "cut_layer": None,
             "input_size": (height, width),
             "conv_filters": filters,
             "total_params": int(model.count_params()),
             "trainable_params": int(model.count_params()),
         }
-        return Network(model=model, trainable=model, embedding_layer="embedding", info=info)
+        return Network(model=model, embedding_layer="embedding", info=info)

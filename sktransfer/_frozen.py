@@ -1,0 +1,175 @@
+"""Frozen activations through the cache: compute each image's frozen part once.
+
+A fitted network is described by the names recorded in its ``backbone_info_``
+(see :mod:`sktransfer.finetune`): ``cut_layer``, the layer of ``model_`` whose
+output is the cut ("pool" for head-only training, "backbone_frozen" when some
+backbone layers train), and ``anchor``, a lower cut point inside the frozen
+backbone. :func:`frozen_stages` rebuilds the stages from ``model_`` alone, so
+they work the same after fitting, unpickling or loading:
+
+* ``pixels -> anchor`` (preprocessing + the backbone up to the anchor),
+* ``anchor -> cut`` (the frozen layers between them, + pooling for head-only).
+
+Both stages' outputs are cached. A later fit whose cut is a different layer
+above the same anchor (``trainable_layers=1`` ... ``12`` in a grid search)
+starts from the cached anchor and runs only the frozen layers in between;
+a cut below the anchor is computed from the pixels.
+
+Decoding is overlapped with compute: while the model runs on one chunk of
+images, a background thread decodes the next (Pillow and TensorFlow both
+release the GIL).
+"""
+
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from ._cache import content_keys, identity_key
+from ._compat import import_keras
+from .images import load_images
+
+keras = import_keras()
+
+__all__ = ["compute_frozen", "frozen_stages", "load_pixels", "model_from_cut", "run_model"]
+
+# Images decoded per chunk when decoding overlaps with compute.
+_CHUNK = 64
+
+
+def run_model(model, x, batch_size):
+    """Run ``model`` (or a list of models in sequence) in inference mode over ``x``.
+
+    Eager calls in batches rather than ``model.predict``: predict traces a new
+    tf.function for every new model (seconds for one pass, and a graph that
+    stays in memory), while eager execution runs the same convolution kernels.
+    """
+    import warnings
+
+    models = model if isinstance(model, (list, tuple)) else [model]
+    outputs = []
+    with warnings.catch_warnings():
+        # A model reloaded from .keras expects its single input as a list and
+        # warns when given a tensor; the call is correct either way.
+        warnings.filterwarnings("ignore", message="The structure of `inputs`")
+        for i in range(0, len(x), batch_size):
+            out = x[i : i + batch_size]
+            for m in models:
+                out = m(out, training=False)
+            outputs.append(keras.ops.convert_to_numpy(out))
+    if not outputs:
+        return np.zeros((0,), dtype=np.float32)
+    return np.concatenate(outputs).astype(np.float32, copy=False)
+
+
+def load_pixels(X, size, *, crop=None, cache=None, n_jobs=None, verbose=False):
+    """Decode / resize ``X`` to ``size``, reusing decoded images from ``cache``."""
+    if cache is None or not (isinstance(X, np.ndarray) and X.dtype == object):
+        return load_images(X, size, crop=crop, n_jobs=n_jobs, verbose=verbose)
+    ident = identity_key("pixels", tuple(size), crop)
+    keys = [ident + k for k in content_keys(X)]
+    found = cache.get_many(keys)
+    missing = [i for i, v in enumerate(found) if v is None]
+    if missing:
+        decoded = load_images(X[missing], size, crop=crop, n_jobs=n_jobs, verbose=verbose)
+        cache.put_many([keys[i] for i in missing], decoded)
+        for i, image in zip(missing, decoded):
+            found[i] = image
+    return np.stack(found)
+
+
+def frozen_stages(model, info):
+    """``[(identity, [models...]), ...]`` from pixels to the cut, or None.
+
+    ``identity`` is None when the frozen part must not be cached (random weights).
+    """
+    cut_layer = info.get("cut_layer")
+    if cut_layer is None:
+        return None
+    pre = keras.Model(model.inputs, model.get_layer("preprocess").output)
+    frozen = model.get_layer("backbone_frozen")
+    inner = frozen.model
+    base = info.get("identity")
+
+    def ident(*parts):
+        return None if base is None else identity_key(*base, *parts)
+
+    stages = []
+    anchor = info.get("anchor")
+    to_cut = [pre, inner]
+    if anchor is not None:
+        anchor_tensor = inner.get_layer(anchor).output
+        stages.append((ident("cut", anchor), [pre, keras.Model(inner.inputs, anchor_tensor)]))
+        to_cut = [keras.Model(anchor_tensor, inner.outputs)]
+    if cut_layer == "pool":
+        to_cut.append(keras.Model(frozen.output, model.get_layer("pool").output))
+        stages.append((ident("pool", info.get("pooling")), to_cut))
+    else:
+        stages.append((ident("cut", info.get("cut")), to_cut))
+    return stages
+
+
+def model_from_cut(model, info, layer_name):
+    """Sub-model from the cut tensor to ``layer_name``'s output (None: identity)."""
+    cut = model.get_layer(info["cut_layer"]).output
+    target = model.get_layer(layer_name).output
+    if target is cut:
+        return None
+    return keras.Model(cut, target)
+
+
+def compute_frozen(stages, X, *, size, crop=None, cache=None, batch_size=32, n_jobs=None,
+                   verbose=False):
+    """Activations at the cut for every image of ``X`` (checked input), via the cache."""
+    if cache is None or stages[-1][0] is None:
+        return _run_stages(stages, X, range(len(X)), 0, None, size, crop, None, batch_size,
+                           n_jobs, verbose, cache)
+    ckeys = content_keys(X)
+    keys = [[ident + k for k in ckeys] for ident, _ in stages]
+    result = cache.get_many(keys[-1])
+    missing = [i for i, v in enumerate(result) if v is None]
+    # Start each missing image from the highest stage that is cached.
+    start = dict.fromkeys(missing, 0)
+    resume = {}
+    for s in range(len(stages) - 2, -1, -1):
+        todo = [i for i in missing if start[i] == 0]
+        for i, value in zip(todo, cache.get_many([keys[s][i] for i in todo])):
+            if value is not None:
+                start[i], resume[i] = s + 1, value
+    for s0 in sorted(set(start.values())):
+        idx = [i for i in missing if start[i] == s0]
+        inputs = np.stack([resume[i] for i in idx]) if s0 else None
+        out = _run_stages(stages, X, idx, s0, inputs, size, crop, keys, batch_size, n_jobs,
+                          verbose, cache)
+        for i, value in zip(idx, out):
+            result[i] = value
+    return np.stack(result) if result else np.zeros((0,), dtype=np.float32)
+
+
+def _run_stages(stages, X, idx, first, inputs, size, crop, keys, batch_size, n_jobs, verbose,
+                cache):
+    """Run stages ``first``.. on images ``idx`` (decoding them when ``first`` is 0)."""
+    idx = list(idx)
+
+    def run(x, chunk):
+        for s in range(first, len(stages)):
+            x = run_model(stages[s][1], x, batch_size)
+            if keys is not None:
+                cache.put_many([keys[s][i] for i in chunk], x)
+        return x
+
+    if first > 0:
+        return run(inputs, idx)
+    chunks = [idx[i : i + _CHUNK] for i in range(0, len(idx), _CHUNK)] or [[]]
+
+    def decode(chunk):
+        return load_pixels(X[chunk], size, crop=crop, cache=cache, n_jobs=n_jobs)
+
+    outputs = []
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = pool.submit(decode, chunks[0])
+        for k, chunk in enumerate(chunks):
+            pixels = pending.result()
+            if k + 1 < len(chunks):
+                pending = pool.submit(decode, chunks[k + 1])
+            outputs.append(run(pixels, chunk))
+    return np.concatenate(outputs) if outputs else np.zeros((0,), dtype=np.float32)
