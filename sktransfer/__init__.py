@@ -21,12 +21,21 @@ _LAZY = {
     "FirstNPerClassSplit": "model_selection",
     "per_class_split": "model_selection",
     "available_backbones": "backbones",
+    "ActivationCache": "_cache",
+    "clear_cache": "_cache",
+    "get_cache": "_cache",
+    "set_cache": "_cache",
 }
+_SUBMODULES = ("backbones", "datasets", "images", "metrics", "model_selection", "plot")
 
-__all__ = sorted(_LAZY) + ["__version__"]
+__all__ = sorted(_LAZY) + list(_SUBMODULES) + ["__version__"]
 
 
 def __getattr__(name):
+    if name in _SUBMODULES:
+        module = importlib.import_module(f".{name}", __name__)
+        globals()[name] = module
+        return module
     if name in _LAZY:
         value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
         globals()[name] = value

@@ -1,0 +1,578 @@
+"""Binary and multiclass summaries: confusion counts, accuracy, precision,
+sensitivity, specificity, F1 and the areas under the ROC and PR curves.
+
+Everything is computed with :mod:`sklearn.metrics`; this module only adds the
+numbers scikit-learn has no function for (specificity, the threshold search)
+and returns them as :class:`MetricsTable` records: dictionaries of plain
+Python numbers (JSON-serialisable) that print as an aligned table.
+
+Conventions
+-----------
+* Binary scores are "probability of the positive class" or any score where
+  larger means "more positive"; a sample is predicted positive when
+  ``score >= threshold`` (the convention of scikit-learn's
+  :class:`~sklearn.model_selection.FixedThresholdClassifier`).
+* The positive class defaults to the larger label, as in scikit-learn; for
+  strings this is the second label in sorted order, which is also
+  ``classes_[1]`` of a fitted classifier, the column ``predict_proba(X)[:, 1]``.
+* A ratio whose denominator is zero (precision with no predicted positive,
+  specificity with no negative) is 0.0, scikit-learn's ``zero_division=0``; an
+  area under a curve that is undefined (only one class in ``y_true``) is None.
+
+No TensorFlow here: these functions work with any scikit-learn classifier.
+"""
+
+import numbers
+
+import numpy as np
+from sklearn import metrics as skm
+from sklearn.utils.multiclass import unique_labels
+from sklearn.utils.validation import column_or_1d
+
+__all__ = [
+    "MetricsTable",
+    "best_threshold",
+    "binary_summary",
+    "evaluate",
+    "multiclass_summary",
+]
+
+_THRESHOLD_METRICS = ("f1", "accuracy", "balanced_accuracy", "youden")
+
+
+def _py(value):
+    """A numpy scalar (or a label) as the plain Python value json can write."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _ratio(num, den):
+    return float(num) / float(den) if den else 0.0
+
+
+def _fmt(value):
+    if value is None:
+        return "n/a"
+    if isinstance(value, bool) or isinstance(value, numbers.Integral):
+        return str(value)
+    if isinstance(value, numbers.Real):
+        return f"{value:.3f}"
+    return repr(value)
+
+
+class MetricsTable(dict):
+    """A dictionary of metrics that prints as a table.
+
+    Keys and values are plain Python objects, so ``json.dumps(table)`` works;
+    ``dict(table)`` or :meth:`to_dict` give an ordinary dictionary and keys can
+    also be read as attributes (``table.accuracy``). ``print(table)`` shows an
+    aligned table (the layout depends on the ``kind``: "binary" or
+    "multiclass").
+
+    Examples
+    --------
+    >>> table = MetricsTable(accuracy=0.9, n=10)
+    >>> table.accuracy
+    0.9
+    >>> print(table)
+    accuracy  0.900
+    n         10
+    """
+
+    def __getattr__(self, name):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(
+                f"{type(self).__name__} has no entry {name!r}; entries: {list(self)}."
+            ) from None
+
+    def to_dict(self):
+        """A deep copy as plain nested ``dict``/``list`` objects."""
+
+        def plain(v):
+            if isinstance(v, dict):
+                return {k: plain(x) for k, x in v.items()}
+            if isinstance(v, (list, tuple)):
+                return [plain(x) for x in v]
+            return v
+
+        return plain(self)
+
+    def _repr_pretty_(self, printer, cycle):  # IPython / Jupyter show the table
+        printer.text(str(self))
+
+    def __str__(self):
+        kind = self.get("kind")
+        if kind == "binary":
+            return _format_binary(self)
+        if kind == "multiclass":
+            return _format_multiclass(self)
+        width = max((len(str(k)) for k in self), default=0)
+        return "\n".join(f"{str(k):<{width}}  {_fmt(v)}" for k, v in self.items())
+
+
+# -- binary -------------------------------------------------------------------
+def _binary_labels(y_true, pos_label):
+    """(y_true as bool "is positive", pos_label, neg_label or None)."""
+    y_true = column_or_1d(y_true)
+    labels = np.unique(y_true)
+    if len(labels) > 2:
+        raise ValueError(
+            f"binary_summary needs two classes, y_true has {len(labels)}: "
+            f"{[_py(c) for c in labels[:10]]!r}; use multiclass_summary instead."
+        )
+    if pos_label is None:
+        if len(labels) == 2:
+            pos_label = labels[1]
+        elif labels.dtype.kind in "biuf" and set(labels.tolist()) <= {-1, 0, 1}:
+            pos_label = 1
+        else:
+            raise ValueError(
+                f"y_true holds only the class {_py(labels[0])!r}; say which class is the "
+                "positive one with pos_label=..."
+            )
+    elif pos_label not in labels.tolist() and len(labels) == 2:
+        raise ValueError(
+            f"pos_label={pos_label!r} is not one of the labels {[_py(c) for c in labels]!r}."
+        )
+    others = [c for c in labels.tolist() if c != pos_label]
+    neg_label = others[0] if others else None
+    return y_true == pos_label, _py(pos_label), _py(neg_label)
+
+
+def _binary_score(y_score, n):
+    y_score = np.asarray(y_score, dtype=np.float64)
+    if y_score.ndim == 2 and y_score.shape[1] == 1:
+        y_score = y_score.ravel()
+    if y_score.ndim != 1:
+        raise ValueError(
+            f"y_score must be one score per sample, got shape {y_score.shape}; for "
+            "predict_proba output pass the positive column, e.g. proba[:, 1]."
+        )
+    if len(y_score) != n:
+        raise ValueError(f"y_true has {n} samples but y_score has {len(y_score)}.")
+    if not np.all(np.isfinite(y_score)):
+        raise ValueError("y_score contains NaN or infinity.")
+    return y_score
+
+
+def _area(func, is_pos, y_score):
+    if is_pos.all() or not is_pos.any():
+        return None  # undefined with one class only
+    return float(func(is_pos, y_score))
+
+
+def binary_summary(y_true, y_score, *, pos_label=None, threshold=0.5):
+    """Confusion counts and the usual binary metrics at one threshold.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples,)
+        True labels, two classes (numbers, strings or booleans).
+    y_score : array-like of shape (n_samples,)
+        Probability of the positive class, or any score where larger means
+        more positive (then choose `threshold` on that score's scale, e.g. 0
+        for a logit or an SVM's ``decision_function``).
+    pos_label : label, default=None
+        The positive class. None takes the larger label (the second one in
+        sorted order for strings, i.e. ``classes_[1]``); with a single class
+        in `y_true`, None works only for 0/1 or -1/1 labels.
+    threshold : float, default=0.5
+        Samples with ``y_score >= threshold`` are predicted positive.
+
+    Returns
+    -------
+    summary : MetricsTable
+        Keys ``kind`` ("binary"), ``n``, ``pos_label``, ``neg_label``,
+        ``threshold``, ``TP``, ``FN``, ``FP``, ``TN``, ``accuracy``,
+        ``balanced_accuracy``, ``precision``, ``sensitivity`` and ``recall``
+        (the same number), ``specificity`` (TN / (TN + FP)), ``f1``,
+        ``roc_auc`` and ``average_precision`` (computed from the scores, so
+        independent of the threshold).
+
+    See Also
+    --------
+    best_threshold : the threshold that maximises F1, accuracy or Youden's J.
+    evaluate : predict with a fitted classifier and summarise.
+
+    Examples
+    --------
+    >>> y = ["cat", "cat", "dog", "dog", "dog"]
+    >>> p_dog = [0.1, 0.6, 0.4, 0.8, 0.9]
+    >>> s = binary_summary(y, p_dog)
+    >>> s["TP"], s["FN"], s["FP"], s["TN"]
+    (2, 1, 1, 1)
+    >>> s.sensitivity, s.specificity
+    (0.6666666666666666, 0.5)
+    >>> print(s)  # doctest: +NORMALIZE_WHITESPACE
+    Binary summary: positive class 'dog', threshold 0.5, n = 5
+                      predicted 'dog'  predicted 'cat'
+    true 'dog'                 TP = 2           FN = 1
+    true 'cat'                 FP = 1           TN = 1
+    accuracy               0.600
+    balanced accuracy      0.583
+    precision              0.667
+    sensitivity (recall)   0.667
+    specificity            0.500
+    F1                     0.667
+    ROC AUC                0.833
+    average precision      0.917
+    """
+    is_pos, pos_label, neg_label = _binary_labels(y_true, pos_label)
+    y_score = _binary_score(y_score, len(is_pos))
+    threshold = float(threshold)
+    pred_pos = y_score >= threshold
+    tn, fp, fn, tp = (
+        int(v) for v in skm.confusion_matrix(is_pos, pred_pos, labels=[False, True]).ravel()
+    )
+    sensitivity = _ratio(tp, tp + fn)
+    specificity = _ratio(tn, tn + fp)
+    return MetricsTable(
+        kind="binary",
+        n=int(len(is_pos)),
+        pos_label=pos_label,
+        neg_label=neg_label,
+        threshold=threshold,
+        TP=tp,
+        FN=fn,
+        FP=fp,
+        TN=tn,
+        accuracy=float(skm.accuracy_score(is_pos, pred_pos)),
+        balanced_accuracy=(sensitivity + specificity) / 2,
+        precision=float(skm.precision_score(is_pos, pred_pos, zero_division=0.0)),
+        sensitivity=sensitivity,
+        recall=sensitivity,
+        specificity=specificity,
+        f1=float(skm.f1_score(is_pos, pred_pos, zero_division=0.0)),
+        roc_auc=_area(skm.roc_auc_score, is_pos, y_score),
+        average_precision=_area(skm.average_precision_score, is_pos, y_score),
+    )
+
+
+def _format_binary(s):
+    pos, neg = repr(s["pos_label"]), repr(s["neg_label"]) if s["neg_label"] is not None else "other"
+    head = f"Binary summary: positive class {pos}, threshold {s['threshold']:g}, n = {s['n']}"
+    w = max(len(pos), len(neg)) + 6
+    cw = w + 6
+    rows = [
+        head,
+        f"{'':<{w}}{'predicted ' + pos:>{cw}} {'predicted ' + neg:>{cw}}",
+        f"{'true ' + pos:<{w}}{'TP = ' + str(s['TP']):>{cw}} {'FN = ' + str(s['FN']):>{cw}}",
+        f"{'true ' + neg:<{w}}{'FP = ' + str(s['FP']):>{cw}} {'TN = ' + str(s['TN']):>{cw}}",
+    ]
+    names = [
+        ("accuracy", "accuracy"),
+        ("balanced_accuracy", "balanced accuracy"),
+        ("precision", "precision"),
+        ("sensitivity", "sensitivity (recall)"),
+        ("specificity", "specificity"),
+        ("f1", "F1"),
+        ("roc_auc", "ROC AUC"),
+        ("average_precision", "average precision"),
+    ]
+    rows += [f"{label:<22} {_fmt(s[key])}" for key, label in names]
+    return "\n".join(rows)
+
+
+def best_threshold(y_true, y_score, *, metric="f1", pos_label=None):
+    """The threshold on `y_score` that maximises a binary metric.
+
+    Every distinct score is tried as a threshold (``score >= threshold`` is
+    positive), plus "predict everything negative" (``inf``), which is returned
+    only when it is strictly better than all the others. Ties go to the
+    highest threshold.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples,)
+        True labels, two classes.
+    y_score : array-like of shape (n_samples,)
+        Probability of the positive class or any score (larger = more positive).
+    metric : {"f1", "accuracy", "balanced_accuracy", "youden"}, default="f1"
+        What to maximise; "youden" is Youden's J = sensitivity + specificity - 1.
+    pos_label : label, default=None
+        The positive class, as in :func:`binary_summary`.
+
+    Returns
+    -------
+    threshold : float
+        The best threshold; pass it to ``binary_summary(..., threshold=...)``.
+    value : float
+        The metric at that threshold.
+
+    Examples
+    --------
+    >>> y = [0, 0, 1, 1, 1]
+    >>> score = [0.1, 0.6, 0.4, 0.8, 0.9]
+    >>> best_threshold(y, score, metric="accuracy")
+    (0.8, 0.8)
+    >>> best_threshold(y, score, metric="f1")
+    (0.4, 0.8571428571428571)
+    """
+    if metric not in _THRESHOLD_METRICS:
+        raise ValueError(f"metric must be one of {list(_THRESHOLD_METRICS)}, got {metric!r}.")
+    is_pos, _, _ = _binary_labels(y_true, pos_label)
+    y_score = _binary_score(y_score, len(is_pos))
+    order = np.argsort(-y_score, kind="mergesort")
+    score, hit = y_score[order], is_pos[order]
+    # the last index of each distinct score: thresholds between ties are meaningless
+    last = np.r_[np.flatnonzero(np.diff(score)), len(score) - 1]
+    tp = np.cumsum(hit)[last].astype(np.float64)
+    fp = (last + 1) - tp
+    thresholds = score[last]
+    # "everything negative" last, so that argmax picks it only when strictly better.
+    tp, fp, thresholds = np.r_[tp, 0.0], np.r_[fp, 0.0], np.r_[thresholds, np.inf]
+    n_pos, n_neg = float(is_pos.sum()), float((~is_pos).sum())
+    fn, tn = n_pos - tp, n_neg - fp
+    with np.errstate(divide="ignore", invalid="ignore"):
+        tpr = np.where(n_pos > 0, tp / max(n_pos, 1.0), 0.0)
+        tnr = np.where(n_neg > 0, tn / max(n_neg, 1.0), 0.0)
+        values = {
+            "f1": np.where(2 * tp + fp + fn > 0, 2 * tp / np.maximum(2 * tp + fp + fn, 1), 0.0),
+            "accuracy": (tp + tn) / len(is_pos),
+            "balanced_accuracy": (tpr + tnr) / 2,
+            "youden": tpr + tnr - 1,
+        }[metric]
+    best = int(np.argmax(values))
+    return float(thresholds[best]), float(values[best])
+
+
+# -- multiclass ---------------------------------------------------------------
+def multiclass_summary(y_true, y_pred, *, y_proba=None, labels=None):
+    """Per-class and averaged metrics for any number of classes.
+
+    Parameters
+    ----------
+    y_true, y_pred : array-like of shape (n_samples,)
+        True and predicted labels.
+    y_proba : array-like of shape (n_samples, n_classes), default=None
+        Class probabilities (or any per-class scores) with columns in the
+        order of `labels`; enables the ROC AUCs. For two classes a 1-D array
+        is taken as the score of ``labels[1]``.
+    labels : array-like, default=None
+        The classes, in order. None takes the sorted labels found in `y_true`
+        and `y_pred`; pass ``estimator.classes_`` together with `y_proba`.
+
+    Returns
+    -------
+    summary : MetricsTable
+        ``kind`` ("multiclass"), ``n``, ``labels``, ``accuracy``,
+        ``balanced_accuracy``, ``roc_auc_ovr_macro``; ``per_class``:
+        ``{label: {precision, recall, sensitivity, specificity, f1, support,
+        roc_auc}}``; ``macro_avg`` and ``weighted_avg`` (weights = support)
+        of precision, recall, sensitivity, specificity and f1;
+        ``confusion_matrix`` (rows = true, columns = predicted, in the order
+        of ``labels``) and ``one_vs_rest_confusion``: ``{label: [[TN, FP],
+        [FN, TP]]}`` from :func:`~sklearn.metrics.multilabel_confusion_matrix`.
+        A class's ``roc_auc`` is the one-vs-rest AUC of its column (None
+        without `y_proba` or when the class is absent from `y_true`);
+        ``roc_auc_ovr_macro`` is their mean over the classes where it is
+        defined, which is :func:`~sklearn.metrics.roc_auc_score` with
+        ``multi_class="ovr"`` when every class occurs in `y_true`.
+
+    Examples
+    --------
+    >>> y_true = ["a", "a", "b", "b", "c", "c"]
+    >>> y_pred = ["a", "b", "b", "b", "c", "a"]
+    >>> s = multiclass_summary(y_true, y_pred)
+    >>> s["accuracy"], s["per_class"]["a"]["specificity"]
+    (0.6666666666666666, 0.75)
+    >>> s["one_vs_rest_confusion"]["a"]
+    [[3, 1], [1, 1]]
+    >>> print(s)  # doctest: +NORMALIZE_WHITESPACE
+    Multiclass summary: 3 classes, n = 6
+    class         precision  sensitivity  specificity     F1  support  ROC AUC
+    'a'               0.500        0.500        0.750  0.500        2      n/a
+    'b'               0.667        1.000        0.750  0.800        2      n/a
+    'c'               1.000        0.500        1.000  0.667        2      n/a
+    macro avg         0.722        0.667        0.833  0.656        6      n/a
+    weighted avg      0.722        0.667        0.833  0.656        6
+    accuracy 0.667, balanced accuracy 0.667
+    """
+    y_true, y_pred = column_or_1d(y_true), column_or_1d(y_pred)
+    if len(y_true) != len(y_pred):
+        raise ValueError(f"y_true has {len(y_true)} samples but y_pred has {len(y_pred)}.")
+    labels = unique_labels(y_true, y_pred) if labels is None else np.asarray(labels)
+    keys = [_py(c) for c in labels]
+    prec, rec, f1, support = skm.precision_recall_fscore_support(
+        y_true, y_pred, labels=labels, zero_division=0.0
+    )
+    ovr = skm.multilabel_confusion_matrix(y_true, y_pred, labels=labels)  # [[TN, FP], [FN, TP]]
+    spec = np.array([_ratio(m[0, 0], m[0, 0] + m[0, 1]) for m in ovr])
+    aucs = _per_class_auc(y_true, y_proba, labels)
+    per_class = {
+        k: {
+            "precision": float(prec[i]),
+            "recall": float(rec[i]),
+            "sensitivity": float(rec[i]),
+            "specificity": float(spec[i]),
+            "f1": float(f1[i]),
+            "support": int(support[i]),
+            "roc_auc": aucs[i],
+        }
+        for i, k in enumerate(keys)
+    }
+    total = int(support.sum())
+
+    def average(weights):
+        w = np.asarray(weights, dtype=np.float64)
+        w = w / w.sum() if w.sum() else np.full(len(w), 1.0 / max(len(w), 1))
+        avg = {m: float(np.dot(w, v)) for m, v in
+               [("precision", prec), ("recall", rec), ("specificity", spec), ("f1", f1)]}
+        avg["sensitivity"] = avg["recall"]
+        return {**avg, "support": total}
+
+    defined = [a for a in aucs if a is not None]
+    return MetricsTable(
+        kind="multiclass",
+        n=int(len(y_true)),
+        labels=keys,
+        accuracy=float(skm.accuracy_score(y_true, y_pred)),
+        balanced_accuracy=float(np.mean(rec[support > 0])) if (support > 0).any() else 0.0,
+        roc_auc_ovr_macro=float(np.mean(defined)) if defined else None,
+        per_class=per_class,
+        macro_avg=average(np.ones(len(keys))),
+        weighted_avg=average(support),
+        confusion_matrix=skm.confusion_matrix(y_true, y_pred, labels=labels).tolist(),
+        one_vs_rest_confusion={k: ovr[i].tolist() for i, k in enumerate(keys)},
+    )
+
+
+def _per_class_auc(y_true, y_proba, labels):
+    if y_proba is None:
+        return [None] * len(labels)
+    y_proba = np.asarray(y_proba, dtype=np.float64)
+    if y_proba.ndim == 1 and len(labels) == 2:
+        y_proba = np.column_stack([-y_proba, y_proba])  # ranks are all an AUC needs
+    if y_proba.shape != (len(y_true), len(labels)):
+        raise ValueError(
+            f"y_proba has shape {y_proba.shape}, expected ({len(y_true)}, {len(labels)}): one "
+            "column per class in the order of labels (pass labels=estimator.classes_)."
+        )
+    return [_area(skm.roc_auc_score, y_true == c, y_proba[:, i]) for i, c in enumerate(labels)]
+
+
+def _format_multiclass(s):
+    names = [repr(k) for k in s["labels"]] + ["macro avg", "weighted avg"]
+    w = max(12, *(len(n) for n in names))
+    cols = ["precision", "sensitivity", "specificity", "F1", "support", "ROC AUC"]
+    rows = [
+        f"Multiclass summary: {len(s['labels'])} classes, n = {s['n']}",
+        f"{'class':<{w}}" + "".join(f"{c:>{max(len(c), 5) + 2}}" for c in cols),
+    ]
+
+    def row(name, d, auc):
+        values = [d["precision"], d["sensitivity"], d["specificity"], d["f1"], d["support"]]
+        if auc is not False:
+            values.append(auc)
+        return f"{name:<{w}}" + "".join(
+            f"{_fmt(v):>{max(len(c), 5) + 2}}" for c, v in zip(cols, values)
+        )
+
+    for name, (label, d) in zip(names, s["per_class"].items()):
+        rows.append(row(name, d, d["roc_auc"]))
+    rows.append(row("macro avg", s["macro_avg"], s["roc_auc_ovr_macro"]))
+    rows.append(row("weighted avg", s["weighted_avg"], False))
+    rows.append(f"accuracy {_fmt(s['accuracy'])}, balanced accuracy {_fmt(s['balanced_accuracy'])}"
+                + ("" if s["roc_auc_ovr_macro"] is None
+                   else f", ROC AUC (one-vs-rest, macro) {_fmt(s['roc_auc_ovr_macro'])}"))
+    return "\n".join(rows)
+
+
+# -- estimators -----------------------------------------------------------------
+def _predict_scores(estimator, X):
+    """Predict once: (classes, kind, scores), kind in {"proba", "decision", "label"}.
+
+    ``scores`` is ``predict_proba`` (n, K), ``decision_function`` ((n,) for
+    two classes, else (n, K) or whatever shape the estimator gives) or the
+    predicted labels.
+    """
+    classes = getattr(estimator, "classes_", None)
+    if classes is None:
+        raise TypeError(
+            f"{type(estimator).__name__} has no classes_: pass a fitted classifier "
+            "(or a Pipeline ending in one)."
+        )
+    classes = np.asarray(classes)
+    if hasattr(estimator, "predict_proba"):
+        return classes, "proba", np.asarray(estimator.predict_proba(X), dtype=np.float64)
+    if hasattr(estimator, "decision_function"):
+        return classes, "decision", np.asarray(estimator.decision_function(X), dtype=np.float64)
+    return classes, "label", np.asarray(estimator.predict(X))
+
+
+def evaluate(estimator, X, y, *, threshold=None):
+    """Predict `X` once with a fitted classifier and summarise against `y`.
+
+    The scores come from ``predict_proba`` when the estimator has it, else
+    ``decision_function``, else ``predict`` (then the ROC AUC of a binary
+    problem is computed on hard 0/1 predictions). One prediction pass, except
+    for more than two classes with ``decision_function`` only: then the labels
+    come from ``predict`` (an SVM's one-vs-one vote) and the scores only feed
+    the ROC AUCs.
+
+    Parameters
+    ----------
+    estimator : fitted classifier
+        Any scikit-learn classifier, a Pipeline ending in one or a fitted
+        search (``classes_`` is used for the label order).
+    X : array-like
+        Input accepted by the estimator (for sktransfer's classifiers: images
+        or file paths).
+    y : array-like of shape (n_samples,)
+        True labels.
+    threshold : float, default=None
+        Two classes only: the threshold on the positive class's score
+        (``classes_[1]``). None means the estimator's own decision point:
+        0.5 for probabilities, 0 for ``decision_function``. With more classes
+        the prediction is the class of highest probability (or
+        ``predict`` when there are no probabilities).
+
+    Returns
+    -------
+    summary : MetricsTable
+        :func:`binary_summary` for two classes, else :func:`multiclass_summary`.
+
+    Notes
+    -----
+    For ``SVC(probability=True)`` the probabilities come from a separate
+    (Platt) calibration, so thresholding them at 0.5 can disagree with
+    ``predict`` for a few samples; the summary describes the probabilities.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import make_classification
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> X, y = make_classification(n_samples=100, random_state=0)
+    >>> s = evaluate(LogisticRegression().fit(X, y), X, y)
+    >>> s["kind"], s["n"], s["TP"] + s["FN"] == int(y.sum())
+    ('binary', 100, True)
+    """
+    classes, kind, scores = _predict_scores(estimator, X)
+    y = column_or_1d(y)
+    if len(classes) == 2:
+        pos = classes[1]
+        if kind == "proba":
+            score, default = scores[:, 1], 0.5
+        elif kind == "decision":
+            score, default = scores.ravel(), 0.0
+        else:
+            score, default = (scores == pos).astype(np.float64), 0.5
+        summary = binary_summary(
+            y, score, pos_label=_py(pos), threshold=default if threshold is None else threshold
+        )
+        if summary["neg_label"] is None:
+            summary["neg_label"] = _py(classes[0])
+        return summary
+    if threshold is not None:
+        raise ValueError(
+            f"threshold applies to two classes only; the estimator has {len(classes)}."
+        )
+    if kind == "proba":
+        return multiclass_summary(y, classes[np.argmax(scores, axis=1)], y_proba=scores,
+                                  labels=classes)
+    y_pred = scores if kind == "label" else np.asarray(estimator.predict(X))
+    ranked = kind == "decision" and scores.shape == (len(y), len(classes))
+    return multiclass_summary(y, y_pred, y_proba=scores if ranked else None, labels=classes)

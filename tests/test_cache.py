@@ -1,0 +1,142 @@
+import copy
+import os
+import pickle
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import numpy as np
+import pytest
+from conftest import BACKBONE, SIZE
+from PIL import Image
+from sklearn.base import clone
+
+from sktransfer import FineTunedClassifier, PretrainedEmbedder
+from sktransfer._cache import ActivationCache, content_keys, resolve_cache
+
+
+def test_eviction_keeps_the_byte_budget():
+    cache = ActivationCache(max_bytes=1000)
+    rows = np.arange(40 * 25, dtype=np.float32).reshape(40, 25)  # 100 bytes each
+    for i in range(40):
+        cache.put_many([f"k{i}"], rows[i : i + 1])
+        assert cache.nbytes <= 1000
+    assert len(cache) == 10
+    # least recently used go first: the first 30 are gone, the last 10 stay
+    got = cache.get_many([f"k{i}" for i in range(40)])
+    assert [v is None for v in got] == [True] * 30 + [False] * 10
+    np.testing.assert_array_equal(got[-1], rows[-1])
+    cache.get_many(["k30"])  # touch: now most recent
+    cache.put_many(["new"], rows[:1])
+    assert cache.get_many(["k31"])[0] is None and cache.get_many(["k30"])[0] is not None
+    cache.put_many(["huge"], np.zeros((1, 1000), dtype=np.float32))  # bigger than the budget
+    assert cache.get_many(["huge"])[0] is None and cache.nbytes <= 1000
+
+
+def test_entries_are_read_only_and_disk_is_shared(tmp_path):
+    cache = ActivationCache(directory=tmp_path)
+    cache.put_many(["ab12"], np.ones((1, 3), dtype=np.float32))
+    value = cache.get_many(["ab12"])[0]
+    with pytest.raises(ValueError):
+        value[0] = 5  # callers cannot corrupt the cache
+    other = ActivationCache(directory=tmp_path)  # e.g. another process
+    np.testing.assert_array_equal(other.get_many(["ab12"])[0], [1, 1, 1])
+    assert other.hits == 1
+    assert copy.deepcopy(cache) is cache  # clone() keeps sharing it
+    restored = pickle.loads(pickle.dumps(cache))
+    assert restored.directory == str(tmp_path) and len(restored) == 0
+    assert resolve_cache(str(tmp_path)) is resolve_cache(str(tmp_path))
+    with pytest.raises(TypeError, match="cache must be"):
+        resolve_cache(3)
+
+
+def test_content_keys_follow_content_not_names(tmp_path, binary_sample):
+    X, _ = binary_sample
+    a, b = tmp_path / "a.png", tmp_path / "b.png"
+    Image.fromarray(X[0]).save(a)
+    Image.fromarray(X[0]).save(b)
+    keys = content_keys(np.array([str(a), str(b)], dtype=object))
+    assert keys[0] == keys[1]
+    Image.fromarray(X[1]).save(a)
+    assert content_keys(np.array([str(a)], dtype=object))[0] != keys[0]
+    assert content_keys(X[:2])[0] != content_keys(X[1:3])[0]
+    with pytest.raises(ValueError, match="missing.png"):
+        content_keys(np.array([str(tmp_path / "missing.png")], dtype=object))
+
+
+def _clf(cache, **kwargs):
+    params = dict(input_size=SIZE, epochs=3, learning_rate=0.01, random_state=0, cache=cache)
+    return FineTunedClassifier(BACKBONE, **{**params, **kwargs})
+
+
+@pytest.mark.parametrize("trainable_layers", [0, 3])
+def test_cached_and_uncached_training_agree(trainable_layers, binary_sample):
+    X, y = binary_sample
+    reference = _clf(False, trainable_layers=trainable_layers).fit(X, y)
+    cache = ActivationCache()
+    cold = _clf(cache, trainable_layers=trainable_layers).fit(X, y)
+    misses = cache.misses
+    warm = clone(cold).fit(X[::-1], y[::-1]).fit(X, y)  # other order, then the same order
+    assert cache.misses == misses  # the second and third fits computed nothing frozen
+    expected = reference.predict_proba(X)
+    np.testing.assert_allclose(cold.predict_proba(X), expected, atol=1e-5)
+    np.testing.assert_allclose(warm.predict_proba(X), expected, atol=1e-5)
+    # predicting through the cache equals the full Keras model on raw pixels
+    full = np.asarray(warm.model_(X.astype("float32"), training=False)).ravel()
+    np.testing.assert_allclose(warm.predict_proba(X)[:, 1], full, atol=1e-5)
+
+
+def test_higher_cut_starts_from_the_cached_anchor(binary_sample):
+    X, y = binary_sample
+    cache = ActivationCache()
+    first = _clf(cache, trainable_layers=2, epochs=1).fit(X, y)
+    anchor = first.backbone_info_["anchor"]
+    assert anchor is not None
+    n = len(X)
+    assert len(cache) == 2 * n  # anchor + cut, one entry per image each
+    hits = cache.hits
+    second = _clf(cache, trainable_layers=6, epochs=1).fit(X, y)
+    assert second.backbone_info_["anchor"] == anchor
+    assert second.backbone_info_["cut"] != first.backbone_info_["cut"]
+    assert cache.hits - hits == n  # every image resumed from the anchor
+    assert len(cache) == 3 * n
+    uncached = _clf(False, trainable_layers=6, epochs=1).fit(X, y)
+    np.testing.assert_allclose(second.predict_proba(X), uncached.predict_proba(X), atol=1e-5)
+
+
+def test_folds_share_entries_and_embedder_embeds_once(binary_sample):
+    X, _ = binary_sample
+    cache = ActivationCache()
+    emb = PretrainedEmbedder(BACKBONE, input_size=SIZE, cache=cache).fit(X)
+    first = emb.transform(X[:25])
+    assert cache.misses == 25
+    second = emb.transform(X[15:])  # overlaps 10 images
+    assert cache.misses == 25 + 15 and cache.hits == 10
+    np.testing.assert_allclose(second[:10], first[15:25])
+    plain = PretrainedEmbedder(BACKBONE, input_size=SIZE, cache=False).fit(X).transform(X)
+    np.testing.assert_allclose(emb.transform(X), plain, rtol=1e-4, atol=1e-4)  # float32, other batches
+
+
+def test_folder_cache_persists_across_instances(tmp_path, binary_sample):
+    X, _ = binary_sample
+    folder = tmp_path / "cache"
+    PretrainedEmbedder(BACKBONE, input_size=SIZE, cache=str(folder)).fit(X).transform(X)
+    assert len(list(folder.rglob("*.npy"))) == len(X)
+    fresh = ActivationCache(directory=folder)  # as in a new process
+    features = PretrainedEmbedder(BACKBONE, input_size=SIZE, cache=fresh).fit(X).transform(X)
+    assert fresh.misses == 0 and fresh.hits == len(X)
+    assert features.shape == (len(X), 1280)
+
+
+def test_paths_use_the_cache_and_notice_changed_files(tmp_path, binary_sample):
+    X, y = binary_sample
+    paths = []
+    for i, image in enumerate(X):
+        paths.append(str(tmp_path / f"{i}.png"))
+        Image.fromarray(image).save(paths[-1])
+    cache = ActivationCache()
+    emb = PretrainedEmbedder(BACKBONE, input_size=SIZE, cache=cache).fit(paths)
+    before = emb.transform(paths)
+    np.testing.assert_allclose(before, emb.transform(X), rtol=1e-4, atol=1e-4)
+    Image.fromarray(X[1]).save(paths[0])  # same name, new content
+    after = emb.transform(paths[:1])
+    np.testing.assert_allclose(after[0], before[1], rtol=1e-4, atol=1e-4)
