@@ -25,6 +25,8 @@ _LAZY = {
     "clear_cache": "_cache",
     "get_cache": "_cache",
     "set_cache": "_cache",
+    "save": "persistence",
+    "load": "persistence",
 }
 _SUBMODULES = ("backbones", "datasets", "images", "metrics", "model_selection", "plot")
 

@@ -24,6 +24,7 @@ __all__ = [
     "fit_context",
     "import_keras",
     "quiet_tensorflow",
+    "safe_mode_scope",
     "sklearn_version",
 ]
 
@@ -60,3 +61,19 @@ def import_keras():
 
     tf.get_logger().setLevel("ERROR")
     return keras
+
+
+def safe_mode_scope():
+    """Force Keras' safe mode for one load.
+
+    ``keras.config.enable_unsafe_deserialization()`` sets a process-wide flag
+    that overrides ``load_model(safe_mode=True)`` (Keras 3.15); Keras' own
+    (private) scope puts safe mode back for the duration of a load.
+    """
+    import contextlib
+
+    try:
+        from keras.src.saving.serialization_lib import SafeModeScope
+    except ImportError:  # pragma: no cover - a Keras that moved it
+        return contextlib.nullcontext()
+    return SafeModeScope(True)

@@ -214,7 +214,10 @@ class FineTunedClassifier(BaseImageClassifier):
         trainable = resolve_trainable(backbone, spec, self.trainable_layers)
         bottom, top, cut = split_at(backbone, trainable)
         anchor_pos, anchor = anchor_point(backbone)
-        cut_pos = float("inf") if top is None else cut_position(backbone, cut)
+        if top is None:
+            cut_pos = float("inf")
+        else:
+            cut_pos = -1 if bottom is None else cut_position(backbone, cut)
         anchor = anchor if anchor is not None and anchor_pos < cut_pos else None
         if top is not None and self.weights is not None:
             # Train a copy; the shared template stays as it was loaded.

@@ -1,0 +1,76 @@
+"""Helpers shared by the benchmark scripts (not part of the package)."""
+
+import json
+import os
+import platform
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SHARED_DATA = os.path.join(ROOT, "..", "shared", "data")
+RESULTS = os.path.join(ROOT, "benchmarks", "results")
+
+
+def machine():
+    """A one-line description of where the figures were measured."""
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    device = f"{len(gpus)} GPU" if gpus else "CPU only"
+    return (
+        f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, {device}, "
+        f"TensorFlow {tf.__version__}, Python {platform.python_version()}"
+    )
+
+
+def write_json(name, payload):
+    os.makedirs(RESULTS, exist_ok=True)
+    path = os.path.join(RESULTS, name)
+    with open(path, "w") as fh:
+        json.dump(payload, fh, indent=2, default=str)
+    print(f"\nwrote {path}")
+    return path
+
+
+def print_table(rows, columns):
+    widths = [max(len(c), *(len(_fmt(r.get(c))) for r in rows)) for c in columns]
+    print("  ".join(c.ljust(w) for c, w in zip(columns, widths)))
+    for r in rows:
+        print("  ".join(_fmt(r.get(c)).ljust(w) for c, w in zip(columns, widths)))
+
+
+def _fmt(value):
+    if isinstance(value, float):
+        return f"{value:.3g}" if abs(value) < 1000 else f"{value:.0f}"
+    return "" if value is None else str(value)
+
+
+class Timer:
+    def __enter__(self):
+        self.start = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc):
+        self.seconds = time.perf_counter() - self.start
+        return False
+
+
+def random_weights_file(backbone, size, directory):
+    """Save a randomly initialised backbone's weights to a file, once.
+
+    ImageNet weights need internet for most backbones; the compute cost does
+    not depend on the weight values, and a weights *file* is treated by both
+    sides exactly like a downloaded ImageNet file.
+    """
+    import keras
+
+    from sktransfer.backbones import build_backbone
+
+    os.makedirs(directory, exist_ok=True)
+    path = os.path.join(directory, f"{backbone}_{size}_random.weights.h5")
+    if not os.path.exists(path):
+        keras.utils.set_random_seed(0)
+        model, _ = build_backbone(backbone, None, size)
+        model.save_weights(path)
+    return path

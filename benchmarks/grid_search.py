@@ -1,0 +1,195 @@
+"""Classic grid search: sktransfer vs the naive way (scikeras rebuilding the CNN per fit).
+
+The grid of the classic assignment: trainable layers 1..10 x batch size
+32/64/128, 3-fold stratified CV, 3 epochs, binary subset of tf_flowers, with
+ResNet50V2. Both sides get the same images, candidates and folds; the naive
+side is scikeras' KerasClassifier (with a tags fix so that GridSearchCV
+stratifies) building ResNet50V2 and running the frozen layers in every step.
+
+ImageNet weights cannot be downloaded here, so both sides load the same
+weights *file* (a random initialisation saved once; the compute is the same as
+with ImageNet weights). Pass ``--weights imagenet`` on a machine with internet.
+
+Examples
+--------
+Full grid, sktransfer only (the naive side would take hours on 2 cores)::
+
+    python benchmarks/grid_search.py --size 224 --skip-naive
+
+Reduced grid on which both sides run, ratio measured in one run::
+
+    python benchmarks/grid_search.py --size 96 --subset 1,5,10:32,64
+"""
+
+import argparse
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from _common import SHARED_DATA, Timer, machine, print_table, random_weights_file, write_json  # noqa: E402
+
+import numpy as np  # noqa: E402
+from sklearn.model_selection import GridSearchCV, StratifiedKFold  # noqa: E402
+
+
+def parse_args():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--data", default=os.path.join(SHARED_DATA, "tf_flowers"))
+    p.add_argument("--classes", default="daisy,dandelion", help="two class folders")
+    p.add_argument("--n-per-class", type=int, default=150)
+    p.add_argument("--size", type=int, default=224)
+    p.add_argument("--backbone", default="resnet50v2")
+    p.add_argument("--weights", default=None, help="'imagenet' or a file; default: random file")
+    p.add_argument("--subset", default=None,
+                   help="reduced grid 'LAYERS:BATCHES', e.g. '1,5,10:32,64'")
+    p.add_argument("--epochs", type=int, default=3)
+    p.add_argument("--skip-naive", action="store_true")
+    p.add_argument("--out", default="grid_search.json")
+    return p.parse_args()
+
+
+def load_data(args):
+    from sktransfer import load_image_folder
+
+    paths, labels, _ = load_image_folder(args.data)
+    keep = []
+    for cls in args.classes.split(","):
+        keep.extend(np.flatnonzero(labels == cls)[: args.n_per_class])
+    keep = np.array(keep)
+    return paths[keep], labels[keep]
+
+
+def grid(args):
+    layers, batches = list(range(1, 11)), [32, 64, 128]
+    if args.subset:
+        left, right = args.subset.split(":")
+        layers, batches = [int(v) for v in left.split(",")], [int(v) for v in right.split(",")]
+    return layers, batches
+
+
+class _Classic:
+    """Tags fix: scikeras 0.13 reports no estimator type on scikit-learn >= 1.6, so
+    cv=3 would not stratify and roc_auc would fail; declare it a classifier."""
+
+    def __sklearn_tags__(self):
+        from sklearn.utils import ClassifierTags
+
+        tags = super().__sklearn_tags__()
+        tags.estimator_type = "classifier"
+        tags.classifier_tags = ClassifierTags()
+        return tags
+
+
+def naive_estimator(args, weights):
+    import keras
+    from scikeras.wrappers import KerasClassifier
+
+    def build(trainable_layers, meta, compile_kwargs):
+        base = keras.applications.ResNet50V2(
+            include_top=False, weights=weights, input_shape=(args.size, args.size, 3)
+        )
+        weighted = [layer for layer in base.layers if layer.trainable_weights]
+        for layer in base.layers:
+            layer.trainable = False
+        for layer in weighted[-trainable_layers:]:
+            layer.trainable = True
+        inputs = keras.Input((args.size, args.size, 3))
+        x = keras.layers.Rescaling(1 / 127.5, offset=-1)(inputs)
+        x = base(x, training=False)
+        x = keras.layers.GlobalAveragePooling2D()(x)
+        outputs = keras.layers.Dense(1, activation="sigmoid")(x)
+        model = keras.Model(inputs, outputs)
+        model.compile(optimizer=compile_kwargs["optimizer"], loss="binary_crossentropy",
+                      metrics=["accuracy"])
+        return model
+
+    class NaiveClassifier(_Classic, KerasClassifier):
+        pass
+
+    return NaiveClassifier(model=build, model__trainable_layers=1, optimizer="adam",
+                           epochs=args.epochs, batch_size=32, verbose=0, random_state=0)
+
+
+def frozen_floor(args, weights, images):
+    """Seconds of one frozen forward pass of the backbone over all images."""
+    import keras
+
+    from sktransfer._frozen import run_model
+    from sktransfer.backbones import build_backbone
+
+    model, _ = build_backbone(args.backbone, weights, args.size)
+    x = (images.astype("float32") / 127.5 - 1.0)
+    run_model(model, x[:8], 8)  # warm-up
+    with Timer() as t:
+        run_model(model, x, 32)
+    del model
+    keras.backend.clear_session()
+    return t.seconds
+
+
+def main():
+    args = parse_args()
+    from sktransfer import FineTunedClassifier, clear_cache
+    from sktransfer.images import load_images
+
+    weights = args.weights or random_weights_file(
+        args.backbone, args.size, os.path.join(os.path.dirname(__file__), "results", "weights")
+    )
+    paths, y = load_data(args)
+    layers, batches = grid(args)
+    cv = StratifiedKFold(3, shuffle=True, random_state=0)
+    print(f"{machine()}\n{len(paths)} images, {args.size} px, {len(layers)} x {len(batches)} "
+          f"candidates x 3 folds, {args.epochs} epochs")
+    with Timer() as t_decode:
+        images = load_images(paths, args.size)
+    floor = frozen_floor(args, weights, images)
+    print(f"decode once: {t_decode.seconds:.1f} s; one frozen forward pass (floor): {floor:.1f} s")
+
+    rows = []
+    clf = FineTunedClassifier(args.backbone, weights=weights, input_size=args.size,
+                              epochs=args.epochs, random_state=0)
+    params = {"trainable_layers": layers, "batch_size": batches}
+    clear_cache()
+    for label in ("sktransfer (cold cache)", "sktransfer (warm cache)"):
+        search = GridSearchCV(clf, params, cv=cv, refit=False, error_score="raise")
+        with Timer() as t:
+            search.fit(paths, y)
+        n_fits = len(search.cv_results_["params"]) * 3
+        rows.append({"method": label, "seconds": t.seconds, "fits": n_fits,
+                     "s_per_fit": t.seconds / n_fits, "x_floor": t.seconds / floor,
+                     "best_score": float(search.best_score_)})
+        print_table(rows[-1:], list(rows[-1]))
+    warm = rows[-1]["seconds"]
+    rows[0]["training_share"] = warm / rows[0]["seconds"]
+
+    if not args.skip_naive:
+        naive = naive_estimator(args, weights)
+        search = GridSearchCV(naive, {"model__trainable_layers": layers, "batch_size": batches},
+                              cv=cv, refit=False, error_score="raise")
+        y01 = (y == sorted(set(y))[1]).astype(int)
+        with Timer() as t:
+            search.fit(images, y01)
+        n_fits = len(search.cv_results_["params"]) * 3
+        rows.append({"method": "naive scikeras", "seconds": t.seconds, "fits": n_fits,
+                     "s_per_fit": t.seconds / n_fits, "x_floor": t.seconds / floor,
+                     "best_score": float(search.best_score_)})
+        rows[-1]["ratio_naive_over_sktransfer_cold"] = t.seconds / rows[0]["seconds"]
+
+    print()
+    columns = ["method", "seconds", "fits", "s_per_fit", "x_floor", "best_score"]
+    print_table(rows, columns)
+    if not args.skip_naive:
+        print(f"\nnaive / sktransfer (cold cache, same grid, same run): "
+              f"{rows[-1]['ratio_naive_over_sktransfer_cold']:.1f}x")
+    write_json(args.out, {
+        "machine": machine(), "command": " ".join(sys.argv), "images": len(paths),
+        "size": args.size, "grid": params, "epochs": args.epochs, "decode_seconds":
+        t_decode.seconds, "frozen_floor_seconds": floor, "rows": rows,
+        "time": time.strftime("%Y-%m-%d %H:%M"),
+    })
+
+
+if __name__ == "__main__":
+    main()
