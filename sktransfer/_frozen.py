@@ -118,12 +118,18 @@ def model_from_cut(model, info, layer_name):
 
 
 def compute_frozen(stages, X, *, size, crop=None, cache=None, batch_size=32, n_jobs=None,
-                   verbose=False):
-    """Activations at the cut for every image of ``X`` (checked input), via the cache."""
+                   verbose=False, transform=None):
+    """Activations at the cut for every image of ``X`` (checked input), via the cache.
+
+    ``transform(pixels, content_keys)``, if given, changes the decoded pixels
+    before the first stage (augmented views); the stages' identities must then
+    say which transformation it is.
+    """
+    ckeys = content_keys(X) if transform is not None else None
     if cache is None or stages[-1][0] is None:
         return _run_stages(stages, X, range(len(X)), 0, None, size, crop, None, batch_size,
-                           n_jobs, verbose, cache)
-    ckeys = content_keys(X)
+                           n_jobs, verbose, cache, transform, ckeys)
+    ckeys = ckeys or content_keys(X)
     keys = [[ident + k for k in ckeys] for ident, _ in stages]
     result = cache.get_many(keys[-1])
     missing = [i for i, v in enumerate(result) if v is None]
@@ -139,14 +145,14 @@ def compute_frozen(stages, X, *, size, crop=None, cache=None, batch_size=32, n_j
         idx = [i for i in missing if start[i] == s0]
         inputs = np.stack([resume[i] for i in idx]) if s0 else None
         out = _run_stages(stages, X, idx, s0, inputs, size, crop, keys, batch_size, n_jobs,
-                          verbose, cache)
+                          verbose, cache, transform, ckeys)
         for i, value in zip(idx, out):
             result[i] = value
     return np.stack(result) if result else np.zeros((0,), dtype=np.float32)
 
 
 def _run_stages(stages, X, idx, first, inputs, size, crop, keys, batch_size, n_jobs, verbose,
-                cache):
+                cache, transform=None, ckeys=None):
     """Run stages ``first``.. on images ``idx`` (decoding them when ``first`` is 0)."""
     idx = list(idx)
 
@@ -162,7 +168,8 @@ def _run_stages(stages, X, idx, first, inputs, size, crop, keys, batch_size, n_j
     chunks = [idx[i : i + _CHUNK] for i in range(0, len(idx), _CHUNK)] or [[]]
 
     def decode(chunk):
-        return load_pixels(X[chunk], size, crop=crop, cache=cache, n_jobs=n_jobs)
+        pixels = load_pixels(X[chunk], size, crop=crop, cache=cache, n_jobs=n_jobs)
+        return pixels if transform is None else transform(pixels, [ckeys[i] for i in chunk])
 
     outputs = []
     with ThreadPoolExecutor(max_workers=1) as pool:

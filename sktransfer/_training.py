@@ -29,13 +29,14 @@ from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
 
 from ._compat import HasMethods, Interval, StrOptions, check_is_fitted, fit_context, import_keras
-from ._cache import resolve_cache
+from ._cache import identity_key, resolve_cache
 from .images import check_image_input, num_samples
 from .persistence import KerasPickleMixin
 
 keras = import_keras()
 
 from ._frozen import compute_frozen, frozen_stages, load_pixels, model_from_cut, run_model  # noqa: E402
+from ._views import ViewEpochs, augment_per_image  # noqa: E402
 from .optimizers import TwoRateTrainer, make_optimizer  # noqa: E402
 
 __all__ = ["BaseImageClassifier", "InferenceMode", "Network", "build_head"]
@@ -232,30 +233,58 @@ class BaseImageClassifier(KerasPickleMixin, ClassifierMixin, TransformerMixin, B
             raise ValueError(f"class_weight has labels not present in y: {unknown!r}.")
         return {i: float(self.class_weight.get(c, 1.0)) for i, c in enumerate(classes)}
 
-    def _split_validation(self, inputs, y, seed):
+    def _split_indices(self, y, seed):
+        """Training and validation indices (stratified when every class allows it)."""
+        everything = np.arange(len(y))
         if not self.validation_fraction:
-            return inputs, y, None
-        counts = np.bincount(y)
-        stratify = y if counts.min() >= 2 else None
-        x_tr, x_val, y_tr, y_val = train_test_split(
-            inputs, y, test_size=self.validation_fraction, random_state=seed, stratify=stratify
+            return everything, None
+        stratify = y if np.bincount(y).min() >= 2 else None
+        return train_test_split(
+            everything, test_size=self.validation_fraction, random_state=seed, stratify=stratify
         )
-        return x_tr, y_tr, (x_val, y_val)
+
+    def _view_data(self, network, stages, X, y, train, seed):
+        """Training data of cached augmented views (see :mod:`sktransfer._views`)."""
+        aug = self.augmentation
+        layers = aug.build_layers(seed)
+        variant = (repr(aug), seed)
+        views = []
+        for v in range(aug.n_views):
+            view_stages = [
+                (None if ident is None else identity_key(ident, "view", v, *variant), models)
+                for ident, models in stages
+            ]
+            views.append(self._frozen_activations(
+                view_stages, X[train],
+                transform=lambda pixels, keys, v=v: augment_per_image(layers, pixels, keys, v, seed),
+            ))
+        network.info["training_input"] = (
+            f"cached activations of {aug.n_views} augmented views per image (view = epoch mod "
+            f"{aug.n_views})"
+        )
+        return views
 
     def _train(self, network, X, y, classes, seed):
         n_classes = len(classes)
         augmenting = self.augmentation is not None and self.augmentation.is_active()
         stages = frozen_stages(network.model, network.info)
+        train, val = self._split_indices(y, seed)
+        target = (lambda idx: y[idx].astype("float32" if n_classes == 2 else "int32"))
+        class_weight = self._class_weight(y[train], classes)
+        views = None
         if stages is not None and not augmenting:
             # Frozen work once (and across fits, through the cache): every
             # epoch trains only the layers above the cut.
             inputs = self._frozen_activations(stages, X)
             trained = model_from_cut(network.model, network.info, "probabilities")
             network.info["training_input"] = "cached activations at the cut"
+        elif stages is not None and self.augmentation.n_views:
+            views = self._view_data(network, stages, X, y, train, seed)
+            inputs = self._frozen_activations(stages, X[val]) if val is not None else None
+            trained = model_from_cut(network.model, network.info, "probabilities")
         else:
             inputs, trained = self._pixels(X), network.model
             network.info["training_input"] = "images (full forward pass every epoch)"
-        x_tr, y_tr, validation = self._split_validation(inputs, y, seed)
         trainer = self._compile(trained, network, n_classes)
         callbacks = list(self.callbacks or [])
         if self.early_stopping:
@@ -264,13 +293,23 @@ class BaseImageClassifier(KerasPickleMixin, ClassifierMixin, TransformerMixin, B
                     monitor="val_loss", patience=self.patience, restore_best_weights=True
                 )
             )
+        if views is not None:
+            weights = None
+            if class_weight is not None:
+                weights = np.array([class_weight[c] for c in y[train]], dtype="float32")
+            data = ViewEpochs(views, target(train), self.batch_size, seed, weights)
+            validation = None if val is None else (inputs, target(val))
+            history = trainer.fit(data, epochs=self.epochs, validation_data=validation,
+                                  callbacks=callbacks, verbose=_keras_verbose(self.verbose))
+            return history.history
+        validation = None if val is None else (inputs[val], target(val))
         history = trainer.fit(
-            x_tr,
-            y_tr.astype("float32" if n_classes == 2 else "int32"),
+            inputs[train],
+            target(train),
             batch_size=self.batch_size,
             epochs=self.epochs,
             validation_data=validation,
-            class_weight=self._class_weight(y_tr, classes),
+            class_weight=class_weight,
             callbacks=callbacks,
             shuffle=True,
             verbose=_keras_verbose(self.verbose),
@@ -306,10 +345,10 @@ class BaseImageClassifier(KerasPickleMixin, ClassifierMixin, TransformerMixin, B
         return load_pixels(X, self._input_size(), cache=self._resolved_cache(),
                            n_jobs=self.n_jobs, verbose=bool(self.verbose))
 
-    def _frozen_activations(self, stages, X):
+    def _frozen_activations(self, stages, X, transform=None):
         return compute_frozen(stages, X, size=self._input_size(), cache=self._resolved_cache(),
                               batch_size=self.batch_size, n_jobs=self.n_jobs,
-                              verbose=bool(self.verbose))
+                              verbose=bool(self.verbose), transform=transform)
 
     def _output(self, X, layer_name):
         """Output of ``layer_name`` for images X, through the cached frozen part when there is one."""

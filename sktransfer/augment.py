@@ -47,6 +47,14 @@ class Augmentation(BaseEstimator):
         Contrast is multiplied by a factor in ``[1 - contrast, 1 + contrast]``.
     brightness : float, default=0.0
         Brightness shifts by up to this fraction of the 0..255 range.
+    n_views : int or None, default=None
+        How a fine-tuner with frozen layers trains with augmentation.
+        ``None``: the full forward pass, with a new random augmentation of
+        every image at every step (frozen layers rerun every epoch: slow).
+        ``k``: ``k`` augmented views per image are made once and their frozen
+        activations cached; epoch ``e`` trains on view ``e mod k`` (see
+        :mod:`sktransfer._views`). Much faster; with ``k >= epochs`` no view
+        repeats. Ignored by estimators without frozen layers.
 
     See Also
     --------
@@ -69,6 +77,7 @@ class Augmentation(BaseEstimator):
         shear=0.0,
         contrast=0.0,
         brightness=0.0,
+        n_views=None,
     ):
         self.flip = flip
         self.rotation = rotation
@@ -77,6 +86,7 @@ class Augmentation(BaseEstimator):
         self.shear = shear
         self.contrast = contrast
         self.brightness = brightness
+        self.n_views = n_views
 
     def _check(self):
         if self.flip is not None and self.flip not in _FLIPS:
@@ -87,6 +97,11 @@ class Augmentation(BaseEstimator):
                 raise ValueError(
                     f"Augmentation {name} must be a number in [0, 1), got {value!r}."
                 )
+        views = self.n_views
+        if views is not None and (
+            not isinstance(views, numbers.Integral) or isinstance(views, bool) or views < 1
+        ):
+            raise ValueError(f"Augmentation n_views must be None or an int >= 1, got {views!r}.")
 
     def is_active(self):
         """Whether any transformation is switched on."""
