@@ -28,7 +28,16 @@ _LAZY = {
     "save": "persistence",
     "load": "persistence",
 }
-_SUBMODULES = ("backbones", "datasets", "images", "metrics", "model_selection", "plot")
+_SUBMODULES = (
+    "backbones",
+    "compare",
+    "datasets",
+    "images",
+    "metrics",
+    "model_selection",
+    "plot",
+    "report",
+)
 
 __all__ = sorted(_LAZY) + list(_SUBMODULES) + ["__version__"]
 

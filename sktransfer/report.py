@@ -1,0 +1,434 @@
+"""One self-contained HTML report of a run.
+
+:func:`write_report` writes a single HTML file that needs nothing else: the
+figures are PNG images embedded as ``data:`` URIs, the CSS is inline, there
+is no JavaScript and no reference to any other file or web address, so the
+report can be mailed, archived or opened offline. The test set is predicted
+once; every table and figure is computed from that one pass.
+"""
+
+import base64
+import datetime
+import html
+import io
+import numbers
+import os
+import uuid
+from collections.abc import Mapping
+
+import matplotlib.pyplot as plt
+import numpy as np
+from sklearn.utils.validation import column_or_1d
+
+from . import __version__
+from .compare import _COLUMNS, plot_comparison
+from .metrics import _fmt, _predict_scores, _py, evaluate
+from .plot import (
+    _estimator_name,
+    diagnose_learning_curves,
+    plot_by_epochs,
+    plot_confusion_matrix,
+    plot_grid_search,
+    plot_learning_curves,
+    plot_param_comparison,
+    plot_precision_recall,
+    plot_roc,
+    worst_errors,
+)
+
+__all__ = ["write_report"]
+
+_CSS = """
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:2em auto;
+max-width:1100px;padding:0 1em;color:#222;line-height:1.45}
+h1{margin-bottom:.2em}h2{border-bottom:2px solid #ddd;padding-bottom:.2em;margin-top:1.8em}
+.meta{color:#666}nav a{margin-right:1em}
+table{border-collapse:collapse;margin:.6em 0 1em}
+th,td{border:1px solid #ccc;padding:.25em .6em;text-align:right;font-variant-numeric:tabular-nums}
+th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}
+td.text{text-align:left;font-family:ui-monospace,Menlo,Consolas,monospace;font-size:.9em}
+figure{margin:1em 0}img{max-width:100%;height:auto;border:1px solid #eee}
+figcaption{color:#555;font-size:.9em}.note{color:#8a5300;background:#fff6e5;padding:.4em .8em}
+.verdict{font-weight:bold;font-size:1.1em}
+"""
+
+
+def _e(text):
+    return html.escape(str(text), quote=True)
+
+
+def _short(value, limit=80):
+    text = repr(_py(value))
+    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
+
+
+def _cell(value):
+    if isinstance(value, str):
+        return f'<td class="text">{_e(value)}</td>'
+    if value is None or isinstance(value, numbers.Number):
+        return f"<td>{_e(_fmt(value))}</td>"
+    return f'<td class="text">{_e(_short(value))}</td>'
+
+
+def _table(header, rows, table_id=None):
+    """An HTML table; `rows` are lists whose first item is the row label."""
+    ident = f' id="{_e(table_id)}"' if table_id else ""
+    head = "".join(f"<th>{_e(h)}</th>" for h in header)
+    body = "".join(f"<tr><th>{_e(r[0])}</th>" + "".join(_cell(v) for v in r[1:]) + "</tr>"
+                   for r in rows)
+    return f"<table{ident}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _figure(fig, alt, caption=""):
+    """The figure as an embedded PNG; the figure is closed."""
+    buffer = io.BytesIO()
+    try:
+        fig.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
+    finally:
+        plt.close(fig)
+    data = base64.b64encode(buffer.getvalue()).decode("ascii")
+    cap = f"<figcaption>{_e(caption)}</figcaption>" if caption else ""
+    return f'<figure><img src="data:image/png;base64,{data}" alt="{_e(alt)}">{cap}</figure>'
+
+
+def _note(text):
+    return f'<p class="note">{_e(text)}</p>'
+
+
+class _Predictions:
+    """Stands in for the estimator on X_test: the scores of one prediction pass.
+
+    It has ``predict_proba`` or ``decision_function`` exactly when the
+    estimator has, so :func:`evaluate` and the plots make the same choices as
+    with the estimator itself; ``predict`` follows :func:`evaluate`'s rule
+    (threshold 0.5 / 0 for two classes, the most probable class otherwise),
+    so the confusion matrix matches the metrics table.
+    """
+
+    def __init__(self, estimator, X):
+        self._X = X
+        self.classes_, self.kind, scores = _predict_scores(estimator, X)
+        classes = self.classes_
+        if self.kind == "proba":
+            self.predict_proba = self._give(scores)
+            pred = (classes[(scores[:, 1] >= 0.5).astype(int)] if len(classes) == 2
+                    else classes[np.argmax(scores, axis=1)])
+        elif self.kind == "decision":
+            self.decision_function = self._give(scores)
+            pred = (classes[(scores.ravel() >= 0).astype(int)] if len(classes) == 2
+                    else np.asarray(estimator.predict(X)))
+        else:
+            pred = scores
+        self.predict = self._give(pred)
+
+    def _give(self, value):
+        def method(X):
+            if X is not self._X:
+                raise ValueError("report internals: predictions are cached for X_test only.")
+            return value
+        return method
+
+
+def _parts(estimator):
+    """[(label, estimator)] to describe: a search's best estimator, a Pipeline's steps."""
+    estimator = getattr(estimator, "best_estimator_", estimator)
+    if hasattr(estimator, "steps"):
+        return [(f"step {name!r}", step) for name, step in estimator.steps
+                if step not in (None, "passthrough")]
+    return [("estimator", estimator)]
+
+
+def _with_history(estimator):
+    """The estimator, or a Pipeline's first step, that has a ``history_``."""
+    for _, part in _parts(estimator):
+        if isinstance(getattr(part, "history_", None), Mapping):
+            return part
+    return None
+
+
+def _class_order(estimator, *labels):
+    classes = getattr(estimator, "classes_", None)
+    seen = [] if classes is None else [_py(c) for c in classes]
+    extra = {_py(c) for y in labels if y is not None for c in np.unique(column_or_1d(y))}
+    return seen + sorted(extra - set(seen), key=str)
+
+
+# -- sections -------------------------------------------------------------------------
+def _data_section(estimator, y_train, y_test, data_summary):
+    out = []
+    if data_summary:
+        out.append(_table(["", "value"], [[k, v] for k, v in data_summary.items()],
+                          "data-summary"))
+    columns = [("train", y_train), ("test", y_test)]
+    columns = [(name, column_or_1d(y)) for name, y in columns if y is not None]
+    rows = [[c] + [int(np.sum(y == c)) for _, y in columns]
+            for c in _class_order(estimator, y_train, y_test)]
+    rows.append(["total"] + [len(y) for _, y in columns])
+    out.append(_table(["class"] + [name for name, _ in columns], rows, "class-counts"))
+    return "".join(out)
+
+
+def _estimator_section(estimator):
+    out = [f"<p><code>{_e(_short(estimator, 300))}</code></p>"]
+    if hasattr(estimator, "best_params_"):
+        best = _short(estimator.best_params_, 300)
+        out.append(f"<p>Best parameters of the search: <code>{_e(best)}</code></p>")
+    info_id = "backbone-info"
+    for i, (label, part) in enumerate(_parts(estimator)):
+        if hasattr(part, "get_params"):
+            params = part.get_params(deep=False)
+            out.append(f"<h3>{_e(label)}: {_e(type(part).__name__)}</h3>")
+            out.append(_table(["parameter", "value"], [[k, _short(v)] for k, v in params.items()],
+                              f"parameters-{i}"))
+        info = getattr(part, "backbone_info_", None)
+        if isinstance(info, Mapping):
+            out.append(f"<h3>{_e(label)}: backbone_info_</h3>")
+            out.append(_table(["", "value"], [[k, _short(v)] for k, v in info.items()], info_id))
+            info_id = f"backbone-info-{i}"  # ids stay unique
+    return "".join(out)
+
+
+def _metrics_section(summary):
+    if summary["kind"] == "binary":
+        pos, neg = summary["pos_label"], summary["neg_label"]
+        threshold = format(summary["threshold"], "g")
+        out = [f"<p>Positive class {_e(repr(pos))}, threshold {_e(threshold)}, "
+               f"n = {summary['n']}.</p>",
+               _table(["", f"predicted {pos}", f"predicted {neg}"],
+                      [[f"true {pos}", summary["TP"], summary["FN"]],
+                       [f"true {neg}", summary["FP"], summary["TN"]]], "confusion-counts")]
+        names = [("accuracy", "accuracy"), ("balanced_accuracy", "balanced accuracy"),
+                 ("precision", "precision"), ("sensitivity", "sensitivity (recall)"),
+                 ("specificity", "specificity"), ("f1", "F1"), ("roc_auc", "ROC AUC"),
+                 ("average_precision", "average precision")]
+        out.append(_table(["metric", "value"], [[label, summary[key]] for key, label in names],
+                          "metrics-summary"))
+        return "".join(out)
+    header = ["class", "precision", "sensitivity", "specificity", "F1", "support", "ROC AUC"]
+    keys = ["precision", "sensitivity", "specificity", "f1", "support"]
+    rows = [[label] + [d[k] for k in keys] + [d["roc_auc"]]
+            for label, d in summary["per_class"].items()]
+    rows.append(["macro avg"] + [summary["macro_avg"][k] for k in keys]
+                + [summary["roc_auc_ovr_macro"]])
+    rows.append(["weighted avg"] + [summary["weighted_avg"][k] for k in keys] + [""])
+    overall = [["accuracy", summary["accuracy"]],
+               ["balanced accuracy", summary["balanced_accuracy"]],
+               ["ROC AUC (one-vs-rest, macro)", summary["roc_auc_ovr_macro"]]]
+    return (f"<p>{len(summary['labels'])} classes, n = {summary['n']}.</p>"
+            + _table(header, rows, "metrics-per-class")
+            + _table(["metric", "value"], overall, "metrics-summary"))
+
+
+def _learning_section(estimator):
+    part = _with_history(estimator)
+    if part is None:
+        return _note("No history_: learning curves exist for sktransfer's Keras classifiers.")
+    diagnosis = diagnose_learning_curves(part)
+    reasons = "".join(f"<li>{_e(r)}</li>" for r in diagnosis.reasons)
+    return (_figure(plot_learning_curves(part), "learning curves",
+                    f"Loss and accuracy per epoch of {type(part).__name__}.")
+            + f'<p>Diagnosis: <span class="verdict" id="verdict">{_e(diagnosis.verdict)}</span>'
+            f"</p><ul>{reasons}</ul>")
+
+
+def _evaluation_sections(frozen, X_test, y_test, name):
+    """[(id, heading, html)]: confusion matrix, ROC / PR curves, worst errors."""
+    k = len(frozen.classes_)
+    side = max(4.5, 0.45 * k + 2.5)
+    fig, axes = plt.subplots(1, 2, figsize=(2 * side + 1, side), layout="constrained")
+    plot_confusion_matrix(frozen, X_test, y_test, ax=axes[0])
+    plot_confusion_matrix(frozen, X_test, y_test, normalize="true", ax=axes[1])
+    axes[0].set_title("Counts")
+    axes[1].set_title("Normalised over true labels (rows sum to 1)")
+    sections = [("confusion", "Confusion matrix", _figure(
+        fig, "confusion matrix", "Rows are true labels, columns predicted labels."))]
+    if frozen.kind == "label":
+        missing = _note(f"{name} has neither predict_proba nor decision_function.")
+        return sections + [("curves", "ROC and precision-recall curves", missing),
+                           ("errors", "Worst errors", missing)]
+    fig, axes = plt.subplots(1, 2, figsize=(12, 5), layout="constrained")
+    plot_roc(frozen, X_test, y_test, name=name, ax=axes[0])
+    plot_precision_recall(frozen, X_test, y_test, name=name, ax=axes[1])
+    sections.append(("curves", "ROC and precision-recall curves",
+                     _figure(fig, "ROC and precision-recall curves")))
+    try:
+        result = worst_errors(frozen, X_test, y_test, k=5)
+    except (TypeError, ValueError) as exc:  # e.g. X_test is not images
+        errors = _note(f"No worst-errors gallery: {exc}")
+    else:
+        where = "; ".join(f"{panel.replace('_', ' ')}: {result.indices(panel)}"
+                          for panel in result.panels)
+        errors = _figure(result.figure, "worst errors", f"The most confident mistakes (score: "
+                         f"{result.score_name}). Indices into X_test, {where}.")
+    return sections + [("errors", "Worst errors", errors)]
+
+
+def _searched(results):
+    """{parameter: number of distinct values} of the parameters that vary."""
+    counts = {}
+    for key in results:
+        if key.startswith("param_"):
+            values = {repr(_py(v)) for v in np.ma.getdata(results[key])}
+            if len(values) > 1:
+                counts[key[len("param_"):]] = len(values)
+    return counts
+
+
+def _pick(counts, preferred, exclude=()):
+    for name in counts:
+        if (name == preferred or name.endswith("__" + preferred)) and name not in exclude:
+            return name
+    return None
+
+
+def _search_section(search):
+    results = search.cv_results_
+    scoring = None
+    if "mean_test_score" not in results:
+        refit = getattr(search, "refit", None)
+        scoring = refit if isinstance(refit, str) else next(
+            k[len("mean_test_"):] for k in results if k.startswith("mean_test_"))
+    key = f"test_{scoring or 'score'}"
+    out = [f"<p>{len(results['params'])} candidates; best parameters "
+           f"<code>{_e(_short(getattr(search, 'best_params_', None), 300))}</code>.</p>"]
+    counts = _searched(results)
+    numeric = [p for p in counts if all(isinstance(_py(v), numbers.Real) and not isinstance(
+        _py(v), bool) for v in np.ma.getdata(results["param_" + p]))]
+    x = _pick(counts, "trainable_layers") or max(numeric or counts, key=counts.get, default=None)
+    if x is not None:
+        hue = _pick(counts, "batch_size", (x,)) or min(
+            (p for p in counts if p != x), key=counts.get, default=None)
+        out.append(_figure(plot_grid_search(search, x=x, hue=hue, scoring=scoring),
+                           "grid search", f"Validation error by {x}"
+                           + (f" and {hue}" if hue else "") + "."))
+        for param, plot in (("optimizer", plot_param_comparison), ("epochs", plot_by_epochs)):
+            name = _pick(counts, param, (x, hue))
+            if name is not None:
+                out.append(_figure(plot(search, name, scoring=scoring), f"search by {name}"))
+    order = np.argsort(results[f"rank_{key}"], kind="stable")[:10]
+    rows = [[int(results[f"rank_{key}"][i]), _short(results["params"][i], 120),
+             results[f"mean_{key}"][i], results[f"std_{key}"][i]] for i in order]
+    out.append(_table(["rank", "parameters", f"mean {scoring or 'score'}", "std"], rows,
+                      "search-top"))
+    return "".join(out)
+
+
+def _comparison_section(comparison):
+    rows = [[f"{row[key]:,}" if key.endswith("_params") and row.get(key) is not None
+             else row.get(key) for key, _, _ in _COLUMNS] for row in comparison]
+    return (_table([header for _, header, _ in _COLUMNS], rows, "comparison")
+            + _figure(plot_comparison(list(comparison)), "model comparison"))
+
+
+# -- the report ------------------------------------------------------------------
+def write_report(path, estimator, X_test, y_test, *, X_train=None, y_train=None, search=None,
+                 comparison=None, title="sktransfer report", data_summary=None):
+    """Write one self-contained HTML report of a fitted classifier.
+
+    Sections: title and date; data (`data_summary`, then image counts per
+    class for train and test); the estimator (``get_params(deep=False)`` of
+    it or of each Pipeline step, long values shortened, and
+    ``backbone_info_``); test metrics from :func:`sktransfer.metrics.evaluate`
+    (binary summary, or the per-class table); learning curves and their
+    diagnosis (when the estimator, or a Pipeline's first step having one,
+    has ``history_``); the confusion matrix (counts and normalised); ROC and
+    precision-recall curves; the 5 worst errors; the grid search (when
+    `search` is given) and the model comparison (when `comparison` is given).
+
+    Parameters
+    ----------
+    path : str or path-like
+        The HTML file to write; it is replaced atomically (written next to
+        it, then renamed), so a reader never sees half a report.
+    estimator : fitted classifier
+        An sktransfer classifier, a Pipeline or a fitted search.
+    X_test, y_test : array-like
+        Test images (arrays or file paths) and labels, predicted once.
+    X_train, y_train : array-like, default=None
+        Training data; only the labels are used (class counts). `X_train`
+        is accepted so a call can pass the whole split.
+    search : fitted GridSearchCV or RandomizedSearchCV, default=None
+        Adds the validation error plots (x: ``trainable_layers`` when
+        searched, else the numeric parameter with most values; lines:
+        ``batch_size`` when searched, else the parameter with fewest values;
+        plus by optimizer and by epochs when those were searched) and the top
+        10 candidates.
+    comparison : ComparisonTable or list of dict, default=None
+        The result of :func:`sktransfer.compare.compare_models`.
+    title : str, default="sktransfer report"
+    data_summary : dict, default=None
+        Extra facts about the data (source, image size, ...), shown as is.
+
+    Returns
+    -------
+    path : str
+        The path written.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn.preprocessing import FunctionTransformer
+    >>> from sktransfer.datasets import load_sample
+    >>> X, y = load_sample(size=16, n_per_class=10, return_X_y=True)
+    >>> flatten = FunctionTransformer(lambda a: a.reshape(len(a), -1) / 255)
+    >>> clf = make_pipeline(flatten, LogisticRegression(max_iter=1000)).fit(X[::2], y[::2])
+    >>> path = write_report(os.path.join(tempfile.mkdtemp(), "run.html"), clf, X[1::2], y[1::2])
+    >>> open(path).read().count('<img src="data:image/png;base64,')
+    3
+    """
+    del X_train  # the counts come from the labels
+    path = os.fspath(path)
+    y_test = column_or_1d(y_test)
+    open_before = set(plt.get_fignums())
+    try:
+        name = _estimator_name(estimator)
+        frozen = _Predictions(estimator, X_test)  # the one prediction pass
+        sections = [
+            ("data", "Data", _data_section(estimator, y_train, y_test, data_summary)),
+            ("estimator", "Estimator", _estimator_section(estimator)),
+            ("metrics", "Test metrics", _metrics_section(evaluate(frozen, X_test, y_test))),
+            ("learning", "Learning curves", _learning_section(estimator)),
+            *_evaluation_sections(frozen, X_test, y_test, name),
+        ]
+        if search is not None:
+            sections.append(("search", "Grid search", _search_section(search)))
+        if comparison is not None:
+            sections.append(("comparison", "Model comparison", _comparison_section(comparison)))
+    finally:
+        for number in set(plt.get_fignums()) - open_before:
+            plt.close(number)
+    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    nav = "".join(f'<a href="#{i}">{_e(h)}</a>' for i, h, _ in sections)
+    body = "".join(f'<section><h2 id="{i}">{_e(h)}</h2>{content}</section>'
+                   for i, h, content in sections)
+    document = (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{_e(title)}</title><style>{_CSS}</style></head><body>"
+        f'<h1>{_e(title)}</h1><p class="meta">{_e(name)} on {len(y_test)} test images; '
+        f"generated {_e(now)} by sktransfer {_e(__version__)}.</p><nav>{nav}</nav>"
+        f"{body}</body></html>\n"
+    )
+    _write_atomically(path, document)
+    return path
+
+
+def _write_atomically(path, text):
+    """Write next to `path`, then rename: readers see the old file or the new one."""
+    directory, base = os.path.split(os.path.abspath(path))
+    tmp = os.path.join(directory, f".{base}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # umask applies
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
