@@ -319,7 +319,9 @@ class BaseImageClassifier(KerasPickleMixin, ClassifierMixin, TransformerMixin, B
     def _compile(self, model, network, n_classes):
         optimizer = make_optimizer(self.optimizer, self.learning_rate)
         loss = "binary_crossentropy" if n_classes == 2 else "sparse_categorical_crossentropy"
-        metric = "binary_accuracy" if n_classes == 2 else "sparse_categorical_accuracy"
+        # Named "accuracy" so that Keras' epoch lines and history_ say accuracy.
+        metric = (keras.metrics.BinaryAccuracy if n_classes == 2
+                  else keras.metrics.SparseCategoricalAccuracy)(name="accuracy")
         scale = getattr(self, "backbone_lr_scale", 1.0)
         trained_ids = {id(v) for v in model.trainable_variables}
         backbone_vars = [v for v in network.backbone_variables if id(v) in trained_ids]
@@ -329,11 +331,11 @@ class BaseImageClassifier(KerasPickleMixin, ClassifierMixin, TransformerMixin, B
             )
         else:
             trainer = model
-        trainer.compile(optimizer=optimizer, loss=loss, metrics=[keras.metrics.get(metric)],
+        trainer.compile(optimizer=optimizer, loss=loss, metrics=[metric],
                         jit_compile=False)
         if trainer is not model:
             trainer.build_optimizers()
-        return _RenameAccuracy(trainer)
+        return trainer
 
     # -- predict --------------------------------------------------------------
     _transient_attributes = ("_stages", "_from_cut")
@@ -403,21 +405,6 @@ class BaseImageClassifier(KerasPickleMixin, ClassifierMixin, TransformerMixin, B
         tags.transformer_tags.preserves_dtype = ["float32"]
         tags.non_deterministic = self.random_state is None
         return tags
-
-
-class _RenameAccuracy:
-    """Fit proxy that reports Keras' (sparse_)binary accuracy as plain 'accuracy'."""
-
-    def __init__(self, trainer):
-        self.trainer = trainer
-
-    def fit(self, *args, **kwargs):
-        history = self.trainer.fit(*args, **kwargs)
-        history.history = {
-            k.replace("sparse_categorical_accuracy", "accuracy").replace("binary_accuracy", "accuracy"): v
-            for k, v in history.history.items()
-        }
-        return history
 
 
 def _keras_verbose(verbose):

@@ -188,6 +188,7 @@ def save(estimator, directory, *, overwrite=False):
     _target_state(target, overwrite)  # fail before the slow part
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = pathlib.Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    make_public(tmp)
     try:
         for attr, (file, model) in models.items():
             model.save(str(tmp / file))
@@ -203,6 +204,17 @@ def save(estimator, directory, *, overwrite=False):
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return target
+
+
+def make_public(path, mode=0o777):
+    """Give ``path`` the permissions of a new file or folder under the user's umask.
+
+    ``tempfile.mkdtemp`` / ``mkstemp`` create private (0700 / 0600) entries; a
+    save renamed into place from one would be unreadable to the user's group.
+    """
+    mask = os.umask(0o022)
+    os.umask(mask)
+    os.chmod(path, mode & ~mask)
 
 
 def _describe(estimator):

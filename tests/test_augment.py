@@ -20,7 +20,8 @@ ALL_ON = dict(flip="horizontal_and_vertical", rotation=0.1, shift=0.1, zoom=0.2,
 def test_defaults():
     aug = Augmentation()
     assert aug.get_params() == dict(flip="horizontal", rotation=0.0, shift=0.0, zoom=0.0,
-                                    shear=0.0, contrast=0.0, brightness=0.0)
+                                    shear=0.0, contrast=0.0, brightness=0.0,
+                                    n_views=None)
     assert aug.is_active()
     assert [type(layer).__name__ for layer in aug.build_layers()] == ["RandomFlip"]
 
@@ -144,3 +145,9 @@ def test_all_layers_keep_shape_and_range_when_training():
     assert out.shape == batch.shape
     assert not np.allclose(out, batch)
     assert np.isfinite(out).all()
+
+
+@pytest.mark.parametrize("n_views", [0, -1, 2.5, True, "3"])
+def test_bad_n_views(n_views):
+    with pytest.raises(ValueError, match="n_views"):
+        Augmentation(n_views=n_views).is_active()

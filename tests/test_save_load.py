@@ -320,3 +320,13 @@ def test_version_mismatch_warns(copy_of_save, cnn, data):
         loaded = load(copy_of_save)
     assert keras.__version__ in str(record[0].message)
     np.testing.assert_array_equal(loaded.predict_proba(data[0]), cnn.predict_proba(data[0]))
+
+
+def test_saved_folder_follows_the_umask(cnn, tmp_path):
+    """Regression: the save was renamed from a mkdtemp folder and stayed private (0700)."""
+    old = os.umask(0o022)
+    try:
+        path = save(cnn, tmp_path / "m")
+    finally:
+        os.umask(old)
+    assert (os.stat(path).st_mode & 0o777) == 0o755
