@@ -297,9 +297,10 @@ def _add_model_options(p, *, compare=False):
                         "flip,rotation=0.1,zoom=0.1,n_views=4 (default: none)")
     p.add_argument("--head", type=_head, default=(), metavar="U1,U2",
                    help="hidden Dense layer sizes of the head, e.g. 64,32 (default: none)")
-    p.add_argument("--validation-fraction", type=_fraction, default=0.0, metavar="F",
-                   help="part of the training images held out to report val_loss each epoch "
-                        "(default: 0)")
+    p.add_argument("--validation-fraction", type=_fraction, default=0.2, metavar="F",
+                   help="part of the training images held out to report val_loss each epoch, "
+                        "so the report can draw and diagnose train vs validation curves; 0 "
+                        "trains on all of them (default: 0.2)")
     p.add_argument("--early-stopping", action="store_true",
                    help="stop when val_loss stops improving (needs --validation-fraction)")
     p.add_argument("--patience", type=_count, default=3, metavar="N",

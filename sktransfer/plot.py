@@ -154,6 +154,7 @@ def diagnose_learning_curves(
     overfit_patience=2,
     recent_epochs=3,
     max_recent_loss_drop=0.2,
+    min_recent_loss_drop_abs=0.05,
 ):
     """Say whether learning curves look over-fitted, under-fitted or well trained.
 
@@ -170,9 +171,11 @@ def diagnose_learning_curves(
           than `max_val_loss_rise` (relative), and the train loss is lower
           than at that epoch (train keeps improving, validation got worse); or
        b. final train accuracy - final validation accuracy > `max_accuracy_gap`.
-    4. Train loss fell by more than `max_recent_loss_drop` (relative) over
+    4. Train loss fell by more than `max_recent_loss_drop` (relative) *and*
+       by more than `min_recent_loss_drop_abs` (absolute, in loss units) over
        the last `recent_epochs` epochs: "under-fitted" (still learning fast:
-       train longer or with a higher learning rate).
+       train longer or with a higher learning rate). The absolute floor keeps
+       a loss creeping from 0.05 to 0.03, i.e. a converged model, out of it.
     5. Otherwise "well trained" with validation curves, and "not enough
        information" without them (over-fitting cannot be seen without them:
        set ``validation_fraction``).
@@ -193,6 +196,7 @@ def diagnose_learning_curves(
     overfit_patience : int, default=2
     recent_epochs : int, default=3
     max_recent_loss_drop : float, default=0.2
+    min_recent_loss_drop_abs : float, default=0.05
         The thresholds of the rules above.
 
     Returns
@@ -254,7 +258,8 @@ def diagnose_learning_curves(
                 over.append(f"train accuracy {acc[-1]:.2f} exceeds validation accuracy "
                             f"{val_acc[-1]:.2f} by {gap:.2f} (> {max_accuracy_gap:g})")
     still = []
-    if nums["recent_train_loss_drop"] > max_recent_loss_drop:
+    if (nums["recent_train_loss_drop"] > max_recent_loss_drop
+            and before - loss[-1] > min_recent_loss_drop_abs):
         still.append(f"train loss still fell {nums['recent_train_loss_drop']:.0%} over the last "
                      f"{r} epochs (> {max_recent_loss_drop:.0%}): train for more epochs")
     if under:

@@ -295,7 +295,7 @@ def test_help_lists_options(command, capsys):
 def test_usage_errors_exit_2(capsys):
     assert main([]) == 2
     assert main(["fit", "--epochs", "0", "--out", "x"]) == 2
-    assert main(["fit", "--early-stopping", "--out", "x"]) == 2
+    assert main(["fit", "--early-stopping", "--validation-fraction", "0", "--out", "x"]) == 2
     err = capsys.readouterr().err
     assert "sktransfer: error:" in err and "--validation-fraction" in err
     assert main(["--version"]) == 0

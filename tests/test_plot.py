@@ -411,3 +411,14 @@ def test_multi_metric_search(binary):
                                -search.cv_results_["mean_test_ll"])
     with pytest.raises(ValueError, match="several metrics"):
         plot_by_epochs(search.cv_results_, "C")
+
+
+def test_converged_curves_are_not_called_under_fitted():
+    """Regression: a loss creeping from 0.05 to 0.03 at 100 % accuracy was 'under-fitted'."""
+    from sktransfer.plot import diagnose_learning_curves
+
+    history = {"loss": [1.1, 0.47, 0.26, 0.16, 0.1, 0.07, 0.05, 0.04, 0.035, 0.03],
+               "accuracy": [0.45, 0.9, 0.99] + [1.0] * 7,
+               "val_loss": [0.6, 0.37, 0.25, 0.18, 0.14, 0.11, 0.09, 0.08, 0.075, 0.07],
+               "val_accuracy": [0.81] + [1.0] * 9}
+    assert diagnose_learning_curves(history).verdict == "well trained"
