@@ -292,12 +292,14 @@ def test_help_lists_options(command, capsys):
     assert all(option in text for option in expected)
 
 
-def test_usage_errors_exit_2(capsys):
+def test_usage_errors_exit_2(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # a usage error that slipped through must not write into the repo
     assert main([]) == 2
     assert main(["fit", "--epochs", "0", "--out", "x"]) == 2
     assert main(["fit", "--early-stopping", "--validation-fraction", "0", "--out", "x"]) == 2
     err = capsys.readouterr().err
     assert "sktransfer: error:" in err and "--validation-fraction" in err
+    assert not (tmp_path / "x").exists()
     assert main(["--version"]) == 0
 
 
