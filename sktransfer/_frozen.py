@@ -29,6 +29,7 @@ from ._compat import import_keras
 from .images import load_images
 
 keras = import_keras()
+import tensorflow as tf  # noqa: E402  (graph-mode inference, see run_model)
 
 __all__ = ["compute_frozen", "frozen_stages", "load_pixels", "model_from_cut", "run_model"]
 
@@ -39,26 +40,52 @@ _CHUNK = 64
 def run_model(model, x, batch_size):
     """Run ``model`` (or a list of models in sequence) in inference mode over ``x``.
 
-    Eager calls in batches rather than ``model.predict``: predict traces a new
-    tf.function for every new model (seconds for one pass, and a graph that
-    stays in memory), while eager execution runs the same convolution kernels.
+    Small inputs run eagerly: ``model.predict`` would trace a new tf.function
+    for every new model (seconds, for a pass that takes milliseconds). Larger
+    inputs run through one tf.function per model (traced once, kept while the
+    model lives): graph mode lets TensorFlow fuse convolution, batch
+    normalisation and activation, about twice as fast as eager on a CPU.
     """
     import warnings
 
-    models = model if isinstance(model, (list, tuple)) else [model]
+    models = tuple(model) if isinstance(model, (list, tuple)) else (model,)
+    call = _compiled(models) if len(x) > _EAGER_MAX * batch_size else _eager(models)
     outputs = []
     with warnings.catch_warnings():
         # A model reloaded from .keras expects its single input as a list and
         # warns when given a tensor; the call is correct either way.
         warnings.filterwarnings("ignore", message="The structure of `inputs`")
         for i in range(0, len(x), batch_size):
-            out = x[i : i + batch_size]
-            for m in models:
-                out = m(out, training=False)
-            outputs.append(keras.ops.convert_to_numpy(out))
+            outputs.append(keras.ops.convert_to_numpy(call(x[i : i + batch_size])))
     if not outputs:
         return np.zeros((0,), dtype=np.float32)
     return np.concatenate(outputs).astype(np.float32, copy=False)
+
+
+# Inputs of more than this many batches run through a compiled function.
+_EAGER_MAX = 2
+
+
+def _eager(models):
+    def call(x):
+        for m in models:
+            x = m(x, training=False)
+        return x
+
+    return call
+
+
+def _compiled(models):
+    # Kept on the first model, so it lives and dies with it (a cycle the
+    # garbage collector frees); object.__setattr__ keeps Keras from tracking it.
+    functions = models[0].__dict__.get("_sktransfer_compiled")
+    if functions is None:
+        functions = {}
+        object.__setattr__(models[0], "_sktransfer_compiled", functions)
+    key = tuple(id(m) for m in models)
+    if key not in functions:
+        functions[key] = tf.function(_eager(models), reduce_retracing=True)
+    return functions[key]
 
 
 def load_pixels(X, size, *, crop=None, cache=None, n_jobs=None, verbose=False):

@@ -28,7 +28,15 @@ from sklearn.utils import check_random_state, column_or_1d
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
 
-from ._compat import HasMethods, Interval, StrOptions, check_is_fitted, fit_context, import_keras
+from ._compat import (
+    HasMethods,
+    Interval,
+    StrOptions,
+    check_is_fitted,
+    fit_context,
+    import_keras,
+    release_train_graphs,
+)
 from ._cache import identity_key, resolve_cache
 from .images import check_image_input, num_samples
 from .persistence import KerasPickleMixin
@@ -190,7 +198,10 @@ class BaseImageClassifier(KerasPickleMixin, ClassifierMixin, TransformerMixin, B
         seed = self._seed()
         with _seeded(seed):
             network = self._build_network(len(encoder.classes_), seed)
-            history = self._train(network, X, y_encoded, encoder.classes_, seed)
+            # Without this TensorFlow keeps every fit's training graph alive
+            # (+160 MB per fit measured, see _compat.release_train_graphs).
+            with release_train_graphs(network.model):
+                history, stages = self._train(network, X, y_encoded, encoder.classes_, seed)
         self.classes_ = encoder.classes_
         self.model_ = network.model
         self.history_ = {k: [float(v) for v in vals] for k, vals in history.items()}
@@ -199,6 +210,8 @@ class BaseImageClassifier(KerasPickleMixin, ClassifierMixin, TransformerMixin, B
         self._embedding_layer = network.embedding_layer
         for key in self._transient_attributes:
             self.__dict__.pop(key, None)
+        if stages is not None:  # predict reuses them (and their compiled functions)
+            self._stages, self._from_cut = stages, {}
         return self
 
     def _check_y(self, y):
@@ -301,7 +314,7 @@ class BaseImageClassifier(KerasPickleMixin, ClassifierMixin, TransformerMixin, B
             validation = None if val is None else (inputs, target(val))
             history = trainer.fit(data, epochs=self.epochs, validation_data=validation,
                                   callbacks=callbacks, verbose=_keras_verbose(self.verbose))
-            return history.history
+            return history.history, stages
         validation = None if val is None else (inputs[val], target(val))
         history = trainer.fit(
             inputs[train],
@@ -314,7 +327,7 @@ class BaseImageClassifier(KerasPickleMixin, ClassifierMixin, TransformerMixin, B
             shuffle=True,
             verbose=_keras_verbose(self.verbose),
         )
-        return history.history
+        return history.history, stages
 
     def _compile(self, model, network, n_classes):
         optimizer = make_optimizer(self.optimizer, self.learning_rate)

@@ -168,3 +168,16 @@ def test_augmented_views_are_cached_and_do_not_depend_on_the_cache(binary_sample
     assert not np.allclose(plain.decision_function(X), first.decision_function(X))
     with_val = _clf(False, augmentation=aug, validation_fraction=0.25, epochs=2).fit(X, y)
     assert "val_loss" in with_val.history_
+
+
+def test_compiled_and_eager_inference_agree(binary_sample):
+    """Large inputs run through a tf.function (fused ops), small ones eagerly: same numbers."""
+    from sktransfer import _frozen
+
+    X, _ = binary_sample
+    emb = PretrainedEmbedder(BACKBONE, input_size=SIZE, cache=False, batch_size=4).fit(X)
+    compiled = emb.transform(X)  # 40 images > 2 batches of 4: compiled
+    assert "_sktransfer_compiled" in emb.model_.__dict__
+    eager = np.concatenate([emb.transform(X[i : i + 8]) for i in range(0, len(X), 8)])
+    np.testing.assert_allclose(compiled, eager, rtol=1e-4, atol=1e-4)
+    assert _frozen._EAGER_MAX * 4 < len(X)
