@@ -1,0 +1,228 @@
+"""Reliability: flat memory over many fits, reproducibility across processes,
+interrupted fits, and grid searches spread over processes (loky) and a dask cluster.
+"""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import ctypes
+import gc
+import json
+import subprocess
+import sys
+import time
+
+import keras
+import numpy as np
+import pytest
+from conftest import BACKBONE, SIZE
+from sklearn.exceptions import NotFittedError
+from sklearn.model_selection import GridSearchCV
+
+from sktransfer import FineTunedClassifier
+from sktransfer.datasets import load_sample
+
+
+def _clf(**kwargs):
+    params = dict(backbone=BACKBONE, input_size=SIZE, epochs=1, batch_size=8,
+                  learning_rate=0.01, random_state=0)
+    params.update(kwargs)
+    return FineTunedClassifier(**params)
+
+
+def _custom_gradients():
+    from tensorflow.python.framework import ops
+
+    return sum(k.startswith("CustomGradient-") for k in ops._gradient_registry._registry)
+
+
+# ------------------------------------------------------------------ memory
+
+
+def _held_rss_mb():
+    """RSS once glibc has handed freed pages back: the memory really held."""
+    import psutil
+
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: plain RSS (noisier)
+        pass
+    return psutil.Process().memory_info().rss / 2**20
+
+
+@pytest.mark.slow
+def test_memory_stays_flat_over_fits():
+    """Regression: TensorFlow kept every fit's training graph (+160 MB per fit at 64 px).
+
+    See benchmarks/memory.py and sktransfer._compat.release_train_graphs.
+    """
+    X, y = load_sample(size=SIZE, n_per_class=4, random_state=0, return_X_y=True)
+    rss, objects = [], []
+    for _ in range(4):
+        clf = _clf(trainable_layers="all").fit(X, y)
+        clf.predict_proba(X)
+        del clf
+        rss.append(_held_rss_mb())
+        objects.append(len(gc.get_objects()))
+    growth = rss[3] - rss[1]
+    assert growth < 150, f"RSS after each cycle (MB): {np.round(rss)}"
+    assert objects[3] - objects[1] < 20_000, f"Python objects after each cycle: {objects}"
+
+
+# ------------------------------------------------------------------ reproducibility
+
+_REPRO_SCRIPT = """
+import json, os, sys
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+import numpy as np
+from sktransfer import FineTunedClassifier
+from sktransfer.datasets import load_sample
+X, y = load_sample(size={size}, n_per_class=6, random_state=0, return_X_y=True)
+clf = FineTunedClassifier({backbone!r}, input_size={size}, trainable_layers=2, head=(8,),
+                          head_dropout=0.2, epochs=2, batch_size=8, validation_fraction=0.25,
+                          random_state=3).fit(X, y)
+print(json.dumps(clf.predict_proba(X).tolist()))
+"""
+
+
+def _repro_fit_here():
+    X, y = load_sample(size=SIZE, n_per_class=6, random_state=0, return_X_y=True)
+    clf = FineTunedClassifier(BACKBONE, input_size=SIZE, trainable_layers=2, head=(8,),
+                              head_dropout=0.2, epochs=2, batch_size=8,
+                              validation_fraction=0.25, random_state=3).fit(X, y)
+    return clf.predict_proba(X)
+
+
+@pytest.mark.slow
+def test_same_random_state_same_predictions_across_processes():
+    code = _REPRO_SCRIPT.format(size=SIZE, backbone=BACKBONE)
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    procs = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True, env=env) for _ in range(2)]
+    here = _repro_fit_here()  # while the two processes run
+    results = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err[-2000:]
+        results.append(np.array(json.loads(out.strip().splitlines()[-1])))
+    np.testing.assert_allclose(results[0], results[1], rtol=0, atol=1e-6)
+    # This process has warm caches and templates from other tests: same figures.
+    np.testing.assert_allclose(results[0], here, rtol=0, atol=1e-6)
+
+
+# ------------------------------------------------------------------ interruption
+
+
+class _InterruptAtEpoch(keras.callbacks.Callback):
+    """Ctrl-C at the start of the given (0-based) epoch."""
+
+    def __init__(self, epoch):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch == self.epoch:
+            raise KeyboardInterrupt
+
+
+def _fitted_attributes(est):
+    return sorted(k for k in vars(est) if k.endswith("_") and not k.startswith("__"))
+
+
+def test_interrupted_first_fit_leaves_estimator_unfitted(binary_sample):
+    X, y = binary_sample
+    clf = _clf(epochs=3, callbacks=[_InterruptAtEpoch(1)])
+    registered = _custom_gradients()
+    with pytest.raises(KeyboardInterrupt):
+        clf.fit(X, y)
+    assert _fitted_attributes(clf) == []
+    with pytest.raises(NotFittedError):
+        clf.predict(X)
+    assert _custom_gradients() == registered  # the half-trained graph is released too
+
+
+@pytest.mark.parametrize("trainable_layers", [0, 2])
+def test_interrupted_refit_keeps_previous_fit(trainable_layers, binary_sample):
+    X, y = binary_sample
+    clf = _clf(epochs=2, trainable_layers=trainable_layers).fit(X, y)
+    before = {k: getattr(clf, k) for k in _fitted_attributes(clf)}
+    proba = clf.predict_proba(X)
+    weights = [w.copy() for w in clf.model_.get_weights()]
+    clf.set_params(epochs=3, random_state=1, learning_rate=0.1, head=(4,),
+                   callbacks=[_InterruptAtEpoch(1)])
+    with pytest.raises(KeyboardInterrupt):
+        clf.fit(X, y)
+    assert _fitted_attributes(clf) == sorted(before)
+    assert all(getattr(clf, k) is v for k, v in before.items())
+    for old, new in zip(weights, clf.model_.get_weights()):
+        np.testing.assert_array_equal(old, new)
+    np.testing.assert_array_equal(clf.predict_proba(X), proba)
+
+
+# ------------------------------------------------------------------ several processes
+
+_GRID = {"trainable_layers": [0, 1]}
+
+
+def _search(**kwargs):
+    return GridSearchCV(_clf(), _GRID, cv=2, refit=False, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def sequential_scores(binary_sample):
+    X, y = binary_sample
+    start = time.perf_counter()
+    scores = _search().fit(X, y).cv_results_["mean_test_score"]
+    return scores, time.perf_counter() - start
+
+
+@pytest.mark.slow
+def test_grid_search_with_loky_processes(binary_sample, sequential_scores):
+    X, y = binary_sample
+    scores, _ = sequential_scores
+    search = _search(n_jobs=2).fit(X, y)
+    np.testing.assert_allclose(search.cv_results_["mean_test_score"], scores, rtol=0, atol=1e-6)
+
+
+@pytest.mark.slow
+def test_grid_search_on_a_dask_cluster(binary_sample, sequential_scores):
+    pytest.importorskip("distributed")
+    import logging
+
+    import joblib
+    from distributed import Client, LocalCluster, get_task_stream
+
+    X, y = binary_sample
+    scores, _ = sequential_scores
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                      silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
+        workers = set(client.scheduler_info()["workers"])
+        # Workers are started with this process's environment (quiet TensorFlow).
+        assert client.run(lambda: os.environ.get("TF_CPP_MIN_LOG_LEVEL")) == dict.fromkeys(
+            workers, "3")
+        with get_task_stream(client) as tasks, joblib.parallel_config(backend="dask", n_jobs=2):
+            search = _search().fit(X, y)
+    assert {task["worker"] for task in tasks.data} == workers  # both workers fitted
+    np.testing.assert_allclose(search.cv_results_["mean_test_score"], scores, rtol=0, atol=1e-6)
+
+
+# ------------------------------------------------------------------ tf.distribute
+
+
+def test_fit_inside_a_distribution_strategy_scope(binary_sample):
+    """``with strategy.scope(): clf.fit(X, y)`` works; one device gives the same model.
+
+    The reference fit comes first so that the shared backbone template is built
+    outside the scope, as it is when a user switches a strategy on later.
+    """
+    import tensorflow as tf
+
+    X, y = binary_sample
+    expected = _clf(trainable_layers=2, epochs=2).fit(X, y).predict_proba(X)
+    strategy = tf.distribute.OneDeviceStrategy("/cpu:0")
+    with strategy.scope():
+        clf = _clf(trainable_layers=2, epochs=2).fit(X, y)
+    assert clf.model_.distribute_strategy is strategy
+    np.testing.assert_allclose(clf.predict_proba(X), expected, rtol=0, atol=1e-6)
