@@ -29,6 +29,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
+from _common import limit_per_class, save
 import sktransfer as skt
 from sktransfer.metrics import evaluate
 from sktransfer.plot import (diagnose_learning_curves, plot_confusion_matrix,
@@ -52,21 +53,6 @@ def parse_args():
     return p.parse_args()
 
 
-def limit_per_class(X, y, n, seed):
-    """A random subset of n images of each class (all of them when n is None)."""
-    if n is None:
-        return X, y
-    rng = np.random.default_rng(seed)
-    keep = np.sort(np.concatenate([rng.permutation(np.flatnonzero(y == c))[:n]
-                                   for c in np.unique(y)]))
-    return X[keep], y[keep]
-
-
-def save(fig, out, name):
-    path = os.path.join(out, name)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    print(f"  wrote {path}")
 
 
 def main():

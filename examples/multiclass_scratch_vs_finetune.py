@@ -30,14 +30,12 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
+from _common import SHARED_MOBILENET, limit_per_class, save
 import sktransfer as skt
 from sktransfer.compare import compare_models, plot_comparison
 from sktransfer.metrics import evaluate
 from sktransfer.plot import diagnose_learning_curves, plot_confusion_matrix, plot_learning_curves
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-SHARED_MOBILENET = os.path.relpath(os.path.join(  # ../shared/data next to the project
-    HERE, "..", "..", "shared", "data", "weights", "mobilenet_2_5_224_tf_no_top.h5"))
 # "Top blocks" of each backbone: that block and everything above it.
 TOP_BLOCKS = {"efficientnet_lite0": "block7", "mobilenet_0.25": "block12"}
 
@@ -56,21 +54,6 @@ def parse_args():
     return p.parse_args()
 
 
-def limit_per_class(X, y, n, seed):
-    """A random subset of n images of each class (all of them when n is None)."""
-    if n is None:
-        return X, y
-    rng = np.random.default_rng(seed)
-    keep = np.sort(np.concatenate([rng.permutation(np.flatnonzero(y == c))[:n]
-                                   for c in np.unique(y)]))
-    return X[keep], y[keep]
-
-
-def save(fig, out, name):
-    path = os.path.join(out, name)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    print(f"  wrote {path}")
 
 
 def main():
