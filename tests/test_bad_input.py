@@ -17,7 +17,7 @@ import re
 import numpy as np
 import pytest
 from conftest import BACKBONE, SIZE
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from PIL import Image
@@ -325,8 +325,14 @@ _DTYPES = ["uint8", "float32", "float64", "int16", "bool", "complex128"]
 
 @st.composite
 def _arrays(draw, max_side=4):
+    """Any shape of ndim 0..5, or (half the time) a plausible image batch; any of _DTYPES."""
     dtype = np.dtype(draw(st.sampled_from(_DTYPES)))
-    shape = draw(hnp.array_shapes(min_dims=0, max_dims=5, min_side=0, max_side=max_side))
+    if draw(st.booleans()):
+        shape = draw(hnp.array_shapes(min_dims=0, max_dims=5, min_side=0, max_side=max_side))
+    else:  # (n, h, w[, c]): reaches the checks after the shape, and sometimes fit itself
+        n, h, w = (draw(st.integers(2, 3)), draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+        channels = draw(st.sampled_from([(), (1,), (2,), (3,), (4,), (5,)]))
+        shape = (n, h, w, *channels)
     elements = None  # integers, bool, complex: anything the dtype holds
     if dtype.kind == "f":
         width = dtype.itemsize * 8
@@ -343,8 +349,10 @@ def _arrays(draw, max_side=4):
 def test_check_image_input_raises_only_value_or_type_error(X):
     try:
         out = check_image_input(X)
-    except (ValueError, TypeError):
+    except (ValueError, TypeError) as exc:
+        event(type(exc).__name__)
         return
+    event("accepted")
     assert out.ndim == 4 and out.shape[-1] in (1, 3, 4) and out.dtype.kind in "uf"
 
 
@@ -356,6 +364,8 @@ def test_fit_on_random_arrays_raises_only_value_or_type_error(X):
     y = np.arange(n) % 2
     try:
         clf = _clf(batch_size=4).fit(X, y)
-    except (ValueError, TypeError):
+    except (ValueError, TypeError) as exc:
+        event(type(exc).__name__)
         return
+    event("fitted")
     assert clf.predict_proba(X).shape == (n, 2)
