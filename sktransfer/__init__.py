@@ -25,6 +25,9 @@ _LAZY = {
     "clear_cache": "_cache",
     "get_cache": "_cache",
     "set_cache": "_cache",
+    "config_context": "_config",
+    "get_config": "_config",
+    "set_config": "_config",
     "save": "persistence",
     "load": "persistence",
 }

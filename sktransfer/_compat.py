@@ -110,34 +110,61 @@ def release_train_graphs(model):
 
     @contextlib.contextmanager
     def scope():
-        try:
-            from tensorflow.python.framework import ops as tf_ops
-
-            registry = tf_ops._gradient_registry._registry  # private, stable since TF 1.x
-        except (ImportError, AttributeError):  # pragma: no cover - a TF that moved it
-            registry = None
-        before = set(registry) if isinstance(registry, dict) else None
+        registry = _gradient_registry()
+        before = set(registry) if registry is not None else None
         try:
             yield
         finally:
-            for name in ("train_function", "test_function"):
-                if getattr(model, name, None) is not None:
-                    setattr(model, name, None)
+            _forget_functions(model)
             if before is not None:
-                ours = set()
-                for variable in model.trainable_variables:
-                    value = getattr(variable, "value", variable)  # the tf.Variable
-                    # under a tf.distribute strategy, also its per-device copies
-                    copies = getattr(value, "values", ())
-                    copies = copies if isinstance(copies, (tuple, list)) else ()
-                    ours.update(id(v) for v in (variable, value, *copies))
-                for name in [k for k in list(registry) if k not in before]:
-                    if name.startswith("CustomGradient-") and _graph_reads(
-                        _custom_gradient_graph(registry.get(name)), ours
-                    ):
-                        registry.pop(name, None)
+                _drop_entries(model, registry, [k for k in list(registry) if k not in before])
 
     return scope()
+
+
+def drop_train_graphs(model):
+    """Free ``model``'s traced train / test steps now (see :func:`release_train_graphs`).
+
+    For a trainer kept compiled across fits (:mod:`sktransfer._trainers`)
+    once it is no longer wanted: forgets its compiled functions and drops every
+    gradient-registry entry whose graph read one of its trainable variables.
+    """
+    _forget_functions(model)
+    registry = _gradient_registry()
+    if registry is not None:
+        _drop_entries(model, registry, list(registry))
+
+
+def _gradient_registry():
+    try:
+        from tensorflow.python.framework import ops as tf_ops
+
+        registry = tf_ops._gradient_registry._registry  # private, stable since TF 1.x
+    except (ImportError, AttributeError):  # pragma: no cover - a TF that moved it
+        return None
+    return registry if isinstance(registry, dict) else None
+
+
+def _forget_functions(model):
+    for name in ("train_function", "test_function"):
+        if getattr(model, name, None) is not None:
+            setattr(model, name, None)
+
+
+def _drop_entries(model, registry, names):
+    """Remove the ``CustomGradient-*`` entries among ``names`` whose graph read ``model``'s variables."""
+    ours = set()
+    for variable in model.trainable_variables:
+        value = getattr(variable, "value", variable)  # the tf.Variable
+        # under a tf.distribute strategy, also its per-device copies
+        copies = getattr(value, "values", ())
+        copies = copies if isinstance(copies, (tuple, list)) else ()
+        ours.update(id(v) for v in (variable, value, *copies))
+    for name in names:
+        if name.startswith("CustomGradient-") and _graph_reads(
+            _custom_gradient_graph(registry.get(name)), ours
+        ):
+            registry.pop(name, None)
 
 
 def _custom_gradient_graph(entry):

@@ -38,6 +38,7 @@ from ._compat import (
     release_train_graphs,
 )
 from ._cache import identity_key, resolve_cache
+from ._config import get_config
 from .images import check_image_input, num_samples
 from .persistence import KerasPickleMixin
 
@@ -46,6 +47,7 @@ keras = import_keras()
 from ._frozen import compute_frozen, frozen_stages, load_pixels, model_from_cut, run_model  # noqa: E402
 from ._views import ViewEpochs, augment_per_image  # noqa: E402
 from .optimizers import TwoRateTrainer, make_optimizer  # noqa: E402
+from ._trainers import fit_on_trainer  # noqa: E402
 
 __all__ = ["BaseImageClassifier", "InferenceMode", "Network", "build_head"]
 
@@ -298,7 +300,6 @@ class BaseImageClassifier(KerasPickleMixin, ClassifierMixin, TransformerMixin, B
         else:
             inputs, trained = self._pixels(X), network.model
             network.info["training_input"] = "images (full forward pass every epoch)"
-        trainer = self._compile(trained, network, n_classes)
         callbacks = list(self.callbacks or [])
         if self.early_stopping:
             callbacks.append(
@@ -312,24 +313,48 @@ class BaseImageClassifier(KerasPickleMixin, ClassifierMixin, TransformerMixin, B
                 weights = np.array([class_weight[c] for c in y[train]], dtype="float32")
             data = ViewEpochs(views, target(train), self.batch_size, seed, weights)
             validation = None if val is None else (inputs, target(val))
-            history = trainer.fit(data, epochs=self.epochs, validation_data=validation,
-                                  callbacks=callbacks, verbose=_keras_verbose(self.verbose))
-            return history.history, stages
-        validation = None if val is None else (inputs[val], target(val))
-        history = trainer.fit(
-            inputs[train],
-            target(train),
-            batch_size=self.batch_size,
-            epochs=self.epochs,
-            validation_data=validation,
-            class_weight=class_weight,
-            callbacks=callbacks,
-            shuffle=True,
-            verbose=_keras_verbose(self.verbose),
+            fit_args = dict(x=data, validation_data=validation)
+        else:
+            validation = None if val is None else (inputs[val], target(val))
+            fit_args = dict(x=inputs[train], y=target(train), batch_size=self.batch_size,
+                            validation_data=validation, class_weight=class_weight, shuffle=True)
+
+        def run(trainer):
+            # Same random stream whichever trainer runs (fresh or reused, see _trainers).
+            keras.utils.set_random_seed(seed)
+            return trainer.fit(epochs=self.epochs, callbacks=callbacks,
+                               verbose=_keras_verbose(self.verbose), **fit_args)
+
+        whole = trained is network.model
+        history = fit_on_trainer(
+            self._trainer_key(network, n_classes, whole), trained,
+            lambda model: self._trainer(model, network, n_classes, seed, whole), run,
         )
         return history.history, stages
 
-    def _compile(self, model, network, n_classes):
+    def _trainer_key(self, network, n_classes, whole):
+        """What a compiled trainer for this fit depends on (None: don't reuse one).
+
+        ``whole``: the whole network trains (from pixels), not the layers above the cut.
+        """
+        return None
+
+    def _trainer(self, model, network, n_classes, seed, whole):
+        """Compile a trainer for ``model``, or for a new copy of it if None (see _trainers)."""
+        if model is None:
+            network = self._build_network(n_classes, seed)
+            model = network.model if whole else model_from_cut(
+                network.model, network.info, "probabilities")
+        jit = False if whole else self._xla(network)
+        return self._compile(model, network, n_classes, jit_compile=jit), model
+
+    def _xla(self, network):
+        xla = get_config()["xla"]
+        if xla == "auto":
+            return bool(network.backbone_variables) and _cpu_only()
+        return xla
+
+    def _compile(self, model, network, n_classes, jit_compile=False):
         optimizer = make_optimizer(self.optimizer, self.learning_rate)
         loss = "binary_crossentropy" if n_classes == 2 else "sparse_categorical_crossentropy"
         # Named "accuracy" so that Keras' epoch lines and history_ say accuracy.
@@ -345,7 +370,7 @@ class BaseImageClassifier(KerasPickleMixin, ClassifierMixin, TransformerMixin, B
         else:
             trainer = model
         trainer.compile(optimizer=optimizer, loss=loss, metrics=[metric],
-                        jit_compile=False)
+                        jit_compile=jit_compile)
         if trainer is not model:
             trainer.build_optimizers()
         return trainer
@@ -418,6 +443,12 @@ class BaseImageClassifier(KerasPickleMixin, ClassifierMixin, TransformerMixin, B
         tags.transformer_tags.preserves_dtype = ["float32"]
         tags.non_deterministic = self.random_state is None
         return tags
+
+
+def _cpu_only():
+    import tensorflow as tf
+
+    return not tf.config.list_logical_devices("GPU")
 
 
 def _keras_verbose(verbose):

@@ -380,6 +380,13 @@ def backbone_template(name, weights, input_size):
 
 
 def clear_templates():
-    """Forget the shared backbone templates (their memory is freed once unused)."""
+    """Forget the shared backbone templates and the compiled trainers built on them.
+
+    Their memory is freed once no fitted estimator uses them (see
+    :mod:`sktransfer._trainers`).
+    """
+    from ._trainers import clear_trainers
+
     with TEMPLATE_LOCK:
         _TEMPLATES.clear()
+    clear_trainers()

@@ -1,5 +1,6 @@
 """FineTunedClassifier: an ImageNet backbone plus a new head, as a scikit-learn classifier."""
 
+import json
 import os
 
 from numbers import Integral, Real
@@ -287,6 +288,22 @@ class FineTunedClassifier(BaseImageClassifier):
             backbone_variables=list(top.trainable_variables) if top is not None else [],
             embedding_layer="embedding" if self.embedding == "penultimate" else "pool",
             info=info,
+        )
+
+    def _trainer_key(self, network, n_classes, whole):
+        # Everything the compiled trainer depends on: a reused trainer is
+        # reloaded with this fit's own initial weights (see _trainers).
+        info = network.info
+        optimizer = self.optimizer
+        if not isinstance(optimizer, str):
+            config = json.dumps(optimizer.get_config(), sort_keys=True, default=repr)
+            optimizer = (type(optimizer).__module__, type(optimizer).__qualname__, config)
+        return (
+            type(self).__qualname__, info["backbone"], info["identity"] or ("random", info["input_size"]),
+            info["cut"], info["trainable_backbone_layers"], tuple(self.head), self.head_dropout,
+            self.head_l2, self.head_batchnorm, self.pooling, n_classes, optimizer,
+            self.learning_rate, self.backbone_lr_scale,
+            ("whole", repr(self.augmentation)) if whole else ("cut", self._xla(network)),
         )
 
 
