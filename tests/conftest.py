@@ -28,6 +28,19 @@ def binary_sample(sample):
     return X[mask], y[mask]
 
 
+@pytest.fixture(scope="session")
+def make_classifier():
+    """``make_classifier(**params)``: a FineTunedClassifier that fits in seconds."""
+    from sktransfer import FineTunedClassifier
+
+    def make(**params):
+        defaults = dict(backbone=BACKBONE, input_size=SIZE, epochs=1, batch_size=8,
+                        learning_rate=0.01, random_state=0)
+        return FineTunedClassifier(**{**defaults, **params})
+
+    return make
+
+
 @pytest.fixture
 def close_figures():
     """Close every pyplot figure after the test; ``pytest.mark.usefixtures("close_figures")``."""
