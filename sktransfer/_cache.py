@@ -39,6 +39,8 @@ from collections import OrderedDict
 
 import numpy as np
 
+from ._decode import UnreadableImageError, describe_error
+
 __all__ = ["ActivationCache", "clear_cache", "content_keys", "get_cache", "set_cache"]
 
 DEFAULT_MAX_BYTES = 1 << 30
@@ -267,16 +269,17 @@ def content_keys(X):
 
     Raises
     ------
-    ValueError
-        If a file cannot be read (names the file).
+    UnreadableImageError
+        A ValueError naming a file that cannot be read, its index in ``X`` and
+        the fix, worded as :func:`sktransfer.images.load_images` words it.
     """
     if isinstance(X, np.ndarray) and X.dtype != object:
         return [_digest(str(x.dtype), x.shape, np.ascontiguousarray(x).data) for x in X]
     keys = []
-    for path in X:
+    for i, path in enumerate(X):
         try:
             with open(path, "rb") as fh:
                 keys.append(_digest("file", fh.read()))
         except OSError as exc:
-            raise ValueError(f"Cannot read image file {path!r}: {exc.strerror or exc}.") from None
+            raise UnreadableImageError(path, describe_error(path, exc), i) from None
     return keys

@@ -39,7 +39,8 @@ from ._compat import (
 )
 from ._cache import identity_key, resolve_cache
 from ._config import get_config
-from .images import check_image_input, num_samples
+from ._decode import FIT_HINT, OUTPUT_HINT, reports_user_index, skip_unreadable
+from .images import check_image_input, input_checked, num_samples
 from .persistence import KerasPickleMixin
 
 keras = import_keras()
@@ -154,6 +155,7 @@ class BaseImageClassifier(KerasPickleMixin, ClassifierMixin, TransformerMixin, B
         "augmentation": [HasMethods(["build_layers", "is_active"]), None],
         "input_size": [Interval(Integral, 1, None, closed="left"), tuple, list, None],
         "n_jobs": [Integral, None],
+        "on_error": [StrOptions({"raise", "skip"})],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
     }
@@ -167,6 +169,7 @@ class BaseImageClassifier(KerasPickleMixin, ClassifierMixin, TransformerMixin, B
 
     # -- fit ------------------------------------------------------------------
     @fit_context(prefer_skip_nested_validation=True)
+    @reports_user_index(FIT_HINT)
     def fit(self, X, y):
         """Train on images ``X`` with labels ``y``.
 
@@ -174,6 +177,8 @@ class BaseImageClassifier(KerasPickleMixin, ClassifierMixin, TransformerMixin, B
         ----------
         X : array-like of shape (n_samples, height, width, 3) or (n_samples,)
             Images as a 0..255 array, or file paths (list, array or Series).
+            With ``on_error="skip"``, files that cannot be read are left out
+            with their labels (see ``skipped_files_``).
         y : array-like of shape (n_samples,)
             Class labels (any hashable type; strings are fine).
 
@@ -190,6 +195,12 @@ class BaseImageClassifier(KerasPickleMixin, ClassifierMixin, TransformerMixin, B
             raise ValueError(
                 f"X and y have different lengths: {num_samples(X)} images but {len(y)} labels."
             )
+        skipped = []
+        if self.on_error == "skip":
+            kept, skipped = skip_unreadable(X, self._input_size(), owner=type(self).__name__,
+                                            n_jobs=self.n_jobs, verbose=bool(self.verbose))
+            if skipped:
+                X, y = X[kept], self._check_y(y[kept])
         if self.early_stopping and not self.validation_fraction:
             raise ValueError(
                 "early_stopping=True needs a validation set: set validation_fraction "
@@ -209,6 +220,7 @@ class BaseImageClassifier(KerasPickleMixin, ClassifierMixin, TransformerMixin, B
         self.history_ = {k: [float(v) for v in vals] for k, vals in history.items()}
         self.n_epochs_ = len(next(iter(self.history_.values()), []))
         self.backbone_info_ = network.info
+        self.skipped_files_ = skipped
         self._embedding_layer = network.embedding_layer
         for key in self._transient_attributes:
             self.__dict__.pop(key, None)
@@ -381,15 +393,21 @@ class BaseImageClassifier(KerasPickleMixin, ClassifierMixin, TransformerMixin, B
     def _resolved_cache(self):
         return resolve_cache(getattr(self, "cache", False))
 
+    # X was checked (and warned about) on entry: input_checked() keeps the
+    # decoding of its parts from repeating the 0..1 warning.
     def _pixels(self, X):
-        return load_pixels(X, self._input_size(), cache=self._resolved_cache(),
-                           n_jobs=self.n_jobs, verbose=bool(self.verbose))
+        with input_checked():
+            return load_pixels(X, self._input_size(), cache=self._resolved_cache(),
+                               n_jobs=self.n_jobs, verbose=bool(self.verbose))
 
     def _frozen_activations(self, stages, X, transform=None):
-        return compute_frozen(stages, X, size=self._input_size(), cache=self._resolved_cache(),
-                              batch_size=self.batch_size, n_jobs=self.n_jobs,
-                              verbose=bool(self.verbose), transform=transform)
+        with input_checked():
+            return compute_frozen(stages, X, size=self._input_size(),
+                                  cache=self._resolved_cache(), batch_size=self.batch_size,
+                                  n_jobs=self.n_jobs, verbose=bool(self.verbose),
+                                  transform=transform)
 
+    @reports_user_index(OUTPUT_HINT)
     def _output(self, X, layer_name):
         """Output of ``layer_name`` for images X, through the cached frozen part when there is one."""
         check_is_fitted(self)
@@ -408,7 +426,12 @@ class BaseImageClassifier(KerasPickleMixin, ClassifierMixin, TransformerMixin, B
         return activations if head is None else run_model(head, activations, self.batch_size)
 
     def predict_proba(self, X):
-        """Class probabilities, shape (n_samples, n_classes); columns follow ``classes_``."""
+        """Class probabilities, shape (n_samples, n_classes); columns follow ``classes_``.
+
+        One row per image of ``X``: a file that cannot be read raises a
+        ValueError naming it (``on_error`` applies to ``fit`` only), as in
+        :meth:`predict`, :meth:`decision_function` and :meth:`transform`.
+        """
         proba = self._output(X, "probabilities").astype(np.float64)
         if len(self.classes_) == 2:
             proba = np.hstack([1.0 - proba, proba])

@@ -31,19 +31,17 @@ comparison) fits faster than a cold one: call
 
 import json
 import numbers
-import os
-import threading
 import time
 
 import numpy as np
 from sklearn.base import clone
 from sklearn.utils.validation import column_or_1d
 
+from ._peak_memory import _PeakMemory
 from .metrics import _py, binary_summary, multiclass_summary
 
 __all__ = ["ComparisonTable", "compare_models", "plot_comparison"]
 
-_MB = 1024.0 * 1024.0
 _COLUMNS = [  # (key, header, format)
     ("name", "model", "{}"),
     ("accuracy", "accuracy", "{:.3f}"),
@@ -110,72 +108,6 @@ class ComparisonTable(list):
 
     def _repr_pretty_(self, printer, cycle):
         printer.text(str(self))
-
-
-# -- memory --------------------------------------------------------------------
-def _rss_reader():
-    try:
-        import psutil
-
-        process = psutil.Process()
-        return lambda: process.memory_info().rss
-    except ImportError:
-        pass
-    if os.path.exists("/proc/self/statm"):
-        page = os.sysconf("SC_PAGE_SIZE")
-
-        def read():
-            with open("/proc/self/statm") as f:
-                return int(f.read().split()[1]) * page
-
-        return read
-    return None
-
-
-def _maxrss():
-    """The process's lifetime peak RSS in bytes, or None."""
-    try:
-        import resource
-        import sys
-    except ImportError:  # pragma: no cover - Windows
-        return None
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak if sys.platform == "darwin" else peak * 1024  # macOS: bytes, Linux: KiB
-
-
-class _PeakMemory:
-    """Context manager: peak RSS above the starting RSS, in MiB (``.peak_mb``)."""
-
-    def __init__(self, interval=0.005):
-        self.interval = interval
-        self.read = _rss_reader()
-        self.peak_mb = None
-
-    def __enter__(self):
-        if self.read is None:
-            return self
-        self._stop = threading.Event()
-        self._start_max = _maxrss()
-        self.baseline = self.peak = self.read()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-        self._thread.start()
-        return self
-
-    def _sample(self):
-        while not self._stop.wait(self.interval):
-            self.peak = max(self.peak, self.read())
-
-    def __exit__(self, *exc):
-        if self.read is None:
-            return False
-        self._stop.set()
-        self._thread.join()
-        peak = max(self.peak, self.read())
-        end_max = _maxrss()
-        if end_max is not None and self._start_max is not None and end_max > self._start_max:
-            peak = max(peak, end_max)  # a new lifetime peak: it happened during this block
-        self.peak_mb = max(0.0, (peak - self.baseline) / _MB)
-        return False
 
 
 # -- what an estimator is --------------------------------------------------------

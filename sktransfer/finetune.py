@@ -90,6 +90,14 @@ class FineTunedClassifier(BaseImageClassifier):
         Images are resized to this; ``None`` means the backbone's default (224).
     n_jobs : int or None, default=None
         Threads that decode image files.
+    on_error : {"raise", "skip"}, default="raise"
+        What ``fit`` does with image files that cannot be read (missing,
+        empty, corrupt, truncated, not an image): raise a ValueError naming
+        the first one, or leave them out together with their labels, warn
+        once naming them, and list them in ``skipped_files_``; "skip" decodes
+        each file once more before training to find them. ``predict``,
+        ``predict_proba``, ``decision_function`` and ``transform`` always
+        raise, whatever this says: they return one row per image of ``X``.
     cache : bool, str or ActivationCache, default=True
         Where frozen activations are kept between fits (epochs, CV folds, grid
         candidates and clones reuse them): ``True`` the process-wide cache, a
@@ -114,6 +122,9 @@ class FineTunedClassifier(BaseImageClassifier):
     backbone_info_ : dict
         Backbone name, weights, input size, the cut, parameter counts and
         whether training ran on cached activations.
+    skipped_files_ : list of str
+        The files of ``X`` that ``fit`` left out (``on_error="skip"``); empty
+        when none was.
 
     See Also
     --------
@@ -171,6 +182,7 @@ class FineTunedClassifier(BaseImageClassifier):
         augmentation=None,
         input_size=None,
         n_jobs=None,
+        on_error="raise",
         cache=True,
         random_state=None,
         verbose=0,
@@ -197,6 +209,7 @@ class FineTunedClassifier(BaseImageClassifier):
         self.augmentation = augmentation
         self.input_size = input_size
         self.n_jobs = n_jobs
+        self.on_error = on_error
         self.cache = cache
         self.random_state = random_state
         self.verbose = verbose

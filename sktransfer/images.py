@@ -40,20 +40,32 @@ already fits); other arrays are resized image by image with the same filter
 (uint8 as Pillow RGB images, floats channel by channel in mode ``F``).
 """
 
-import math
+import contextlib
 import operator
 import os
+import threading
 import warnings
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
 
-__all__ = ["check_image_input", "is_path_input", "load_images", "num_samples"]
+from ._decode import (
+    SKIP_HINT,
+    UnreadableImageError,
+    array_to_rgb,
+    decode_file,
+    describe_error,
+    effective_n_jobs,
+    resize_array,
+    run_in_order,
+)
 
-_RESAMPLE = Image.Resampling.BILINEAR
-_REDUCING_GAP = 3.0
-_SWAPPED_ORIENTATIONS = (5, 6, 7, 8)  # EXIF values that rotate by 90 degrees
+__all__ = [
+    "UnreadableImageError",
+    "check_image_input",
+    "is_path_input",
+    "load_images",
+    "num_samples",
+]
 
 
 def _is_path(x):
@@ -156,6 +168,11 @@ def check_image_input(X):
     >>> check_image_input(np.zeros((2, 8, 8), dtype=np.uint8)).shape
     (2, 8, 8, 1)
     """
+    return _checked(X, stacklevel=3)
+
+
+def _checked(X, stacklevel):
+    """:func:`check_image_input`, warning with `stacklevel` (None: no warning)."""
     expected = "images (n, h, w, 3) or a list of file paths"
     if X is None:
         raise ValueError(f"X is None; pass {expected}.")
@@ -237,14 +254,38 @@ def check_image_input(X):
         return arr
     if kind in "ui":
         return arr.astype(np.uint8)
-    if 0 < hi <= 1:
+    if 0 < hi <= 1 and stacklevel is not None:
         warnings.warn(
             f"X is a float array with maximum {hi}, so it looks scaled to 0..1; pixel values "
             "are read as 0..255, so multiply X by 255 if that is the case.",
             UserWarning,
-            stacklevel=2,
+            stacklevel=stacklevel,
         )
     return arr
+
+
+# Estimator calls under way whose X was checked, and warned about, already.
+_checked_calls = 0
+_checked_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def input_checked():
+    """While inside, :func:`load_images` does not repeat the 0..1 warning.
+
+    An estimator method checks ``X`` once with :func:`check_image_input`
+    (which warns once), then decodes parts of it (chunks, folds, uncached
+    images), some in other threads: hence a process-wide count, not a
+    thread-local flag.
+    """
+    global _checked_calls
+    with _checked_lock:
+        _checked_calls += 1
+    try:
+        yield
+    finally:
+        with _checked_lock:
+            _checked_calls -= 1
 
 
 def _check_size(size):
@@ -259,144 +300,6 @@ def _check_size(size):
     if h < 1 or w < 1:
         raise ValueError(f"size must be positive, got {size!r}; pass e.g. size=224 or (224, 224).")
     return h, w
-
-
-def _center_box(width, height, size, crop):
-    """Box (left, top, right, bottom) to resize from, in source pixels."""
-    if crop is None:
-        return (0, 0, width, height)
-    ratio = size[1] / size[0]  # target width / height
-    if width / height > ratio:
-        cw = height * ratio
-        return ((width - cw) / 2, 0, (width + cw) / 2, height)
-    ch = width / ratio
-    return (0, (height - ch) / 2, width, (height + ch) / 2)
-
-
-def _resize(img, size, crop):
-    h, w = size
-    box = _center_box(img.width, img.height, size, crop)
-    if img.size == (w, h) and box == (0, 0, w, h):
-        return img
-    return img.resize((w, h), _RESAMPLE, box=box, reducing_gap=_REDUCING_GAP)
-
-
-def _pil_to_rgb(img):
-    mode = img.mode
-    if mode == "I" or mode.startswith("I;16"):
-        a = np.clip(np.asarray(img, dtype=np.float32), 0, 65535) / 257
-        img = Image.fromarray(np.rint(a).astype(np.uint8))
-    elif mode == "F":
-        a = np.nan_to_num(np.asarray(img, dtype=np.float32))
-        a = a * 255 if a.max(initial=0) <= 1 else a
-        img = Image.fromarray(np.rint(np.clip(a, 0, 255)).astype(np.uint8))
-    if img.mode in ("RGBA", "LA", "PA", "RGBa") or "transparency" in img.info:
-        rgba = img.convert("RGBA")
-        white = Image.new("RGBA", img.size, (255, 255, 255, 255))
-        return Image.alpha_composite(white, rgba).convert("RGB")
-    return img if img.mode == "RGB" else img.convert("RGB")
-
-
-def _decode_file(path, size, crop):
-    with Image.open(path) as img:
-        try:
-            orientation = img.getexif().get(0x0112, 1)
-        except Exception:  # a broken EXIF block must not make the pixels unusable
-            orientation = 1
-        if img.format == "JPEG":
-            th, tw = size[::-1] if orientation in _SWAPPED_ORIENTATIONS else size
-            left, top, right, bottom = _center_box(img.width, img.height, (th, tw), crop)
-            scale = _REDUCING_GAP * max(tw / (right - left), th / (bottom - top))
-            if scale <= 0.5:
-                img.draft(None, (math.ceil(img.width * scale), math.ceil(img.height * scale)))
-        img.load()  # Pillow is lazy: decoding errors must surface inside the caller's try
-        try:  # after load(), since PNG and WebP may store EXIF after the pixels
-            ImageOps.exif_transpose(img, in_place=True)
-        except Exception:  # a broken EXIF block must not make the pixels unusable
-            pass
-        return np.asarray(_resize(_pil_to_rgb(img), size, crop))
-
-
-def _describe_error(path, exc):
-    """One-sentence reason and fix for a file that failed to decode."""
-    if isinstance(exc, FileNotFoundError):
-        return "the file does not exist; check the path"
-    if isinstance(exc, IsADirectoryError):
-        return "it is a folder, not an image file; list the files inside it instead"
-    if isinstance(exc, PermissionError):
-        return "permission denied; make the file readable"
-    if isinstance(exc, Image.DecompressionBombError):
-        return f"{exc}; if you trust the file, raise PIL.Image.MAX_IMAGE_PIXELS (None: no limit)"
-    if isinstance(exc, UnidentifiedImageError):
-        if os.path.isfile(path) and os.path.getsize(path) == 0:
-            return "the file is empty (0 bytes); re-create or remove it"
-        return "Pillow cannot identify it as an image (corrupt or not an image); replace it"
-    if isinstance(exc, OSError) and "truncated" in str(exc):
-        return (f"the image data is truncated ({exc}); re-download the file, or set "
-                "PIL.ImageFile.LOAD_TRUNCATED_IMAGES = True to accept partial images")
-    return f"{type(exc).__name__}: {exc}; re-create or remove the file"
-
-
-def _effective_n_jobs(n_jobs, n_tasks):
-    if n_jobs is None:
-        n_jobs = os.cpu_count() or 1
-    elif not isinstance(n_jobs, (int, np.integer)) or isinstance(n_jobs, bool) or n_jobs == 0:
-        raise ValueError(f"n_jobs must be None or a non-zero int (-1: all cores), got {n_jobs!r}.")
-    elif n_jobs < 0:
-        n_jobs = max(1, (os.cpu_count() or 1) + 1 + n_jobs)
-    return max(1, min(int(n_jobs), n_tasks))
-
-
-def _run_in_order(func, n_tasks, n_jobs, verbose, stop_on_error):
-    """Run ``func(i)`` for every i in threads; return {i: error} in input order.
-
-    Threads suffice because Pillow and NumPy release the GIL while decoding
-    and resizing; results are written by ``func`` itself into a preallocated
-    array, so nothing large is kept per task.
-    """
-    n_jobs = _effective_n_jobs(n_jobs, n_tasks)
-    bar = None
-    if verbose:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=n_tasks, desc="Loading images", unit="img")
-    executor = ThreadPoolExecutor(n_jobs) if n_jobs > 1 else None
-    results = executor.map(func, range(n_tasks)) if executor else map(func, range(n_tasks))
-    errors = {}
-    try:
-        for i, error in enumerate(results):
-            if bar is not None:
-                bar.update()
-            if error is not None:
-                errors[i] = error
-                if stop_on_error:
-                    break
-    finally:
-        if executor is not None:
-            executor.shutdown(wait=True, cancel_futures=True)
-        if bar is not None:
-            bar.close()
-    return errors
-
-
-def _array_to_rgb(img, dtype):
-    c = img.shape[-1]
-    if c == 1:
-        return np.repeat(img.astype(dtype, copy=False), 3, axis=-1)
-    if c == 4:  # "over" white: 255 - (255 - rgb) * alpha
-        alpha = img[..., 3:].astype(np.float32) / 255
-        rgb = 255 - (255 - img[..., :3].astype(np.float32)) * alpha
-        return np.rint(rgb).astype(np.uint8) if dtype == np.uint8 else rgb
-    return img.astype(dtype, copy=False)
-
-
-def _resize_array(img, size, crop):
-    if img.shape[:2] == size:
-        return img
-    if img.dtype == np.uint8:
-        return np.asarray(_resize(Image.fromarray(img), size, crop))
-    planes = [Image.fromarray(np.ascontiguousarray(img[..., k])) for k in range(3)]
-    return np.stack([np.asarray(_resize(p, size, crop)) for p in planes], axis=-1)
 
 
 def load_images(
@@ -457,8 +360,8 @@ def load_images(
         raise ValueError(f"crop must be None or 'center', got {crop!r}.")
     if on_error not in ("raise", "skip"):
         raise ValueError(f"on_error must be 'raise' or 'skip', got {on_error!r}.")
-    _effective_n_jobs(n_jobs, 1)
-    X = check_image_input(X)
+    effective_n_jobs(n_jobs, 1)
+    X = _checked(X, stacklevel=None if _checked_calls else 3)
     n = len(X)
     if X.dtype != object:
         images = _load_arrays(X, size, crop, n_jobs, verbose)
@@ -468,16 +371,15 @@ def load_images(
 
     def decode(i):
         try:
-            out[i] = _decode_file(X[i], size, crop)
+            out[i] = decode_file(X[i], size, crop)
         except Exception as exc:  # any decoder failure becomes a per-file reason
-            return _describe_error(X[i], exc)
+            return describe_error(X[i], exc)
         return None
 
-    errors = _run_in_order(decode, n, n_jobs, verbose, stop_on_error=on_error == "raise")
-    skip_note = "pass on_error='skip' to leave unreadable files out"
+    errors = run_in_order(decode, n, n_jobs, verbose, stop_on_error=on_error == "raise")
     if errors and on_error == "raise":
         i, reason = next(iter(errors.items()))
-        raise ValueError(f"Cannot load image file {X[i]!r} (X[{i}]): {reason}, or {skip_note}.")
+        raise UnreadableImageError(X[i], reason, i, SKIP_HINT)
     if len(errors) == n:
         i, reason = next(iter(errors.items()))
         raise ValueError(f"None of the {n} files could be decoded; {X[i]!r} failed: {reason}.")
@@ -506,7 +408,7 @@ def _load_arrays(X, size, crop, n_jobs, verbose):
     out = np.empty((n, *size, 3), dtype=dtype)
 
     def convert(i):
-        out[i] = _resize_array(_array_to_rgb(X[i], dtype), size, crop)
+        out[i] = resize_array(array_to_rgb(X[i], dtype), size, crop)
 
-    _run_in_order(convert, n, n_jobs, verbose, stop_on_error=True)
+    run_in_order(convert, n, n_jobs, verbose, stop_on_error=True)
     return out

@@ -22,12 +22,12 @@ Conventions
 No TensorFlow here: these functions work with any scikit-learn classifier.
 """
 
-import numbers
-
 import numpy as np
 from sklearn import metrics as skm
 from sklearn.utils.multiclass import unique_labels
 from sklearn.utils.validation import column_or_1d
+
+from ._metrics_table import MetricsTable, _fmt  # noqa: F401: report.py imports _fmt from here
 
 __all__ = [
     "MetricsTable",
@@ -47,70 +47,6 @@ def _py(value):
 
 def _ratio(num, den):
     return float(num) / float(den) if den else 0.0
-
-
-def _fmt(value):
-    if value is None:
-        return "n/a"
-    if isinstance(value, bool) or isinstance(value, numbers.Integral):
-        return str(value)
-    if isinstance(value, numbers.Real):
-        return f"{value:.3f}"
-    return repr(value)
-
-
-class MetricsTable(dict):
-    """A dictionary of metrics that prints as a table.
-
-    Keys and values are plain Python objects, so ``json.dumps(table)`` works;
-    ``dict(table)`` or :meth:`to_dict` give an ordinary dictionary and keys can
-    also be read as attributes (``table.accuracy``). ``print(table)`` shows an
-    aligned table (the layout depends on the ``kind``: "binary" or
-    "multiclass").
-
-    Examples
-    --------
-    >>> table = MetricsTable(accuracy=0.9, n=10)
-    >>> table.accuracy
-    0.9
-    >>> print(table)
-    accuracy  0.900
-    n         10
-    """
-
-    def __getattr__(self, name):
-        if name.startswith("__"):
-            raise AttributeError(name)
-        try:
-            return self[name]
-        except KeyError:
-            raise AttributeError(
-                f"{type(self).__name__} has no entry {name!r}; entries: {list(self)}."
-            ) from None
-
-    def to_dict(self):
-        """A deep copy as plain nested ``dict``/``list`` objects."""
-
-        def plain(v):
-            if isinstance(v, dict):
-                return {k: plain(x) for k, x in v.items()}
-            if isinstance(v, (list, tuple)):
-                return [plain(x) for x in v]
-            return v
-
-        return plain(self)
-
-    def _repr_pretty_(self, printer, cycle):  # IPython / Jupyter show the table
-        printer.text(str(self))
-
-    def __str__(self):
-        kind = self.get("kind")
-        if kind == "binary":
-            return _format_binary(self)
-        if kind == "multiclass":
-            return _format_multiclass(self)
-        width = max((len(str(k)) for k in self), default=0)
-        return "\n".join(f"{str(k):<{width}}  {_fmt(v)}" for k, v in self.items())
 
 
 # -- binary -------------------------------------------------------------------
@@ -249,31 +185,6 @@ def binary_summary(y_true, y_score, *, pos_label=None, threshold=0.5):
         roc_auc=_area(skm.roc_auc_score, is_pos, y_score),
         average_precision=_area(skm.average_precision_score, is_pos, y_score),
     )
-
-
-def _format_binary(s):
-    pos, neg = repr(s["pos_label"]), repr(s["neg_label"]) if s["neg_label"] is not None else "other"
-    head = f"Binary summary: positive class {pos}, threshold {s['threshold']:g}, n = {s['n']}"
-    w = max(len(pos), len(neg)) + 6
-    cw = w + 6
-    rows = [
-        head,
-        f"{'':<{w}}{'predicted ' + pos:>{cw}} {'predicted ' + neg:>{cw}}",
-        f"{'true ' + pos:<{w}}{'TP = ' + str(s['TP']):>{cw}} {'FN = ' + str(s['FN']):>{cw}}",
-        f"{'true ' + neg:<{w}}{'FP = ' + str(s['FP']):>{cw}} {'TN = ' + str(s['TN']):>{cw}}",
-    ]
-    names = [
-        ("accuracy", "accuracy"),
-        ("balanced_accuracy", "balanced accuracy"),
-        ("precision", "precision"),
-        ("sensitivity", "sensitivity (recall)"),
-        ("specificity", "specificity"),
-        ("f1", "F1"),
-        ("roc_auc", "ROC AUC"),
-        ("average_precision", "average precision"),
-    ]
-    rows += [f"{label:<22} {_fmt(s[key])}" for key, label in names]
-    return "\n".join(rows)
 
 
 def best_threshold(y_true, y_score, *, metric="f1", pos_label=None):
@@ -452,33 +363,6 @@ def _per_class_auc(y_true, y_proba, labels):
             "column per class in the order of labels (pass labels=estimator.classes_)."
         )
     return [_area(skm.roc_auc_score, y_true == c, y_proba[:, i]) for i, c in enumerate(labels)]
-
-
-def _format_multiclass(s):
-    names = [repr(k) for k in s["labels"]] + ["macro avg", "weighted avg"]
-    w = max(12, *(len(n) for n in names))
-    cols = ["precision", "sensitivity", "specificity", "F1", "support", "ROC AUC"]
-    rows = [
-        f"Multiclass summary: {len(s['labels'])} classes, n = {s['n']}",
-        f"{'class':<{w}}" + "".join(f"{c:>{max(len(c), 5) + 2}}" for c in cols),
-    ]
-
-    def row(name, d, auc):
-        values = [d["precision"], d["sensitivity"], d["specificity"], d["f1"], d["support"]]
-        if auc is not False:
-            values.append(auc)
-        return f"{name:<{w}}" + "".join(
-            f"{_fmt(v):>{max(len(c), 5) + 2}}" for c, v in zip(cols, values)
-        )
-
-    for name, (label, d) in zip(names, s["per_class"].items()):
-        rows.append(row(name, d, d["roc_auc"]))
-    rows.append(row("macro avg", s["macro_avg"], s["roc_auc_ovr_macro"]))
-    rows.append(row("weighted avg", s["weighted_avg"], False))
-    rows.append(f"accuracy {_fmt(s['accuracy'])}, balanced accuracy {_fmt(s['balanced_accuracy'])}"
-                + ("" if s["roc_auc_ovr_macro"] is None
-                   else f", ROC AUC (one-vs-rest, macro) {_fmt(s['roc_auc_ovr_macro'])}"))
-    return "\n".join(rows)
 
 
 # -- estimators -----------------------------------------------------------------

@@ -95,7 +95,36 @@ def _per_class_parts(y, n_train, n_val, n_test, rng, owner):
     return tuple(np.concatenate(p).astype(np.intp, copy=False) for p in parts)
 
 
-class PerClassSplit(BaseCrossValidator):
+class _PerClassSplitter(BaseCrossValidator):
+    """Base of the per-class splitters: `split` needs `y`, yields sorted indices.
+
+    Subclasses implement ``_train_test(y)``, a generator of (train, test)
+    index arrays, and ``get_n_splits``.
+    """
+
+    def split(self, X, y=None, groups=None):
+        """Generate train and test indices; `y` is required, `groups` ignored.
+
+        Parameters
+        ----------
+        X : array-like or list of paths
+            Samples; only their number is used.
+        y : array-like of shape (n_samples,)
+            Class labels.
+        groups : object
+            Ignored.
+
+        Yields
+        ------
+        train, test : ndarray of int
+            Sorted indices of the two parts.
+        """
+        X, y = indexable(X, y)
+        for train, test in self._train_test(y):
+            yield np.sort(train), np.sort(test)
+
+
+class PerClassSplit(_PerClassSplitter):
     """Random train/test splits with exactly `n_test` samples of each class in test.
 
     Every sample not in the test part is in the training part. With
@@ -144,35 +173,18 @@ class PerClassSplit(BaseCrossValidator):
         self.shuffle = shuffle
         self.random_state = random_state
 
-    def split(self, X, y=None, groups=None):
-        """Generate train and test indices; `y` is required, `groups` ignored.
-
-        Parameters
-        ----------
-        X : array-like or list of paths
-            Samples; only their number is used.
-        y : array-like of shape (n_samples,)
-            Class labels.
-        groups : object
-            Ignored.
-
-        Yields
-        ------
-        train, test : ndarray of int
-            Sorted indices of the two parts.
-        """
-        X, y = indexable(X, y)
+    def _train_test(self, y):
         rng = check_random_state(self.random_state) if self.shuffle else None
         for _ in range(self.n_splits):
             train, _, test = _per_class_parts(y, None, 0, self.n_test, rng, "PerClassSplit")
-            yield np.sort(train), np.sort(test)
+            yield train, test
 
     def get_n_splits(self, X=None, y=None, groups=None):
         """Return the number of splits, `n_splits`."""
         return self.n_splits
 
 
-class FirstNPerClassSplit(BaseCrossValidator):
+class FirstNPerClassSplit(_PerClassSplitter):
     """One split: the first `n_train` samples of each class train, the next `n_test` test.
 
     "Use the first 1000 cats and dogs for training and the next 500 for
@@ -206,28 +218,11 @@ class FirstNPerClassSplit(BaseCrossValidator):
         self.n_train = n_train
         self.n_test = n_test
 
-    def split(self, X, y=None, groups=None):
-        """Generate the single train/test split; `y` is required, `groups` ignored.
-
-        Parameters
-        ----------
-        X : array-like or list of paths
-            Samples; only their number is used.
-        y : array-like of shape (n_samples,)
-            Class labels.
-        groups : object
-            Ignored.
-
-        Yields
-        ------
-        train, test : ndarray of int
-            Sorted indices of the two parts.
-        """
-        X, y = indexable(X, y)
+    def _train_test(self, y):
         train, _, test = _per_class_parts(
             y, self.n_train, 0, self.n_test, None, "FirstNPerClassSplit"
         )
-        yield np.sort(train), np.sort(test)
+        yield train, test
 
     def get_n_splits(self, X=None, y=None, groups=None):
         """Return the number of splits, always 1."""

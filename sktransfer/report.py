@@ -13,7 +13,6 @@ import html
 import io
 import numbers
 import os
-import uuid
 from collections.abc import Mapping
 
 import matplotlib.pyplot as plt
@@ -21,6 +20,7 @@ import numpy as np
 from sklearn.utils.validation import column_or_1d
 
 from . import __version__
+from ._atomic import write_file
 from .compare import _COLUMNS, plot_comparison
 from .metrics import _fmt, _predict_scores, _py, evaluate
 from .plot import (
@@ -419,16 +419,4 @@ def write_report(path, estimator, X_test, y_test, *, X_train=None, y_train=None,
 
 def _write_atomically(path, text):
     """Write next to `path`, then rename: readers see the old file or the new one."""
-    directory, base = os.path.split(os.path.abspath(path))
-    tmp = os.path.join(directory, f".{base}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # umask applies
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    write_file(path, text)

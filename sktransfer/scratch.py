@@ -35,12 +35,14 @@ class SimpleCNNClassifier(BaseImageClassifier):
         least ``2 ** len(conv_filters)``.
     optimizer, learning_rate, epochs, batch_size, validation_fraction, \
 early_stopping, patience, class_weight, callbacks, augmentation, n_jobs, \
-random_state, verbose
-        As in :class:`FineTunedClassifier`.
+on_error, random_state, verbose
+        As in :class:`FineTunedClassifier`: ``on_error="skip"`` leaves
+        unreadable files (and their labels) out of ``fit`` only; prediction
+        and ``transform`` always raise for them.
 
     Attributes
     ----------
-    classes_, model_, history_, n_epochs_, backbone_info_
+    classes_, model_, history_, n_epochs_, backbone_info_, skipped_files_
         As in :class:`FineTunedClassifier`.
 
     See Also
@@ -87,6 +89,7 @@ random_state, verbose
         callbacks=None,
         augmentation=None,
         n_jobs=None,
+        on_error="raise",
         random_state=None,
         verbose=0,
     ):
@@ -107,6 +110,7 @@ random_state, verbose
         self.callbacks = callbacks
         self.augmentation = augmentation
         self.n_jobs = n_jobs
+        self.on_error = on_error
         self.random_state = random_state
         self.verbose = verbose
 

@@ -26,3 +26,44 @@ def binary_sample(sample):
     X, y = sample
     mask = np.isin(y, ["dahlia", "temple"])
     return X[mask], y[mask]
+
+
+@pytest.fixture(scope="session")
+def make_classifier():
+    """``make_classifier(**params)``: a FineTunedClassifier that fits in seconds."""
+    from sktransfer import FineTunedClassifier
+
+    def make(**params):
+        defaults = dict(backbone=BACKBONE, input_size=SIZE, epochs=1, batch_size=8,
+                        learning_rate=0.01, random_state=0)
+        return FineTunedClassifier(**{**defaults, **params})
+
+    return make
+
+
+@pytest.fixture
+def close_figures():
+    """Close every pyplot figure after the test; ``pytest.mark.usefixtures("close_figures")``."""
+    yield
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
+
+
+@pytest.fixture(scope="module")
+def sample_split():
+    """(X_train, X_test, y_train, y_test): 10 sample images per class, 3 of each to test."""
+    from sktransfer.model_selection import per_class_split
+
+    X, y = load_sample(size=32, n_per_class=10, return_X_y=True)
+    return per_class_split(X, y, y=y, n_test=3, random_state=0)
+
+
+@pytest.fixture(scope="module")
+def binary_logistic():
+    """(clf, X, y): a LogisticRegression fitted on 200 noisy two-class samples."""
+    from sklearn.datasets import make_classification
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = make_classification(n_samples=200, n_features=5, flip_y=0.2, random_state=0)
+    return LogisticRegression().fit(X, y), X, y

@@ -16,22 +16,15 @@ import re
 
 import numpy as np
 import pytest
-from conftest import BACKBONE, SIZE
+from conftest import SIZE
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from PIL import Image
 from sklearn.exceptions import NotFittedError
 
-from sktransfer import FineTunedClassifier, load_image_folder
+from sktransfer import load_image_folder
 from sktransfer.images import check_image_input, load_images
-
-
-def _clf(**kwargs):
-    params = dict(backbone=BACKBONE, input_size=SIZE, epochs=1, batch_size=8,
-                  learning_rate=0.01, random_state=0)
-    params.update(kwargs)
-    return FineTunedClassifier(**params)
 
 
 def _jpeg_bytes(seed=0, size=(40, 40)):
@@ -54,9 +47,9 @@ def good_files(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def fitted(good_files):
+def fitted(good_files, make_classifier):
     paths, labels = good_files
-    return _clf().fit(paths, labels)
+    return make_classifier().fit(paths, labels)
 
 
 def _bad_file(tmp_path, kind, monkeypatch):
@@ -100,13 +93,13 @@ BAD_KINDS = ["truncated", "corrupt", "zero-byte", "not-an-image", "missing", "fo
 
 
 @pytest.mark.parametrize("kind", BAD_KINDS)
-def test_fit_names_the_bad_file(kind, good_files, tmp_path, monkeypatch):
+def test_fit_names_the_bad_file(kind, good_files, tmp_path, monkeypatch, make_classifier):
     paths, labels = good_files
     bad, fragment = _bad_file(tmp_path, kind, monkeypatch)
     X = [*paths[:5], str(bad), *paths[5:]]
     y = np.array([*labels[:5], "a", *labels[5:]], dtype=object)
     with pytest.raises(ValueError, match=re.escape(bad.name)) as info:
-        _clf().fit(X, y)
+        make_classifier().fit(X, y)
     assert re.search(fragment, str(info.value)), str(info.value)
 
 
@@ -119,8 +112,6 @@ def test_predict_names_the_bad_file(kind, fitted, good_files, tmp_path, monkeypa
     assert re.search(fragment, str(info.value)), str(info.value)
 
 
-@pytest.mark.xfail(strict=True, reason="the index counts within the uncached images only "
-                   "(sktransfer._frozen decodes X[missing]); reported to the lead")
 def test_index_in_the_message_is_the_users_index(fitted, good_files, tmp_path):
     """The file's position in the user's X, not in an internal chunk."""
     paths, _ = good_files
@@ -131,7 +122,22 @@ def test_index_in_the_message_is_the_users_index(fitted, good_files, tmp_path):
         fitted.predict_proba(X)
 
 
-def test_image_modes_and_sizes_fit_and_predict(tmp_path, good_files):
+def test_index_in_a_fit_message_is_the_users_index(tmp_path, make_classifier):
+    """Fit decodes in chunks of 64 images: a bad file in the second chunk."""
+    X = []
+    for i in range(66):
+        path = tmp_path / f"{i}.jpg"
+        path.write_bytes(_jpeg_bytes(i, (8, 8)))
+        X.append(str(path))
+    bad = tmp_path / "notes.jpg"
+    bad.write_text("not an image\n")
+    X.append(str(bad))
+    y = ["a", "b"] * 33 + ["a"]
+    with pytest.raises(ValueError, match=r"notes\.jpg' \(X\[66\]\): .*on_error='skip' to Fine"):
+        make_classifier(cache=False).fit(X, y)
+
+
+def test_image_modes_and_sizes_fit_and_predict(tmp_path, good_files, make_classifier):
     """Grayscale, RGBA, palette, CMYK, 16-bit and a 1x1 image are converted, not refused."""
     rng = np.random.default_rng(0)
     rgb = rng.integers(0, 256, (24, 24, 3), dtype=np.uint8)
@@ -153,7 +159,7 @@ def test_image_modes_and_sizes_fit_and_predict(tmp_path, good_files):
     good, labels = good_files
     X = [*good, *paths]
     y = np.array([*labels, *(["a", "b"] * 4)], dtype=object)
-    clf = _clf().fit(X, y)
+    clf = make_classifier().fit(X, y)
     proba = clf.predict_proba(paths)
     assert proba.shape == (len(paths), 2) and np.all(np.isfinite(proba))
     # Grayscale goes in as R = G = B: the same as the RGB file of the same pixels.
@@ -181,12 +187,28 @@ def test_image_modes_and_sizes_fit_and_predict(tmp_path, good_files):
     ids=["nan", "inf", "above-255", "negative", "2-channels", "channels-first", "bool",
          "complex", "flattened"],
 )
-def test_bad_arrays_in_fit_and_predict(X, exc, fragment, fitted):
+def test_bad_arrays_in_fit_and_predict(X, exc, fragment, fitted, make_classifier):
     y = np.array(["a", "b"] * 4, dtype=object)
     with pytest.raises(exc, match=fragment):
-        _clf().fit(X, y)
+        make_classifier().fit(X, y)
     with pytest.raises(exc, match=fragment):
         fitted.predict(X)
+
+
+def test_unit_scaled_floats_warn_once_per_call(make_classifier):
+    """Regression: the "looks scaled to 0..1" warning came once more per decoded chunk."""
+    from sktransfer import PretrainedEmbedder, SimpleCNNClassifier
+
+    X = np.random.default_rng(0).uniform(0, 1, (70, SIZE, SIZE, 3))  # two chunks of 64
+    y = np.array(["a", "b"] * 35)
+    clf = make_classifier(cache=False)
+    cnn = SimpleCNNClassifier((4,), dense_units=4, input_size=SIZE, epochs=1, random_state=0)
+    embedder = PretrainedEmbedder(clf.backbone, input_size=SIZE, cache=False)
+    for call in (lambda: clf.fit(X, y), lambda: clf.predict_proba(X), lambda: cnn.fit(X, y),
+                 lambda: cnn.predict(X), lambda: embedder.fit(X), lambda: embedder.transform(X)):
+        with pytest.warns(UserWarning, match="looks scaled to 0..1") as record:
+            call()
+        assert sum("looks scaled to 0..1" in str(w.message) for w in record) == 1
 
 
 def test_arrays_of_other_sizes_channels_and_dtypes_are_accepted(fitted):
@@ -202,18 +224,18 @@ def test_arrays_of_other_sizes_channels_and_dtypes_are_accepted(fitted):
         assert proba.shape == (3, 2) and np.all(np.isfinite(proba))
 
 
-def test_x_and_y_problems(good_files, fitted):
+def test_x_and_y_problems(good_files, fitted, make_classifier):
     paths, labels = good_files
     with pytest.raises(ValueError, match="8 images but 7 labels"):
-        _clf().fit(paths, labels[:-1])
+        make_classifier().fit(paths, labels[:-1])
     with pytest.raises(ValueError, match=r"single path .*wrap it in a list"):
-        _clf().fit(paths[0], labels[:2])
+        make_classifier().fit(paths[0], labels[:2])
     with pytest.raises(ValueError, match=r"X\[2\] is None"):
-        _clf().fit([*paths[:2], None, *paths[3:]], labels)
+        make_classifier().fit([*paths[:2], None, *paths[3:]], labels)
     with pytest.raises(ValueError, match="at least 2 classes"):
-        _clf().fit(paths, ["a"] * 8)
+        make_classifier().fit(paths, ["a"] * 8)
     with pytest.raises(NotFittedError):
-        _clf().predict(paths)
+        make_classifier().predict(paths)
 
 
 @pytest.mark.parametrize(
@@ -231,16 +253,16 @@ def test_x_and_y_problems(good_files, fitted):
         ({"epochs": 0}, ValueError, "epochs"),
     ],
 )
-def test_bad_parameters_name_the_argument(params, exc, fragment, good_files):
+def test_bad_parameters_name_the_argument(params, exc, fragment, good_files, make_classifier):
     paths, labels = good_files
     with pytest.raises(exc, match=re.escape(fragment)):
-        _clf(**params).fit(paths, labels)
+        make_classifier(**params).fit(paths, labels)
 
 
 # ------------------------------------------------------------------ folders
 
 
-def test_folder_with_stray_files_fits(tmp_path):
+def test_folder_with_stray_files_fits(tmp_path, make_classifier):
     """Non-image files are left out by suffix and listed; image files of any suffix case load."""
     for label in ("cat", "dog"):
         folder = tmp_path / label
@@ -255,11 +277,11 @@ def test_folder_with_stray_files_fits(tmp_path):
     with pytest.warns(UserWarning, match=r"Ignored 2 file.*labels\.csv"):
         X, y, classes = load_image_folder(tmp_path)
     assert classes == ["cat", "dog"] and len(X) == 8
-    proba = _clf().fit(X, y).predict_proba(X)
+    proba = make_classifier().fit(X, y).predict_proba(X)
     assert proba.shape == (8, 2)
 
 
-def test_folder_with_a_corrupt_image_names_it(tmp_path):
+def test_folder_with_a_corrupt_image_names_it(tmp_path, make_classifier):
     for label in ("cat", "dog"):
         (tmp_path / label).mkdir()
         for i in range(2):
@@ -267,7 +289,7 @@ def test_folder_with_a_corrupt_image_names_it(tmp_path):
     (tmp_path / "dog" / "2.jpg").write_text("<html>404 Not Found</html>")
     X, y, _ = load_image_folder(tmp_path)
     with pytest.raises(ValueError, match=r"dog.2\.jpg.*cannot identify"):
-        _clf().fit(X, y)
+        make_classifier().fit(X, y)
 
 
 # A folder with one class, an empty class folder, a missing folder: see
@@ -359,11 +381,11 @@ def test_check_image_input_raises_only_value_or_type_error(X):
 @pytest.mark.slow
 @settings(max_examples=12, deadline=None)
 @given(X=_arrays(max_side=3))
-def test_fit_on_random_arrays_raises_only_value_or_type_error(X):
+def test_fit_on_random_arrays_raises_only_value_or_type_error(X, make_classifier):
     n = X.shape[0] if X.ndim else 2
     y = np.arange(n) % 2
     try:
-        clf = _clf(batch_size=4).fit(X, y)
+        clf = make_classifier(batch_size=4).fit(X, y)
     except (ValueError, TypeError) as exc:
         event(type(exc).__name__)
         return

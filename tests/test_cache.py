@@ -63,6 +63,24 @@ def test_content_keys_follow_content_not_names(tmp_path, binary_sample):
         content_keys(np.array([str(tmp_path / "missing.png")], dtype=object))
 
 
+def test_unreadable_file_error_matches_the_decoders(tmp_path):
+    """Regression: content_keys said only 'No such file', without the index or a fix."""
+    from sktransfer.images import load_images
+
+    good = tmp_path / "good.png"
+    Image.new("RGB", (4, 4)).save(good)
+    X = np.array([str(good), str(tmp_path / "missing.png"), str(tmp_path)], dtype=object)
+    with pytest.raises(ValueError) as from_cache:
+        content_keys(X[:2])
+    with pytest.raises(ValueError) as from_decoder:
+        load_images(X[:2], 4)
+    assert str(from_cache.value) == str(from_decoder.value)
+    assert "missing.png' (X[1]): the file does not exist; check the path, or pass " \
+           "on_error='skip'" in str(from_cache.value)
+    with pytest.raises(ValueError, match=r"\(X\[1\]\): it is a folder.*on_error='skip'"):
+        content_keys(X[::2])
+
+
 def _clf(cache, **kwargs):
     params = dict(input_size=SIZE, epochs=3, learning_rate=0.01, random_state=0, cache=cache)
     return FineTunedClassifier(BACKBONE, **{**params, **kwargs})

@@ -22,7 +22,7 @@ import pytest
 from conftest import BACKBONE, SIZE
 from PIL import Image
 
-from sktransfer import cli
+from sktransfer import _cli_args, _cli_support, cli
 from sktransfer.cli import main
 from sktransfer.datasets import load_sample
 
@@ -241,41 +241,42 @@ def test_out_is_never_clobbered(images, tmp_path):
 def test_output_folder_is_atomic(tmp_path):
     target = tmp_path / "a" / "b" / "run"
     with pytest.raises(RuntimeError):
-        with cli._OutputFolder(target, overwrite=False).staging() as tmp:
+        with _cli_support.OutputFolder(target, overwrite=False).staging() as tmp:
             open(os.path.join(tmp, "metrics.json"), "w").close()
             raise RuntimeError("interrupted")
     assert os.listdir(tmp_path) == []  # no partial folder, no temp folder, no parents
 
     for content in ("old", "new"):
-        with cli._OutputFolder(target, overwrite=True).staging() as tmp:
+        with _cli_support.OutputFolder(target, overwrite=True).staging() as tmp:
             with open(os.path.join(tmp, "metrics.json"), "w") as fh:
                 fh.write(content)
     assert (target / "metrics.json").read_text() == "new"
     assert os.listdir(target.parent) == ["run"]
     with pytest.raises(cli.CommandError, match="--overwrite"):
-        cli._OutputFolder(target, overwrite=False)
+        _cli_support.OutputFolder(target, overwrite=False)
 
 
 # -- parsing (no TensorFlow needed) -------------------------------------------------
 def test_option_parsing():
-    assert cli._grid_param("trainable-layers=0,2,all,conv5") == (
+    assert _cli_args._grid_param("trainable-layers=0,2,all,conv5") == (
         "trainable_layers", [0, 2, "all", "conv5"])
-    assert cli._grid_param("head=[],[64],[64,32]")[1] == [(), (64,), (64, 32)]
-    assert cli._grid_param("learning_rate=1e-3,0.01,none")[1] == [0.001, 0.01, None]
-    assert cli._grid_param("early_stopping=true,false")[1] == [True, False]
-    aug = cli._augmentation("flip,rotation=0.1,zoom=0.2")
+    assert _cli_args._grid_param("head=[],[64],[64,32]")[1] == [(), (64,), (64, 32)]
+    assert _cli_args._grid_param("learning_rate=1e-3,0.01,none")[1] == [0.001, 0.01, None]
+    assert _cli_args._grid_param("early_stopping=true,false")[1] == [True, False]
+    aug = _cli_args._augmentation("flip,rotation=0.1,zoom=0.2")
     assert (aug.flip, aug.rotation, aug.zoom, aug.shift) == ("horizontal", 0.1, 0.2, 0.0)
-    assert cli._augmentation("rotation=0.1").flip is None  # only what is listed
-    assert cli._augmentation("flip=vertical,n_views=3").n_views == 3
-    assert cli._augmentation("none") is None
-    assert cli._head("64,32") == (64, 32) and cli._head("none") == ()
-    assert cli._trainable("4") == 4 and cli._trainable("ALL") == "all"
-    assert cli._per_class_count("5") == 5 and cli._per_class_count("0.25") == 0.25
-    assert cli._weights("none") is None and cli._weights("imagenet") == "imagenet"
-    for func, text in [(cli._augmentation, "flip=sideways"), (cli._augmentation, "n_views=0"),
-                       (cli._augmentation, "zoom=big"), (cli._head, "64,x"),
-                       (cli._per_class_count, "1.5"), (cli._grid_param, "=1"),
-                       (cli._weights, "/no/such/file.h5")]:
+    assert _cli_args._augmentation("rotation=0.1").flip is None  # only what is listed
+    assert _cli_args._augmentation("flip=vertical,n_views=3").n_views == 3
+    assert _cli_args._augmentation("none") is None
+    assert _cli_args._head("64,32") == (64, 32) and _cli_args._head("none") == ()
+    assert _cli_args._trainable("4") == 4 and _cli_args._trainable("ALL") == "all"
+    assert _cli_args._per_class_count("5") == 5 and _cli_args._per_class_count("0.25") == 0.25
+    assert _cli_args._weights("none") is None and _cli_args._weights("imagenet") == "imagenet"
+    for func, text in [(_cli_args._augmentation, "flip=sideways"),
+                       (_cli_args._augmentation, "n_views=0"),
+                       (_cli_args._augmentation, "zoom=big"), (_cli_args._head, "64,x"),
+                       (_cli_args._per_class_count, "1.5"), (_cli_args._grid_param, "=1"),
+                       (_cli_args._weights, "/no/such/file.h5")]:
         with pytest.raises(argparse.ArgumentTypeError):
             func(text)
 

@@ -26,31 +26,21 @@ from sklearn.preprocessing import FunctionTransformer  # noqa: E402
 from sklearn.svm import SVC  # noqa: E402
 
 import sktransfer.compare as compare_module  # noqa: E402
-from sktransfer import FineTunedClassifier, per_class_split  # noqa: E402
+from sktransfer import FineTunedClassifier  # noqa: E402
+from sktransfer._peak_memory import _PeakMemory, _rss_reader  # noqa: E402
 from sktransfer.compare import (  # noqa: E402
     ComparisonTable,
     _param_counts,
-    _PeakMemory,
     compare_models,
     plot_comparison,
 )
-from sktransfer.datasets import load_sample  # noqa: E402
+
+
+pytestmark = pytest.mark.usefixtures("close_figures")
 
 
 def _flatten(X):
     return np.asarray(X, dtype=np.float64).reshape(len(X), -1) / 255
-
-
-@pytest.fixture(autouse=True)
-def _close_figures():
-    yield
-    plt.close("all")
-
-
-@pytest.fixture(scope="module")
-def split():
-    X, y = load_sample(size=32, n_per_class=10, return_X_y=True)
-    return per_class_split(X, y, y=y, n_test=3, random_state=0)
 
 
 @pytest.fixture(scope="module")
@@ -63,8 +53,8 @@ def given():
 
 
 @pytest.fixture(scope="module")
-def table(split, given):
-    X_train, X_test, y_train, y_test = split
+def table(sample_split, given):
+    X_train, X_test, y_train, y_test = sample_split
     return compare_models(given, X_train, y_train, X_test, y_test)
 
 
@@ -79,8 +69,8 @@ def test_one_row_per_model_with_fitted_clones(table, given):
     assert all(row["n_train"] == 28 and row["n_test"] == 12 for row in table)
 
 
-def test_metrics_are_those_of_the_fitted_models(table, split):
-    _, X_test, _, y_test = split
+def test_metrics_are_those_of_the_fitted_models(table, sample_split):
+    _, X_test, _, y_test = sample_split
     for row in table:
         y_pred = table.estimators_[row["name"]].predict(X_test)
         assert row["average"] == "macro"  # four classes
@@ -209,7 +199,7 @@ def test_rss_is_read_with_or_without_psutil(psutil_installed, monkeypatch):
         if not os.path.exists("/proc/self/statm"):
             pytest.skip("no /proc: the fallback is Linux only")
         monkeypatch.setitem(sys.modules, "psutil", None)  # import psutil -> ImportError
-    read = compare_module._rss_reader()
+    read = _rss_reader()
     assert read is not None and read() > 10 * 1024 * 1024  # a Python with numpy: > 10 MiB
 
 

@@ -24,13 +24,6 @@ from sktransfer import FineTunedClassifier
 from sktransfer.datasets import load_sample
 
 
-def _clf(**kwargs):
-    params = dict(backbone=BACKBONE, input_size=SIZE, epochs=1, batch_size=8,
-                  learning_rate=0.01, random_state=0)
-    params.update(kwargs)
-    return FineTunedClassifier(**params)
-
-
 def _custom_gradients():
     from tensorflow.python.framework import ops
 
@@ -53,7 +46,7 @@ def _held_rss_mb():
 
 
 @pytest.mark.slow
-def test_memory_stays_flat_over_fits():
+def test_memory_stays_flat_over_fits(make_classifier):
     """Regression: TensorFlow kept every fit's training graph alive.
 
     Measured on this configuration (blocks 6, 7 and top of EfficientNet-Lite0
@@ -64,7 +57,7 @@ def test_memory_stays_flat_over_fits():
     X, y = load_sample(size=SIZE, n_per_class=2, random_state=0, return_X_y=True)
     rss, objects = [], []
     for _ in range(4):
-        clf = _clf(trainable_layers="block6").fit(X, y)
+        clf = make_classifier(trainable_layers="block6").fit(X, y)
         clf.predict_proba(X)
         del clf
         rss.append(_held_rss_mb())
@@ -149,9 +142,9 @@ def _fitted_attributes(est):
     return sorted(k for k in vars(est) if k.endswith("_") and not k.startswith("__"))
 
 
-def test_interrupted_first_fit_leaves_estimator_unfitted(binary_sample):
+def test_interrupted_first_fit_leaves_estimator_unfitted(binary_sample, make_classifier):
     X, y = binary_sample
-    clf = _clf(epochs=3, callbacks=[_InterruptAtEpoch(1)])
+    clf = make_classifier(epochs=3, callbacks=[_InterruptAtEpoch(1)])
     registered = _custom_gradients()
     with pytest.raises(KeyboardInterrupt):
         clf.fit(X, y)
@@ -162,9 +155,9 @@ def test_interrupted_first_fit_leaves_estimator_unfitted(binary_sample):
 
 
 @pytest.mark.parametrize("trainable_layers", [0, 2])
-def test_interrupted_refit_keeps_previous_fit(trainable_layers, binary_sample):
+def test_interrupted_refit_keeps_previous_fit(trainable_layers, binary_sample, make_classifier):
     X, y = binary_sample
-    clf = _clf(epochs=2, trainable_layers=trainable_layers).fit(X, y)
+    clf = make_classifier(epochs=2, trainable_layers=trainable_layers).fit(X, y)
     before = {k: getattr(clf, k) for k in _fitted_attributes(clf)}
     proba = clf.predict_proba(X)
     weights = [w.copy() for w in clf.model_.get_weights()]
@@ -184,28 +177,28 @@ def test_interrupted_refit_keeps_previous_fit(trainable_layers, binary_sample):
 _GRID = {"trainable_layers": [0, 1]}
 
 
-def _search(**kwargs):
-    return GridSearchCV(_clf(), _GRID, cv=2, refit=False, **kwargs)
+def _search(make_classifier, **kwargs):
+    return GridSearchCV(make_classifier(), _GRID, cv=2, refit=False, **kwargs)
 
 
 @pytest.fixture(scope="module")
-def sequential_scores(binary_sample):
+def sequential_scores(binary_sample, make_classifier):
     X, y = binary_sample
     start = time.perf_counter()
-    scores = _search().fit(X, y).cv_results_["mean_test_score"]
+    scores = _search(make_classifier).fit(X, y).cv_results_["mean_test_score"]
     return scores, time.perf_counter() - start
 
 
 @pytest.mark.slow
-def test_grid_search_with_loky_processes(binary_sample, sequential_scores):
+def test_grid_search_with_loky_processes(binary_sample, sequential_scores, make_classifier):
     X, y = binary_sample
     scores, _ = sequential_scores
-    search = _search(n_jobs=2).fit(X, y)
+    search = _search(make_classifier, n_jobs=2).fit(X, y)
     np.testing.assert_allclose(search.cv_results_["mean_test_score"], scores, rtol=0, atol=1e-6)
 
 
 @pytest.mark.slow
-def test_grid_search_on_a_dask_cluster(binary_sample, sequential_scores):
+def test_grid_search_on_a_dask_cluster(binary_sample, sequential_scores, make_classifier):
     pytest.importorskip("distributed")
     import logging
 
@@ -221,7 +214,7 @@ def test_grid_search_on_a_dask_cluster(binary_sample, sequential_scores):
         assert client.run(lambda: os.environ.get("TF_CPP_MIN_LOG_LEVEL")) == dict.fromkeys(
             workers, "3")
         with get_task_stream(client) as tasks, joblib.parallel_config(backend="dask", n_jobs=2):
-            search = _search().fit(X, y)
+            search = _search(make_classifier).fit(X, y)
     assert {task["worker"] for task in tasks.data} == workers  # both workers fitted
     np.testing.assert_allclose(search.cv_results_["mean_test_score"], scores, rtol=0, atol=1e-6)
 
@@ -229,7 +222,7 @@ def test_grid_search_on_a_dask_cluster(binary_sample, sequential_scores):
 # ------------------------------------------------------------------ tf.distribute
 
 
-def test_fit_inside_a_distribution_strategy_scope(binary_sample):
+def test_fit_inside_a_distribution_strategy_scope(binary_sample, make_classifier):
     """``with strategy.scope(): clf.fit(X, y)`` works; one device gives the same model.
 
     The reference fit comes first so that the shared backbone template is built
@@ -238,9 +231,9 @@ def test_fit_inside_a_distribution_strategy_scope(binary_sample):
     import tensorflow as tf
 
     X, y = binary_sample
-    expected = _clf(trainable_layers=2, epochs=2).fit(X, y).predict_proba(X)
+    expected = make_classifier(trainable_layers=2, epochs=2).fit(X, y).predict_proba(X)
     strategy = tf.distribute.OneDeviceStrategy("/cpu:0")
     with strategy.scope():
-        clf = _clf(trainable_layers=2, epochs=2).fit(X, y)
+        clf = make_classifier(trainable_layers=2, epochs=2).fit(X, y)
     assert clf.model_.distribute_strategy is strategy
     np.testing.assert_allclose(clf.predict_proba(X), expected, rtol=0, atol=1e-6)

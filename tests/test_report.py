@@ -31,14 +31,15 @@ from sklearn.preprocessing import FunctionTransformer  # noqa: E402
 from sklearn.svm import SVC  # noqa: E402
 
 import sktransfer.report as report_module  # noqa: E402
-from sktransfer import FineTunedClassifier, per_class_split  # noqa: E402
+from sktransfer import FineTunedClassifier  # noqa: E402
 from sktransfer.compare import ComparisonTable  # noqa: E402
-from sktransfer.datasets import load_sample  # noqa: E402
 from sktransfer.metrics import evaluate  # noqa: E402
 from sktransfer.plot import diagnose_learning_curves  # noqa: E402
 from sktransfer.report import write_report  # noqa: E402
 
 TITLE = 'Flowers <run 1> & "friends"'
+
+pytestmark = pytest.mark.usefixtures("close_figures")
 
 
 def _flatten(X):
@@ -92,22 +93,10 @@ class _Page(HTMLParser):
         return {row[0]: row[1:] for row in self.tables[table_id]}
 
 
-@pytest.fixture(autouse=True)
-def _close_figures():
-    yield
-    plt.close("all")
-
-
 @pytest.fixture(scope="module")
-def split():
-    X, y = load_sample(size=32, n_per_class=10, return_X_y=True)
-    return per_class_split(X, y, y=y, n_test=3, random_state=0)
-
-
-@pytest.fixture(scope="module")
-def run(split, tmp_path_factory):
+def run(sample_split, tmp_path_factory):
     """A fitted multiclass FineTunedClassifier, a small search, a comparison, the report."""
-    X_train, X_test, y_train, y_test = split
+    X_train, X_test, y_train, y_test = sample_split
     clf = FineTunedClassifier("efficientnet_lite0", input_size=32, epochs=3, learning_rate=0.01,
                               validation_fraction=0.25, random_state=0).fit(X_train, y_train)
     search = GridSearchCV(make_pipeline(FunctionTransformer(_flatten), SVC()),
@@ -131,7 +120,7 @@ def run(split, tmp_path_factory):
     assert plt.get_fignums() == figures_before  # every figure it made is closed
     text = path.read_text(encoding="utf-8")
     return {"clf": clf, "path": path, "returned": returned, "text": text, "page": _Page(text),
-            "split": split}
+            "split": sample_split}
 
 
 # -- the file -----------------------------------------------------------------------
@@ -223,9 +212,9 @@ def test_search_and_comparison_sections(run):
     assert "svc &lt;flat&gt;" in run["text"]
 
 
-def test_pipeline_binary_report_without_probabilities(split, tmp_path):
+def test_pipeline_binary_report_without_probabilities(sample_split, tmp_path):
     """Binary, a Pipeline whose first step has history_, an SVC with decision_function."""
-    X_train, X_test, y_train, y_test = split
+    X_train, X_test, y_train, y_test = sample_split
     keep_train, keep_test = np.isin(y_train, ["dahlia", "temple"]), np.isin(y_test, ["dahlia",
                                                                                      "temple"])
     pipe = make_pipeline(FineTunedClassifier("efficientnet_lite0", input_size=32, epochs=2,
@@ -259,8 +248,8 @@ class _MostFrequent(ClassifierMixin, BaseEstimator):
         return np.full(len(X), self.classes_[0])
 
 
-def test_classifier_without_scores_gets_notes_instead_of_curves(split, tmp_path):
-    X_train, X_test, y_train, y_test = split
+def test_classifier_without_scores_gets_notes_instead_of_curves(sample_split, tmp_path):
+    X_train, X_test, y_train, y_test = sample_split
     clf = _MostFrequent().fit(X_train, y_train)
     text = open(write_report(tmp_path / "r.html", clf, X_test, y_test), encoding="utf-8").read()
     page = _Page(text)

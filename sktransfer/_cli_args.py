@@ -1,0 +1,361 @@
+"""The ``sktransfer`` command line's parser and option types (see :mod:`sktransfer.cli`).
+
+Option values are checked at parse time, without TensorFlow, so that ``--help``
+and usage errors are instant; a bad value exits with code 2 and the usage line.
+"""
+
+import argparse
+import contextlib
+import os
+import sys
+import textwrap
+
+from . import __version__
+
+__all__ = ["SAMPLE_SIZE", "build_parser"]
+
+SAMPLE_SIZE = 96  # input size when no DATA_DIR is given: the default run takes seconds
+_AUGMENT_KEYS = ("flip", "rotation", "shift", "zoom", "shear", "contrast", "brightness",
+                 "n_views")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        self.print_usage(sys.stderr)
+        self.exit(2, f"sktransfer: error: {message}\n")
+
+
+# -- option types (run at parse time: no TensorFlow) ----------------------------
+def _number(kind, test, expected):
+    def parse(text):
+        with contextlib.suppress(ValueError):
+            value = kind(text)
+            if test(value):
+                return value
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
+
+    return parse
+
+
+_positive_int = _number(int, lambda v: v >= 1, "a positive integer")
+_positive_float = _number(float, lambda v: v > 0, "a positive number")
+_fraction = _number(float, lambda v: 0 <= v < 1, "a number in [0, 1)")
+_count = _number(int, lambda v: v >= 0, "an integer >= 0")
+_seed = _number(int, lambda v: 0 <= v < 2**32, "an integer in [0, 2**32)")
+
+
+def _per_class_count(text):
+    """'5' -> 5 images per class; '0.2' -> 20 % of each class."""
+    kind = float if "." in text or "e" in text.lower() else int
+    test = (lambda v: 0 < v < 1) if kind is float else (lambda v: v >= 1)
+    return _number(kind, test, "images per class (an int >= 1) or a fraction in (0, 1)")(text)
+
+
+def _trainable(text):
+    text = text.strip()
+    if text.isdigit():
+        return int(text)
+    if not text:
+        raise argparse.ArgumentTypeError("expected 0, a number of layers, 'all' or a block name")
+    return text.lower() if text.lower() == "all" else text
+
+
+def _weights(text):
+    if text.lower() in ("none", "random"):
+        return None
+    if text.lower() == "imagenet":
+        return "imagenet"
+    if not os.path.isfile(text):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not 'imagenet', 'none' or an existing weights file; check the path"
+        )
+    return text
+
+
+def _weights_list(text):
+    return [_weights(part.strip()) for part in text.split(",")]
+
+
+def _names(text):
+    names = [part.strip() for part in text.split(",") if part.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError("expected one or more comma-separated names")
+    return names
+
+
+def _head(text):
+    if text.strip().lower() in ("", "none", "()"):
+        return ()
+    try:
+        units = tuple(int(u) for u in text.split(","))
+    except ValueError:
+        units = (0,)
+    if any(u < 1 for u in units):
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated layer sizes such as 64,32 (or 'none'), got {text!r}"
+        )
+    return units
+
+
+def _augmentation(text):
+    """'flip,rotation=0.1,zoom=0.1' -> Augmentation; only what is listed is switched on."""
+    if text.strip().lower() in ("", "none"):
+        return None
+    kwargs = {"flip": None}
+    for item in text.split(","):
+        key, sep, value = (part.strip() for part in item.partition("="))
+        if key not in _AUGMENT_KEYS:
+            raise argparse.ArgumentTypeError(
+                f"unknown transformation {key!r} in {text!r}; use {', '.join(_AUGMENT_KEYS)} "
+                "as in flip,rotation=0.1,zoom=0.1"
+            )
+        if key == "flip":
+            kwargs[key] = value or "horizontal"
+            continue
+        kind, example = (int, 4) if key == "n_views" else (float, 0.1)
+        try:
+            kwargs[key] = kind(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{key} needs a number, as in {key}={example}, got {item.strip()!r}"
+            ) from None
+    from .augment import Augmentation
+
+    augmentation = Augmentation(**kwargs)
+    try:
+        augmentation.is_active()  # validates the values
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return augmentation
+
+
+def _split_top_level(text):
+    """Split at commas outside brackets: '[64,32],[]' -> ['[64,32]', '[]']."""
+    parts, depth, start = [], 0, 0
+    for i, char in enumerate(text):
+        if char in "[(":
+            depth += 1
+        elif char in "])":
+            depth -= 1
+        if depth < 0:
+            raise ValueError("unbalanced brackets")
+        if char == "," and depth == 0:
+            parts.append(text[start:i])
+            start = i + 1
+    if depth:
+        raise ValueError("unbalanced brackets")
+    return parts + [text[start:]]
+
+
+def _parse_value(text):
+    """A grid value: int, float, None, bool, a [tuple] or a string ('all', 'adam', 'conv5')."""
+    text = text.strip()
+    if not text:
+        raise ValueError("empty value")
+    if text[0] in "[(":
+        if text[-1] not in "])":
+            raise ValueError(f"unbalanced brackets in {text!r}")
+        inner = text[1:-1].strip()
+        return tuple(_parse_value(v) for v in _split_top_level(inner)) if inner else ()
+    lowered = text.lower()
+    if lowered == "none":
+        return None
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def _grid_param(text):
+    """'trainable_layers=0,2,all' -> ('trainable_layers', [0, 2, 'all'])."""
+    name, sep, values = text.partition("=")
+    name = name.strip().replace("-", "_")
+    if not sep or not name.isidentifier():
+        raise argparse.ArgumentTypeError(
+            f"expected NAME=V1,V2,... such as trainable_layers=0,2,4, got {text!r}"
+        )
+    try:
+        parsed = [_parse_value(v) for v in _split_top_level(values)]
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: {exc}; write values as V1,V2 and tuples as [64,32]"
+        ) from None
+    return name, parsed
+
+
+# -- the parser -------------------------------------------------------------------
+_EPILOG = {
+    "fit": "examples:\n  sktransfer fit --out run/                 # built-in sample, in seconds\n"
+           "  sktransfer fit flowers/ --backbone efficientnet_lite0 --trainable-layers 2 \\\n"
+           "      --augment flip,rotation=0.1 --epochs 20 --out run/",
+    "evaluate": "example:\n  sktransfer evaluate run/model flowers_test/ --json",
+    "predict": "example:\n  sktransfer predict run/model photos/*.jpg > predictions.csv",
+    "grid": "example:\n  sktransfer grid flowers/ --param trainable_layers=0,2,4 \\\n"
+            "      --param batch_size=16,32 --cv 3 --out grid/\n"
+            "values: ints, floats, none, true/false, strings (all, adam, conv5), "
+            "tuples as [64,32]",
+    "compare": "examples:\n  sktransfer compare flowers/ --backbone efficientnet_lite0,mobilenetv2 "
+               "\\\n      --weights imagenet,/models/mobilenetv2.h5 --out cmp/\n"
+               "  sktransfer compare flowers/ --backbone efficientnet_lite0 --weights "
+               "imagenet,none \\\n      --trainable-layers all --out cmp/",
+    "embed": "example:\n  sktransfer embed flowers/ -o features.npy   "
+             "# + features.npy.json: paths, labels",
+}
+
+
+def _add_data_options(p, *, optional_data):
+    p = p.add_argument_group("data and output")
+    if optional_data:
+        p.add_argument("data_dir", nargs="?", metavar="DATA_DIR",
+                       help="folder with one sub-folder of images per class; omit it to use the "
+                            "built-in sample (4 classes x 50 images, in memory)")
+    else:
+        p.add_argument("data_dir", metavar="DATA_DIR",
+                       help="folder with one sub-folder of images per class")
+    p.add_argument("--test-per-class", type=_per_class_count, default=0.2, metavar="N",
+                   help="test images held out of each class: a count or a fraction "
+                        "(default: 0.2, rounded up)")
+    p.add_argument("--seed", type=_seed, default=0, metavar="N",
+                   help="seeds the split and training (default: 0)")
+    p.add_argument("--out", required=True, metavar="DIR", help="output folder (created)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an existing output folder of an earlier run")
+
+
+def _add_model_options(p, *, compare=False):
+    p = p.add_argument_group("model and training")
+    if compare:
+        p.add_argument("--backbone", type=_names, required=True, metavar="A,B,...",
+                       help="backbones to compare, comma-separated")
+        p.add_argument("--weights", type=_weights_list, default=["imagenet"], metavar="W[,W...]",
+                       help="imagenet, none (random) or a weights file; one for all backbones or "
+                            "one per backbone; one backbone with several weights compares "
+                            "the weights (default: imagenet)")
+    else:
+        p.add_argument("--backbone", default="efficientnet_lite0",
+                       help="backbone name (default: %(default)s, whose ImageNet weights work "
+                            "offline; resnet50v2, mobilenetv2, ... need Keras' download)")
+        p.add_argument("--weights", type=_weights, default="imagenet",
+                       help="imagenet, none (random initialisation) or a weights file "
+                            "(default: imagenet)")
+    p.add_argument("--trainable-layers", type=_trainable, default=0, metavar="0|N|all|BLOCK",
+                   help="0 trains the head only; N the top N backbone layers with weights; "
+                        "all; or a block name such as conv5 or block7 (default: 0)")
+    p.add_argument("--optimizer", default="adam",
+                   help="sgd, rmsprop, adam, adamw, nadam, adamax, adagrad, adadelta "
+                        "(default: %(default)s)")
+    p.add_argument("--learning-rate", type=_positive_float, metavar="F",
+                   help="learning rate (default: the optimizer's own)")
+    p.add_argument("--epochs", type=_positive_int, default=10, metavar="N",
+                   help="training epochs (default: %(default)s)")
+    p.add_argument("--batch-size", type=_positive_int, default=32, metavar="N",
+                   help="batch size (default: %(default)s)")
+    p.add_argument("--input-size", type=_positive_int, metavar="N",
+                   help="images are resized to N x N (default: the backbone's own, 224"
+                        + ("" if compare else f"; {SAMPLE_SIZE} for the built-in sample") + ")")
+    p.add_argument("--augment", type=_augmentation, metavar="SPEC",
+                   help="training-time augmentation, only what is listed: flip[=vertical], "
+                        "rotation=F, shift=F, zoom=F, shear=F, contrast=F, brightness=F, "
+                        "and n_views=K to train on K cached augmented views per image "
+                        "instead of the full forward pass every epoch, e.g. "
+                        "flip,rotation=0.1,zoom=0.1,n_views=4 (default: none)")
+    p.add_argument("--head", type=_head, default=(), metavar="U1,U2",
+                   help="hidden Dense layer sizes of the head, e.g. 64,32 (default: none)")
+    p.add_argument("--validation-fraction", type=_fraction, default=0.2, metavar="F",
+                   help="part of the training images held out to report val_loss each epoch, "
+                        "so the report can draw and diagnose train vs validation curves; 0 "
+                        "trains on all of them (default: 0.2)")
+    p.add_argument("--early-stopping", action="store_true",
+                   help="stop when val_loss stops improving (needs --validation-fraction)")
+    p.add_argument("--patience", type=_count, default=3, metavar="N",
+                   help="epochs without improvement before early stopping (default: 3)")
+
+
+def build_parser():
+    """Return the ``sktransfer`` argument parser.
+
+    A parsed namespace has ``command`` (the command's name), ``parser`` (its
+    sub-parser, to print its usage line for a usage error found later) and
+    one attribute per option.
+    """
+    formatter = argparse.RawDescriptionHelpFormatter
+    common = _Parser(add_help=False)
+    common.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
+                        help="no progress bars: print only results and errors")
+    parser = _Parser(
+        prog="sktransfer", formatter_class=formatter,
+        description="Transfer learning from ImageNet CNNs, the scikit-learn way.",
+        epilog="Run 'sktransfer COMMAND --help' for the options of a command.",
+    )
+    parser.add_argument("-q", "--quiet", action="store_true",
+                        help="no progress bars: print only results and errors")
+    parser.add_argument("--version", action="version", version=f"sktransfer {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True,
+                                     parser_class=_Parser)
+
+    def command(name, summary):
+        p = commands.add_parser(name, parents=[common], help=summary,
+                                description=textwrap.fill(summary, 79),
+                                epilog=_EPILOG[name], formatter_class=formatter)
+        p.set_defaults(parser=p)
+        return p
+
+    p = command("fit", "Fine-tune a classifier on a folder of images; save the model, "
+                "metrics.json and report.html.")
+    _add_data_options(p, optional_data=True)
+    _add_model_options(p)
+
+    p = command("evaluate", "Evaluate a saved model on every image of a folder.")
+    p.add_argument("model_dir", metavar="MODEL_DIR", help="a model saved by 'sktransfer fit' "
+                   "(RUN/model, or the run folder RUN itself)")
+    p.add_argument("data_dir", metavar="DATA_DIR", help="folder with one sub-folder per class; "
+                   "class names must be classes of the model")
+    p.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    p.add_argument("--batch-size", type=_positive_int, default=64, metavar="N",
+                   help="images per prediction batch (default: %(default)s)")
+
+    p = command("predict", "Predict images; CSV to stdout: "
+                "path,predicted,<probability of each class>.")
+    p.add_argument("model_dir", metavar="MODEL_DIR", help="a model saved by 'sktransfer fit' "
+                   "(RUN/model, or the run folder RUN itself)")
+    p.add_argument("images", nargs="+", metavar="IMAGE",
+                   help="image files; a folder stands for the images in it (recursively)")
+    p.add_argument("--batch-size", type=_positive_int, default=64, metavar="N",
+                   help="images per prediction batch (default: %(default)s)")
+
+    p = command("grid", "Grid-search model options with cross-validation, then test "
+                "the best on held-out images.")
+    _add_data_options(p, optional_data=True)
+    p.add_argument("--param", type=_grid_param, action="append", required=True,
+                   metavar="NAME=V1,V2", help="a FineTunedClassifier parameter and its values; "
+                   "repeat for more parameters")
+    p.add_argument("--cv", type=_positive_int, default=3, metavar="K",
+                   help="stratified, shuffled folds (default: %(default)s)")
+    _add_model_options(p)
+
+    p = command("compare", "Train several backbones (or weights) on the same split "
+                "and compare accuracy, speed and size.")
+    _add_data_options(p, optional_data=False)
+    _add_model_options(p, compare=True)
+
+    p = command("embed", "Save frozen backbone features of a folder of images "
+                "as a .npy array.")
+    p.add_argument("data_dir", metavar="DATA_DIR", help="folder with one sub-folder per class")
+    p.add_argument("-o", "--output", required=True, metavar="FILE.npy",
+                   help="features, shape (n_images, n_features); FILE.npy.json lists the "
+                        "paths and labels of the rows")
+    p.add_argument("--backbone", default="efficientnet_lite0", help="(default: %(default)s)")
+    p.add_argument("--weights", type=_weights, default="imagenet",
+                   help="imagenet, none or a weights file (default: imagenet)")
+    p.add_argument("--input-size", type=_positive_int, metavar="N",
+                   help="resize to N x N (default: the backbone's own, 224)")
+    p.add_argument("--pooling", choices=("avg", "max"), default="avg",
+                   help="global pooling of the last feature map (default: avg)")
+    p.add_argument("--batch-size", type=_positive_int, default=32, metavar="N",
+                   help="(default: %(default)s)")
+    p.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    return parser
