@@ -37,7 +37,7 @@ __all__ = ["compute_frozen", "frozen_stages", "load_pixels", "model_from_cut", "
 _CHUNK = 64
 
 
-def run_model(model, x, batch_size):
+def run_model(model, x, batch_size, compiled=None):
     """Run ``model`` (or a list of models in sequence) in inference mode over ``x``.
 
     Small inputs run eagerly: ``model.predict`` would trace a new tf.function
@@ -45,11 +45,15 @@ def run_model(model, x, batch_size):
     inputs run through one tf.function per model (traced once, kept while the
     model lives): graph mode lets TensorFlow fuse convolution, batch
     normalisation and activation, about twice as fast as eager on a CPU.
+    ``compiled`` forces the choice (a caller that feeds a large input in
+    chunks decides once for all of them).
     """
     import warnings
 
     models = tuple(model) if isinstance(model, (list, tuple)) else (model,)
-    call = _compiled(models) if len(x) > _EAGER_MAX * batch_size else _eager(models)
+    if compiled is None:
+        compiled = len(x) > _EAGER_MAX * batch_size
+    call = _compiled(models) if compiled else _eager(models)
     outputs = []
     with warnings.catch_warnings():
         # A model reloaded from .keras expects its single input as a list and
@@ -182,17 +186,19 @@ def _run_stages(stages, X, idx, first, inputs, size, crop, keys, batch_size, n_j
                 cache, transform=None, ckeys=None):
     """Run stages ``first``.. on images ``idx`` (decoding them when ``first`` is 0)."""
     idx = list(idx)
+    compiled = len(idx) > _EAGER_MAX * batch_size  # decided for the whole input, not per chunk
 
     def run(x, chunk):
         for s in range(first, len(stages)):
-            x = run_model(stages[s][1], x, batch_size)
+            x = run_model(stages[s][1], x, batch_size, compiled)
             if keys is not None:
                 cache.put_many([keys[s][i] for i in chunk], x)
         return x
 
     if first > 0:
         return run(inputs, idx)
-    chunks = [idx[i : i + _CHUNK] for i in range(0, len(idx), _CHUNK)] or [[]]
+    step = batch_size * -(-_CHUNK // batch_size)  # whole batches per chunk
+    chunks = [idx[i : i + step] for i in range(0, len(idx), step)] or [[]]
 
     def decode(chunk):
         pixels = load_pixels(X[chunk], size, crop=crop, cache=cache, n_jobs=n_jobs)

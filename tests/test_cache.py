@@ -199,3 +199,22 @@ def test_compiled_and_eager_inference_agree(binary_sample):
     eager = np.concatenate([emb.transform(X[i : i + 8]) for i in range(0, len(X), 8)])
     np.testing.assert_allclose(compiled, eager, rtol=1e-4, atol=1e-4)
     assert _frozen._EAGER_MAX * 4 < len(X)
+
+
+def test_large_inputs_run_compiled_in_every_chunk(binary_sample, monkeypatch):
+    """Decoding overlaps compute in chunks of a few batches; each chunk must still run
+    through the compiled function when the whole input is large (it ran eagerly, about
+    half as fast, when the choice was made per chunk)."""
+    from sktransfer import _frozen
+
+    X, _ = binary_sample
+    monkeypatch.setattr(_frozen, "_CHUNK", 8)  # 40 images: 5 chunks of 2 batches of 4
+    calls = []
+    eager, compiled = _frozen._eager, _frozen._compiled
+    monkeypatch.setattr(_frozen, "_compiled", lambda models: calls.append("compiled") or compiled(models))
+    monkeypatch.setattr(_frozen, "_eager", lambda models: calls.append("eager") or eager(models))
+    emb = PretrainedEmbedder(BACKBONE, input_size=SIZE, cache=False, batch_size=4).fit(X)
+    calls.clear()
+    emb.transform(X)
+    # _compiled wraps _eager once when it first builds its tf.function.
+    assert calls.count("compiled") == 5 and calls.count("eager") <= 1, calls

@@ -1,0 +1,139 @@
+"""Compiled trainers reused across fits: same results as fresh ones, bounded pool."""
+
+import threading
+
+import numpy as np
+import pytest
+
+import sktransfer
+from sktransfer import FineTunedClassifier
+from sktransfer import _trainers
+
+from conftest import BACKBONE, SIZE
+
+
+@pytest.fixture(autouse=True)
+def empty_pool():
+    _trainers.clear_trainers()
+    yield
+    _trainers.clear_trainers()
+
+
+def _fit(X, y, **params):
+    params = {"backbone": BACKBONE, "input_size": SIZE, "epochs": 2, "batch_size": 16,
+              "random_state": 0, **params}
+    return FineTunedClassifier(**params).fit(X, y)
+
+
+@pytest.mark.parametrize("params", [
+    {"trainable_layers": 0, "head": (8,), "head_dropout": 0.3},
+    {"trainable_layers": 2, "backbone_lr_scale": 0.1, "optimizer": "sgd"},
+])
+def test_reused_trainer_gives_the_fresh_result(sample, params):
+    X, y = sample
+    with sktransfer.config_context(reuse_trainers=False):
+        fresh = _fit(X, y, **params).predict_proba(X)
+    assert _trainers.n_trainers() == 0
+    first = _fit(X, y, **params).predict_proba(X)  # builds the trainer
+    assert _trainers.n_trainers() == 1
+    second = _fit(X, y, **params).predict_proba(X)  # reuses it
+    np.testing.assert_array_equal(first, fresh)
+    np.testing.assert_array_equal(second, fresh)
+
+
+def test_reuse_keeps_each_fit_its_own_seed_and_weights(binary_sample):
+    X, y = binary_sample
+    a0 = _fit(X, y, random_state=0)
+    b = _fit(X, y, random_state=1)  # same trainer, other initial weights
+    a1 = _fit(X, y, random_state=0)
+    assert _trainers.n_trainers() == 1
+    np.testing.assert_array_equal(a0.predict_proba(X), a1.predict_proba(X))
+    assert not np.allclose(a0.predict_proba(X), b.predict_proba(X))
+    # The fitted models are their own: a later fit did not change a0's weights.
+    np.testing.assert_array_equal(a0.model_.get_weights()[-1], a1.model_.get_weights()[-1])
+
+
+def test_a_trainer_is_built_once_per_architecture(binary_sample, monkeypatch):
+    X, y = binary_sample
+    built = []
+    original = _trainers._Trainer.__init__
+
+    def counting(self, *args):
+        built.append(1)
+        original(self, *args)
+
+    monkeypatch.setattr(_trainers._Trainer, "__init__", counting)
+    for batch_size in (8, 16):  # batch size and epochs share a trainer
+        _fit(X, y, batch_size=batch_size, epochs=1)
+    assert len(built) == 1
+    _fit(X, y, learning_rate=0.01)  # another optimizer: another trainer
+    _fit(X, y, trainable_layers=2)  # another cut: another trainer
+    assert len(built) == 3 and _trainers.n_trainers() == 3
+
+
+def test_pool_is_bounded_and_frees_what_it_drops(binary_sample, monkeypatch):
+    X, y = binary_sample
+    monkeypatch.setattr(_trainers, "MAX_TRAINERS", 1)
+    _fit(X, y)
+    (first,) = _trainers._POOL.values()
+    _fit(X, y, trainable_layers=2)
+    assert _trainers.n_trainers() == 1 and first not in _trainers._POOL.values()
+    assert first.trainer.train_function is None  # its compiled step was dropped
+    monkeypatch.setattr(_trainers, "MAX_TRAINERS", 16)
+    monkeypatch.setattr(_trainers, "MAX_BYTES", 1)  # over budget: only the newest stays
+    _fit(X, y)
+    assert _trainers.n_trainers() == 1
+
+
+def test_interrupted_fit_leaves_the_pool_usable(binary_sample):
+    import keras
+
+    X, y = binary_sample
+
+    class Interrupt(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            raise KeyboardInterrupt
+
+    expected = _fit(X, y).predict_proba(X)
+    with pytest.raises(KeyboardInterrupt):
+        _fit(X, y, callbacks=[Interrupt()])
+    np.testing.assert_array_equal(_fit(X, y).predict_proba(X), expected)
+
+
+def test_threads_fitting_the_same_architecture(binary_sample):
+    X, y = binary_sample
+    expected = _fit(X, y).predict_proba(X)
+    results = [None, None]
+
+    def work(i):
+        results[i] = _fit(X, y).predict_proba(X)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    # Two fits at once each train on their own trainer; one is kept.
+    for result in results:
+        assert result.shape == expected.shape and np.isfinite(result).all()
+    assert _trainers.n_trainers() == 1
+
+
+def test_xla_trains_the_same_network(binary_sample):
+    X, y = binary_sample
+    with sktransfer.config_context(xla=False):
+        plain = _fit(X, y, trainable_layers=2)
+    with sktransfer.config_context(xla=True):
+        xla = _fit(X, y, trainable_layers=2)
+    np.testing.assert_allclose(xla.predict_proba(X), plain.predict_proba(X), atol=1e-4)
+
+
+def test_config_is_checked_and_restored():
+    before = sktransfer.get_config()
+    with sktransfer.config_context(xla=True, reuse_trainers=False):
+        assert sktransfer.get_config() == {"xla": True, "reuse_trainers": False}
+    assert sktransfer.get_config() == before
+    with pytest.raises(ValueError, match="xla must be"):
+        sktransfer.set_config(xla="yes")
+    with pytest.raises(TypeError, match="reuse_trainers must be"):
+        sktransfer.set_config(reuse_trainers=1)
