@@ -188,10 +188,20 @@ def _custom_gradient_graph(entry):
                     graph = getattr(item, "graph", None)
                 except Exception:  # e.g. .graph of an eager tensor or variable
                     graph = None
-                if graph is not None and hasattr(graph, "variables"):
+                if graph is not None and _has_variables(graph):
                     return graph
         func = inner
     return None
+
+
+def _has_variables(graph):
+    # hasattr() is not enough: a FuncGraph whose variables were deleted raises
+    # AssertionError from its ``variables`` property.
+    try:
+        graph.variables
+    except Exception:
+        return False
+    return True
 
 
 def _graph_reads(graph, variable_ids):

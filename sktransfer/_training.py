@@ -6,7 +6,7 @@ weights, seeding, the validation split and early stopping, the Keras fit and
 ``history_``, prediction, ``transform`` and pickling. A subclass only says how
 to build its network (:meth:`BaseImageClassifier._build_network`).
 
-A network comes in up to three parts (see :class:`Network`): the full model
+A network comes in up to three parts (see :class:`sktransfer._network.Network`): the full model
 (raw 0..255 pixels in, probabilities out), a frozen part (pixels -> the
 activations at the cut) and a trainable part (activations at the cut ->
 probabilities). When the frozen part exists and no augmentation is on, fit
@@ -17,7 +17,6 @@ trained too.
 
 import random
 import warnings
-from dataclasses import dataclass, field
 from numbers import Integral, Real
 
 import numpy as np
@@ -50,93 +49,7 @@ from ._views import ViewEpochs, augment_per_image  # noqa: E402
 from .optimizers import TwoRateTrainer, make_optimizer  # noqa: E402
 from ._trainers import fit_on_trainer  # noqa: E402
 
-__all__ = ["BaseImageClassifier", "InferenceMode", "Network", "build_head"]
-
-
-@keras.saving.register_keras_serializable(package="sktransfer")
-class InferenceMode(keras.layers.Layer):
-    """Run a wrapped model in inference mode even while the outer model trains.
-
-    Keras 3 passes the outer ``training=True`` to nested models whatever they
-    were called with (keras-team/keras#20285), so ``base(x, training=False)``
-    no longer keeps BatchNormalization on its ImageNet statistics nor switches
-    off a backbone's internal dropout. Calling the wrapped model with an
-    explicit ``training=False`` inside ``call`` does. Trainable weights of the
-    wrapped model still receive gradients.
-    """
-
-    def __init__(self, model, **kwargs):
-        super().__init__(**kwargs)
-        self.model = model
-
-    def call(self, inputs):
-        return self.model(inputs, training=False)
-
-    def compute_output_shape(self, input_shape):
-        return self.model.compute_output_shape(input_shape)
-
-    def get_config(self):
-        return {**super().get_config(), "model": keras.saving.serialize_keras_object(self.model)}
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        model = keras.saving.deserialize_keras_object(config.pop("model"))
-        return cls(model, **config)
-
-
-@dataclass
-class Network:
-    """A built network: the full model, plus what training needs to know.
-
-    ``info`` becomes ``backbone_info_``; its ``cut_layer`` / ``anchor`` /
-    ``identity`` entries describe the frozen part (see :mod:`sktransfer._frozen`).
-    """
-
-    model: object
-    backbone_variables: list = field(default_factory=list)
-    embedding_layer: str = "embedding"
-    info: dict = field(default_factory=dict)
-
-
-def build_head(x, units=(), *, dropout=0.0, l2=0.0, batchnorm=False, n_outputs=2, seed=None):
-    """Dense layers on a feature vector, then the logits and the probabilities.
-
-    The hidden layers are ``Dense(units, relu)`` [+ BatchNormalization] [+ Dropout];
-    the last hidden layer (or the input when there is none) is named
-    ``"embedding"``. The output is ``Dense(1) + sigmoid`` for two classes and
-    ``Dense(K) + softmax`` otherwise, named ``"logits"`` and ``"probabilities"``.
-    """
-    regularizer = keras.regularizers.L2(l2) if l2 else None
-    x = keras.layers.Identity(name="embedding")(x) if not units else x
-    for i, n in enumerate(units):
-        last = i == len(units) - 1
-        x = keras.layers.Dense(
-            n,
-            activation=None if batchnorm else "relu",
-            kernel_regularizer=regularizer,
-            kernel_initializer=keras.initializers.GlorotUniform(seed=_sub(seed, i)),
-            name=f"head_dense_{i}",
-        )(x)
-        if batchnorm:
-            x = keras.layers.BatchNormalization(name=f"head_bn_{i}")(x)
-            x = keras.layers.Activation("relu", name=f"head_relu_{i}")(x)
-        if last:
-            x = keras.layers.Identity(name="embedding")(x)
-        if dropout:
-            x = keras.layers.Dropout(dropout, seed=_sub(seed, 100 + i), name=f"head_dropout_{i}")(x)
-    logits = keras.layers.Dense(
-        1 if n_outputs == 2 else n_outputs,
-        kernel_regularizer=regularizer,
-        kernel_initializer=keras.initializers.GlorotUniform(seed=_sub(seed, 999)),
-        name="logits",
-    )(x)
-    activation = "sigmoid" if n_outputs == 2 else "softmax"
-    return keras.layers.Activation(activation, name="probabilities", dtype="float32")(logits)
-
-
-def _sub(seed, offset):
-    return None if seed is None else int(seed) + offset
+__all__ = ["BaseImageClassifier"]
 
 
 class BaseImageClassifier(KerasPickleMixin, ClassifierMixin, TransformerMixin, BaseEstimator):

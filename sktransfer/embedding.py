@@ -10,7 +10,7 @@ from ._compat import HasMethods, Interval, StrOptions, check_is_fitted, fit_cont
 from ._cache import identity_key, resolve_cache
 from ._decode import OUTPUT_HINT, reports_user_index, skip_unreadable
 from ._frozen import compute_frozen
-from ._training import InferenceMode
+from ._network import InferenceMode
 from .backbones import BACKBONES, BackbonePreprocessing, build_backbone, get_backbone_spec, normalize_size
 from .finetune import _frozen_identity
 from .images import check_image_input, input_checked

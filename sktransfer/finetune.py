@@ -7,7 +7,8 @@ from numbers import Integral, Real
 
 from ._compat import HasMethods, Interval, StrOptions, import_keras
 from ._cut import anchor_point, cut_position, resolve_trainable, split_at
-from ._training import BaseImageClassifier, InferenceMode, Network, build_head
+from ._network import InferenceMode, Network, build_head
+from ._training import BaseImageClassifier
 from ._cache import file_digest
 from .backbones import (
     BACKBONES,

@@ -80,7 +80,7 @@ def model_to_bytes(model):
 def _register_custom_layers():
     # The custom layers register themselves with Keras when their modules are
     # imported; make sure they are before a model that uses them is loaded.
-    from . import _training, backbones  # noqa: F401
+    from . import _network, backbones  # noqa: F401
 
 
 def model_from_bytes(data, *, safe_mode=True):

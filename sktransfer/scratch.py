@@ -3,7 +3,8 @@
 from numbers import Integral, Real
 
 from ._compat import Interval, import_keras
-from ._training import BaseImageClassifier, Network, build_head
+from ._network import Network, build_head
+from ._training import BaseImageClassifier
 from .backbones import normalize_size
 
 keras = import_keras()

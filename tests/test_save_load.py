@@ -227,7 +227,7 @@ def test_interrupted_save_keeps_the_previous_one(failure, cnn, data, copy_of_sav
 def test_model_file_with_a_lambda_layer_is_refused(where, copy_of_save):
     from keras.src.backend.common import global_state
 
-    from sktransfer._training import InferenceMode
+    from sktransfer._network import InferenceMode
 
     inputs = keras.Input((32, 32, 3))
     lambda_model = keras.Model(inputs, keras.layers.Lambda(lambda x: x * 2.0)(inputs))
