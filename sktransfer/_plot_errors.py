@@ -79,7 +79,9 @@ def worst_errors(estimator, X, y, *, k=5, threshold=None, size=96, fig=None):
     ----------
     estimator : fitted classifier
         With ``predict_proba`` or ``decision_function``; e.g.
-        ``make_pipeline(FineTunedClassifier(...), SVC(probability=True))``.
+        ``make_pipeline(FineTunedClassifier(...), SVC())`` (decision scores) or
+        ``CalibratedClassifierCV(SVC(), ensemble=False)`` (probabilities) as the
+        last step.
     X : array-like of shape (n, h, w, c) or list of paths
         Images (0..255) or image files, as sktransfer's estimators take them.
     y : array-like of shape (n,)

@@ -11,6 +11,7 @@ import sys
 import numpy as np
 import pytest
 from sklearn import metrics as skm
+from sklearn.calibration import CalibratedClassifierCV
 from sklearn.datasets import make_classification
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
@@ -192,7 +193,6 @@ def test_multiclass_summary_checks_proba_shape():
     assert s["roc_auc_ovr_macro"] is None and s["per_class"][2]["roc_auc"] is None
 
 
-@pytest.mark.filterwarnings("ignore:The `probability` parameter:FutureWarning")  # sklearn 1.9
 def test_evaluate_dispatches_on_classes_and_methods(binary_data, multiclass_data):
     clf, X, y = binary_data
     s = evaluate(clf, X, y)  # predict_proba
@@ -203,7 +203,8 @@ def test_evaluate_dispatches_on_classes_and_methods(binary_data, multiclass_data
     assert s["threshold"] == 0.0
     ref = skm.confusion_matrix(y, svc.predict(X)).ravel().tolist()
     assert [s["TN"], s["FP"], s["FN"], s["TP"]] == ref
-    svc_p = make_pipeline(StandardScaler(), SVC(probability=True, random_state=0)).fit(X, y)
+    svc_p = make_pipeline(StandardScaler(),
+                          CalibratedClassifierCV(SVC(random_state=0), ensemble=False)).fit(X, y)
     s = evaluate(svc_p, X, y, threshold=0.3)
     assert s == binary_summary(y, svc_p.predict_proba(X)[:, 1], threshold=0.3)
 

@@ -13,6 +13,7 @@ matplotlib.use("Agg")
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from PIL import Image  # noqa: E402
+from sklearn.calibration import CalibratedClassifierCV  # noqa: E402
 from sklearn.linear_model import LogisticRegression  # noqa: E402
 from sklearn.pipeline import make_pipeline  # noqa: E402
 from sklearn.preprocessing import FunctionTransformer  # noqa: E402
@@ -100,10 +101,9 @@ def test_worst_errors_no_errors_of_a_kind_and_decision_function(images):
     assert res.false_positives == wrong[np.argsort(-decision[wrong], kind="stable")][:2].tolist()
 
 
-@pytest.mark.filterwarnings("ignore:The `probability` parameter:FutureWarning")  # sklearn 1.9
 def test_worst_errors_svc_probability_and_multiclass(images):
     X, y = images
-    svm = _image_classifier(SVC(probability=True, random_state=0)).fit(X, y)
+    svm = _image_classifier(CalibratedClassifierCV(SVC(random_state=0), ensemble=False)).fit(X, y)
     res = worst_errors(svm, X, y, k=2)
     assert set(res.panels) == {"false_positives", "false_negatives"}
     # Three classes: the errors whose predicted class has the highest probability.
