@@ -28,6 +28,8 @@ _LAZY = {
     "config_context": "_config",
     "get_config": "_config",
     "set_config": "_config",
+    "make_tuner": "tuning",
+    "tune": "tuning",
     "save": "persistence",
     "load": "persistence",
 }
@@ -40,6 +42,7 @@ _SUBMODULES = (
     "model_selection",
     "plot",
     "report",
+    "tuning",
 )
 
 __all__ = sorted(_LAZY) + list(_SUBMODULES) + ["__version__"]

@@ -326,17 +326,37 @@ class BaseImageClassifier(KerasPickleMixin, ClassifierMixin, TransformerMixin, B
         check_is_fitted(self)
         X = check_image_input(X)
         info = self.backbone_info_
+        mirrored = self._mirrored(layer_name)
         if "_stages" not in self.__dict__:
             self._stages = frozen_stages(self.model_, info)
             self._from_cut = {}
         if self._stages is None:
             model = keras.Model(self.model_.inputs, self.model_.get_layer(layer_name).output)
-            return run_model(model, self._pixels(X), self.batch_size)
+            pixels = self._pixels(X)
+            outputs = [run_model(model, pixels, self.batch_size)]
+            if mirrored:
+                outputs.append(run_model(model, _mirror(pixels), self.batch_size))
+            return np.mean(outputs, axis=0)
         if layer_name not in self._from_cut:
             self._from_cut[layer_name] = model_from_cut(self.model_, info, layer_name)
-        activations = self._frozen_activations(self._stages, X)
         head = self._from_cut[layer_name]
-        return activations if head is None else run_model(head, activations, self.batch_size)
+        outputs = []
+        for stages, transform in self._output_views(mirrored):
+            activations = self._frozen_activations(stages, X, transform=transform)
+            outputs.append(activations if head is None else run_model(head, activations, self.batch_size))
+        return np.mean(outputs, axis=0) if mirrored else outputs[0]
+
+    def _output_views(self, mirrored):
+        """(stages, pixel transform) of the original images, then of their mirror images."""
+        yield self._stages, None
+        if mirrored:
+            stages = [(None if ident is None else identity_key(ident, "hflip"), models)
+                      for ident, models in self._stages]
+            yield stages, _mirror
+
+    def _mirrored(self, layer_name):
+        """Whether test-time augmentation applies: the ``tta`` parameter, outputs only."""
+        return bool(getattr(self, "tta", False)) and layer_name in ("probabilities", "logits")
 
     def predict_proba(self, X):
         """Class probabilities, shape (n_samples, n_classes); columns follow ``classes_``.
@@ -356,7 +376,16 @@ class BaseImageClassifier(KerasPickleMixin, ClassifierMixin, TransformerMixin, B
         return self.classes_[np.argmax(proba, axis=1)]
 
     def decision_function(self, X):
-        """Logits: shape (n_samples,) for two classes (positive = ``classes_[1]``), else (n, K)."""
+        """Logits: shape (n_samples,) for two classes (positive = ``classes_[1]``), else (n, K).
+
+        With test-time augmentation (``tta=True``) these are the logits of the
+        averaged probabilities (log-odds for two classes, log-probabilities
+        otherwise), so that their argmax is :meth:`predict`'s answer.
+        """
+        if self._mirrored("logits"):
+            proba = np.clip(self.predict_proba(X), 1e-12, 1.0)
+            log = np.log(proba)
+            return log[:, 1] - log[:, 0] if len(self.classes_) == 2 else log
         scores = self._output(X, "logits").astype(np.float64)
         return scores.ravel() if len(self.classes_) == 2 else scores
 
@@ -379,6 +408,11 @@ class BaseImageClassifier(KerasPickleMixin, ClassifierMixin, TransformerMixin, B
         tags.transformer_tags.preserves_dtype = ["float32"]
         tags.non_deterministic = self.random_state is None
         return tags
+
+
+def _mirror(pixels, keys=None):
+    """Left-right mirror images of a batch (NHWC)."""
+    return np.ascontiguousarray(pixels[:, :, ::-1])
 
 
 def _cpu_only():

@@ -87,6 +87,12 @@ class FineTunedClassifier(BaseImageClassifier):
     callbacks : list of keras.callbacks.Callback or None, default=None
     augmentation : Augmentation or None, default=None
         Random transformations applied while training only.
+    tta : bool, default=False
+        Test-time augmentation: :meth:`predict_proba` (and so :meth:`predict`
+        and :meth:`decision_function`) average the probabilities of each
+        image and of its left-right mirror image. Doubles the cost of
+        prediction (the mirror images' frozen activations are cached like
+        any others); :meth:`transform` is unaffected.
     input_size : int, (int, int) or None, default=None
         Images are resized to this; ``None`` means the backbone's default (224).
     n_jobs : int or None, default=None
@@ -155,6 +161,7 @@ class FineTunedClassifier(BaseImageClassifier):
         "pooling": [StrOptions({"avg", "max"})],
         "embedding": [StrOptions({"penultimate", "pooled"})],
         "backbone_lr_scale": [Interval(Real, 0, None, closed="neither")],
+        "tta": ["boolean"],
         "cache": ["boolean", str, os.PathLike, HasMethods(["get_many", "put_many"])],
     }
 
@@ -181,6 +188,7 @@ class FineTunedClassifier(BaseImageClassifier):
         class_weight=None,
         callbacks=None,
         augmentation=None,
+        tta=False,
         input_size=None,
         n_jobs=None,
         on_error="raise",
@@ -208,6 +216,7 @@ class FineTunedClassifier(BaseImageClassifier):
         self.class_weight = class_weight
         self.callbacks = callbacks
         self.augmentation = augmentation
+        self.tta = tta
         self.input_size = input_size
         self.n_jobs = n_jobs
         self.on_error = on_error

@@ -1,0 +1,54 @@
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import numpy as np
+import pytest
+from conftest import BACKBONE, SIZE
+from sklearn.base import is_classifier
+from sklearn.model_selection import StratifiedKFold
+
+from sktransfer import FineTunedClassifier, make_tuner, tune
+from sktransfer.tuning import CANDIDATES, candidate_grid, top_block
+
+
+def test_grid_covers_every_recipe():
+    grid = candidate_grid(BACKBONE, input_size=SIZE, random_state=3)
+    models = [g["model"][0] for g in grid]
+    # probe, 2 SVM kernel grids, head, top block
+    assert len(grid) == 5
+    fine = [m for m in models if isinstance(m, FineTunedClassifier)]
+    assert [m.trainable_layers for m in fine] == [0, "block7"]
+    assert all(m.random_state == 3 and m.input_size == SIZE for m in fine)
+    assert fine[1].backbone_lr_scale == 0.1
+
+
+def test_tuner_is_a_stratified_classifier_search():
+    tuner = make_tuner(BACKBONE, cv=4, random_state=0)
+    assert is_classifier(tuner)
+    assert isinstance(tuner.cv, StratifiedKFold) and tuner.cv.n_splits == 4 and tuner.cv.shuffle
+
+
+def test_tune_picks_by_cv_and_refits(sample):
+    X, y = sample
+    tuner = tune(X, y, backbone=BACKBONE, input_size=SIZE, cv=2, random_state=0,
+                 include=("linear_probe", "head"))
+    scores = tuner.cv_results_["mean_test_score"]
+    assert len(scores) == 2
+    assert tuner.best_index_ == int(np.argmax(scores))
+    best = tuner.best_estimator_["model"]
+    assert type(best) is type(tuner.cv_results_["params"][tuner.best_index_]["model"])
+    assert tuner.predict(X).shape == (len(X),)
+    assert set(tuner.classes_) == set(y)
+
+
+@pytest.mark.parametrize("include", [(), "svm", ("svm", "deep")])
+def test_bad_include_names_the_argument(include):
+    with pytest.raises(ValueError, match="include"):
+        candidate_grid(BACKBONE, include=include)
+
+
+def test_top_block_per_backbone():
+    assert top_block("mobilenetv2") == "block16"
+    assert top_block("convnexttiny") == "stage3"
+    assert set(CANDIDATES) == {"linear_probe", "svm", "head", "top_block"}
