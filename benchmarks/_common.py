@@ -24,12 +24,14 @@ def machine():
     )
 
 
-def write_json(name, payload):
+def write_json(name, payload, quiet=False):
     os.makedirs(RESULTS, exist_ok=True)
     path = os.path.join(RESULTS, name)
-    with open(path, "w") as fh:
+    with open(path + ".tmp", "w") as fh:
         json.dump(payload, fh, indent=2, default=str)
-    print(f"\nwrote {path}")
+    os.replace(path + ".tmp", path)  # a run stopped midway leaves the last complete file
+    if not quiet:
+        print(f"\nwrote {path}")
     return path
 
 

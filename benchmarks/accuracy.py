@@ -1,0 +1,223 @@
+"""Accuracy on real photos: linear probe vs SVM vs fine-tuning, chosen by CV on the training part.
+
+For each dataset folder (one sub-folder per class): a fixed stratified
+train/test split (25 % test, seed 0). On the training part only, every
+candidate recipe gets a stratified K-fold CV accuracy (folds shuffled with the
+run's seed) and is then refit on the whole training part and scored on the
+test part. The "selected" row is the candidate with the best CV accuracy: what
+a user who picks by CV would get. Every fine-tuning candidate is also scored
+with test-time augmentation (``tta=True``, image + mirror averaged) from the
+same fitted models, as the candidate's ``+tta`` row.
+
+Candidates (``--candidates`` picks some):
+  probe          standardised pooled embeddings + LogisticRegression (the floor)
+  svm            the same embeddings + SVC, GridSearchCV over kernel and C
+  head           fine-tune the head only (Dense softmax on pooled features)
+  head_aug       ... with augmentation (flip, rotation, zoom; cached views)
+  top            fine-tune the top block + head, backbone at lr x 0.1
+  top_aug        ... with augmentation
+  full           fine-tune everything, backbone at lr x 0.1
+  full_aug       ... with augmentation
+  head1024_svm   improved head (2 x 1024, batch norm, L2, dropout) trained,
+                 then an SVC on its penultimate embeddings
+  defaults       FineTunedClassifier() with the library defaults
+
+Examples::
+
+    python benchmarks/accuracy.py --backbone mobilenet_0.25 \\
+        --weights ../shared/data/weights/mobilenet_2_5_224_tf_no_top.h5
+    python benchmarks/accuracy.py --backbone efficientnet_lite0 \\
+        --candidates probe,svm,head,head_aug,top,top_aug,head1024_svm,defaults
+"""
+
+import argparse
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from _common import SHARED_DATA, machine, print_table, write_json  # noqa: E402
+
+DATASETS = ("tf_flowers", "cats_dogs_sample", "animals10_sample")
+ALL = ("probe", "svm", "head", "head_aug", "top", "top_aug", "full", "full_aug",
+       "head1024_svm", "defaults")
+
+
+def build(name, args, seed):
+    """The estimator of candidate ``name`` for this run's backbone and seed."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import GridSearchCV, StratifiedKFold
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.svm import SVC
+
+    from sktransfer import Augmentation, FineTunedClassifier, PretrainedEmbedder
+    from sktransfer.tuning import SVM_GRID, top_block
+
+    shared = dict(backbone=args.backbone, weights=args.weights, input_size=args.size)
+    aug = Augmentation(flip="horizontal", rotation=0.05, zoom=0.1, n_views=args.n_views)
+    tuned = dict(epochs=args.epochs, random_state=seed, **shared)
+    top = top_block(args.backbone)
+    if name == "probe":
+        return make_pipeline(PretrainedEmbedder(**shared), StandardScaler(),
+                             LogisticRegression(max_iter=2000))
+    if name == "svm":
+        pipe = make_pipeline(PretrainedEmbedder(**shared), StandardScaler(), SVC(random_state=seed))
+        return GridSearchCV(pipe, SVM_GRID, cv=StratifiedKFold(3, shuffle=True, random_state=seed))
+    if name == "defaults":
+        return FineTunedClassifier(random_state=seed, **shared)
+    if name == "head1024_svm":
+        ft = FineTunedClassifier(head=(1024, 1024), head_batchnorm=True, head_l2=1e-4,
+                                 head_dropout=0.5, **tuned)
+        return make_pipeline(ft, StandardScaler(), SVC(C=10, random_state=seed))
+    base, _, with_aug = name.partition("_")
+    layers = {"head": 0, "top": top, "full": "all"}[base]
+    scale = {"head": 1.0, "top": 0.1, "full": 0.1}[base]
+    epochs = args.full_epochs if base == "full" else args.epochs
+    return FineTunedClassifier(trainable_layers=layers, backbone_lr_scale=scale,
+                               augmentation=aug if with_aug else None,
+                               **{**tuned, "epochs": epochs})
+
+
+def scores(model, X, y):
+    """(accuracy, macro F1) of a fitted model, and with TTA when it is a fine-tuner."""
+    from sklearn.metrics import accuracy_score, f1_score
+
+    from sktransfer import FineTunedClassifier
+
+    out = {}
+    variants = [("", None)]
+    if isinstance(model, FineTunedClassifier):
+        variants.append(("+tta", True))
+    for suffix, tta in variants:
+        if tta:
+            model.set_params(tta=True)
+        pred = model.predict(X)
+        out[suffix] = (accuracy_score(y, pred), f1_score(y, pred, average="macro"))
+        if tta:
+            model.set_params(tta=False)
+    return out
+
+
+def run_candidate(name, args, seed, X_train, y_train, X_test, y_test):
+    from sklearn.base import clone
+    from sklearn.model_selection import StratifiedKFold
+
+    estimator = build(name, args, seed)
+    folds = StratifiedKFold(args.cv, shuffle=True, random_state=seed)
+    cv = {}
+    start = time.perf_counter()
+    for train, val in folds.split(X_train, y_train):
+        model = clone(estimator).fit(X_train[train], y_train[train])
+        for suffix, (acc, _) in scores(model, X_train[val], y_train[val]).items():
+            cv.setdefault(suffix, []).append(acc)
+    cv_seconds = time.perf_counter() - start
+    start = time.perf_counter()
+    model = clone(estimator).fit(X_train, y_train)
+    fit_seconds = time.perf_counter() - start
+    test = scores(model, X_test, y_test)
+    return [
+        {"candidate": name + suffix, "seed": seed, "cv_accuracy": float(sum(cv[suffix]) / len(cv[suffix])),
+         "test_accuracy": float(acc), "test_macro_f1": float(f1), "fit_seconds": fit_seconds,
+         "cv_seconds": cv_seconds}
+        for suffix, (acc, f1) in test.items()
+    ]
+
+
+def summarise(rows):
+    """Mean and spread over seeds per (dataset, candidate), and the CV-selected candidate per seed."""
+    import numpy as np
+
+    table = []
+    for dataset in dict.fromkeys(r["dataset"] for r in rows):
+        mine = [r for r in rows if r["dataset"] == dataset]
+        for cand in dict.fromkeys(r["candidate"] for r in mine):
+            rs = [r for r in mine if r["candidate"] == cand]
+            acc = np.array([r["test_accuracy"] for r in rs])
+            table.append({
+                "dataset": dataset, "candidate": cand, "seeds": len(rs),
+                "cv_acc": float(np.mean([r["cv_accuracy"] for r in rs])),
+                "test_acc": float(acc.mean()), "test_acc_sd": float(acc.std()),
+                "macro_f1": float(np.mean([r["test_macro_f1"] for r in rs])),
+                "fit_s": float(np.mean([r["fit_seconds"] for r in rs])),
+            })
+        selected = []
+        for seed in dict.fromkeys(r["seed"] for r in mine):
+            per_seed = [r for r in mine if r["seed"] == seed]
+            best = max(per_seed, key=lambda r: r["cv_accuracy"])
+            probe = next((r for r in per_seed if r["candidate"] == "probe"), None)
+            selected.append((best, probe))
+        acc = np.array([b["test_accuracy"] for b, _ in selected])
+        gains = [b["test_accuracy"] - p["test_accuracy"] for b, p in selected if p is not None]
+        table.append({
+            "dataset": dataset, "candidate": "SELECTED: " + ",".join(b["candidate"] for b, _ in selected),
+            "seeds": len(selected), "test_acc": float(acc.mean()), "test_acc_sd": float(acc.std()),
+            "macro_f1": float(np.mean([b["test_macro_f1"] for b, _ in selected])),
+            "gain_over_probe": float(np.mean(gains)) if gains else None,
+        })
+    return table
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--data", action="append",
+                   help="a class-folder dataset (repeatable); default: the three in ../shared/data")
+    p.add_argument("--backbone", default="efficientnet_lite0")
+    p.add_argument("--weights", default="imagenet", help="'imagenet' or a local weights file")
+    p.add_argument("--size", type=int, default=224)
+    p.add_argument("--seeds", default="0,1,2")
+    p.add_argument("--cv", type=int, default=3)
+    p.add_argument("--test-size", type=float, default=0.25)
+    p.add_argument("--candidates", default=",".join(ALL))
+    p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--full-epochs", type=int, default=5, help="epochs of the full fine-tunes")
+    p.add_argument("--n-views", type=int, default=3, help="cached augmented views per image")
+    p.add_argument("--out", default=None)
+    args = p.parse_args()
+    candidates = args.candidates.split(",")
+    unknown = sorted(set(candidates) - set(ALL))
+    if unknown:
+        p.error(f"unknown candidates {unknown}; choose from {ALL}")
+    if args.weights not in ("imagenet", "none") and not os.path.isfile(args.weights):
+        p.error(f"--weights {args.weights!r} is not a file")
+    args.weights = None if args.weights == "none" else args.weights
+
+    from sklearn.model_selection import train_test_split
+
+    import sktransfer
+    from sktransfer import load_image_folder
+
+    sktransfer.set_cache(max_bytes=6 * 2**30)
+    folders = args.data or [os.path.join(SHARED_DATA, d) for d in DATASETS]
+    seeds = [int(s) for s in args.seeds.split(",")]
+    out = args.out or f"accuracy_{args.backbone}.json"
+    header = dict(machine=machine(), command=" ".join(sys.argv), backbone=args.backbone,
+                  weights=str(args.weights), size=args.size, cv=args.cv, test_size=args.test_size,
+                  epochs=args.epochs, full_epochs=args.full_epochs, n_views=args.n_views)
+    print(header["machine"])
+    rows = []
+    for folder in folders:
+        X, y, _ = load_image_folder(folder)
+        X_train, X_test, y_train, y_test = train_test_split(
+            X, y, test_size=args.test_size, stratify=y, random_state=0)
+        dataset = os.path.basename(os.path.normpath(folder))
+        print(f"\n{dataset}: {len(X_train)} train / {len(X_test)} test images, "
+              f"{len(set(y))} classes", flush=True)
+        for seed in seeds:
+            for name in candidates:
+                for row in run_candidate(name, args, seed, X_train, y_train, X_test, y_test):
+                    rows.append({"dataset": dataset, **row})
+                    print(f"  seed {seed} {row['candidate']:<16} cv {row['cv_accuracy']:.3f}  "
+                          f"test {row['test_accuracy']:.3f}  f1 {row['test_macro_f1']:.3f}  "
+                          f"fit {row['fit_seconds']:.0f}s  cv {row['cv_seconds']:.0f}s", flush=True)
+                write_json(out, {**header, "runs": rows, "summary": summarise(rows)}, quiet=True)
+    table = summarise(rows)
+    print()
+    print_table(table, ["dataset", "candidate", "seeds", "cv_acc", "test_acc", "test_acc_sd",
+                        "macro_f1", "fit_s", "gain_over_probe"])
+    write_json(out, {**header, "runs": rows, "summary": table})
+
+
+if __name__ == "__main__":
+    main()
