@@ -190,12 +190,8 @@ class BaseImageClassifier(KerasPickleMixin, ClassifierMixin, TransformerMixin, B
         variant = (repr(aug), seed)
         views = []
         for v in range(aug.n_views):
-            view_stages = [
-                (None if ident is None else identity_key(ident, "view", v, *variant), models)
-                for ident, models in stages
-            ]
             views.append(self._frozen_activations(
-                view_stages, X[train],
+                _retagged(stages, "view", v, *variant), X[train],
                 transform=lambda pixels, keys, v=v: augment_per_image(layers, pixels, keys, v, seed),
             ))
         network.info["training_input"] = (
@@ -350,9 +346,7 @@ class BaseImageClassifier(KerasPickleMixin, ClassifierMixin, TransformerMixin, B
         """(stages, pixel transform) of the original images, then of their mirror images."""
         yield self._stages, None
         if mirrored:
-            stages = [(None if ident is None else identity_key(ident, "hflip"), models)
-                      for ident, models in self._stages]
-            yield stages, _mirror
+            yield _retagged(self._stages, "hflip"), _mirror
 
     def _mirrored(self, layer_name):
         """Whether test-time augmentation applies: the ``tta`` parameter, outputs only."""
@@ -408,6 +402,11 @@ class BaseImageClassifier(KerasPickleMixin, ClassifierMixin, TransformerMixin, B
         tags.transformer_tags.preserves_dtype = ["float32"]
         tags.non_deterministic = self.random_state is None
         return tags
+
+
+def _retagged(stages, *tag):
+    """``stages`` whose cache identities also name a pixel transformation (views, mirrors)."""
+    return [(None if ident is None else identity_key(ident, *tag), models) for ident, models in stages]
 
 
 def _mirror(pixels, keys=None):
