@@ -249,8 +249,8 @@ def _add_model_options(p, *, compare=False):
                    help="sgd, rmsprop, adam, adamw, nadam, adamax, adagrad, adadelta "
                         "(default: %(default)s)")
     p.add_argument("--learning-rate", type=_positive_float, metavar="F",
-                   help="learning rate (default: the optimizer's own)")
-    p.add_argument("--epochs", type=_positive_int, default=10, metavar="N",
+                   help="learning rate (default: 0.003 for adam, else the optimizer's own)")
+    p.add_argument("--epochs", type=_positive_int, default=30, metavar="N",
                    help="training epochs (default: %(default)s)")
     p.add_argument("--batch-size", type=_positive_int, default=32, metavar="N",
                    help="batch size (default: %(default)s)")

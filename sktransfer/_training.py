@@ -73,6 +73,10 @@ class BaseImageClassifier(KerasPickleMixin, ClassifierMixin, TransformerMixin, B
         "verbose": ["verbose"],
     }
 
+    #: Learning rates that replace the optimizer's own default (the table in
+    #: :mod:`sktransfer.optimizers`) when ``learning_rate=None``, by optimizer name.
+    _default_learning_rates = {}
+
     # -- to be provided by subclasses ---------------------------------------
     def _build_network(self, n_outputs, seed):  # pragma: no cover - abstract
         raise NotImplementedError
@@ -269,6 +273,12 @@ class BaseImageClassifier(KerasPickleMixin, ClassifierMixin, TransformerMixin, B
         jit = False if whole else self._xla(network)
         return self._compile(model, network, n_classes, jit_compile=jit), model
 
+    def _learning_rate(self):
+        """``learning_rate``, or this estimator's default for the optimizer name (or None)."""
+        if self.learning_rate is not None or not isinstance(self.optimizer, str):
+            return self.learning_rate
+        return self._default_learning_rates.get(self.optimizer.lower())
+
     def _xla(self, network):
         xla = get_config()["xla"]
         if xla == "auto":
@@ -276,7 +286,8 @@ class BaseImageClassifier(KerasPickleMixin, ClassifierMixin, TransformerMixin, B
         return xla
 
     def _compile(self, model, network, n_classes, jit_compile=False):
-        optimizer = make_optimizer(self.optimizer, self.learning_rate)
+        rate = self._learning_rate()
+        optimizer = make_optimizer(self.optimizer, rate)
         loss = "binary_crossentropy" if n_classes == 2 else "sparse_categorical_crossentropy"
         # Named "accuracy" so that Keras' epoch lines and history_ say accuracy.
         metric = (keras.metrics.BinaryAccuracy if n_classes == 2
@@ -286,7 +297,7 @@ class BaseImageClassifier(KerasPickleMixin, ClassifierMixin, TransformerMixin, B
         backbone_vars = [v for v in network.backbone_variables if id(v) in trained_ids]
         if scale != 1.0 and backbone_vars:
             trainer = TwoRateTrainer(
-                model, backbone_vars, make_optimizer(self.optimizer, self.learning_rate, scale)
+                model, backbone_vars, make_optimizer(self.optimizer, rate, scale)
             )
         else:
             trainer = model

@@ -31,6 +31,9 @@ __all__ = ["CANDIDATES", "candidate_grid", "make_tuner", "top_block", "tune"]
 #: Names accepted by ``include``, in the order they are searched.
 CANDIDATES = ("linear_probe", "svm", "head", "top_block")
 
+#: Epochs of the ``"top_block"`` candidate (the head-only one uses the default, 30).
+TOP_BLOCK_EPOCHS = 10
+
 # The SVM grid: a linear kernel over C, and an RBF kernel over C (gamma
 # "scale" adapts to the standardised features' dimension).
 SVM_GRID = [
@@ -69,7 +72,8 @@ def candidate_grid(backbone="resnet50v2", *, weights="imagenet", input_size=None
         ``LogisticRegression``), ``"svm"`` (the same embeddings + ``SVC`` over
         :data:`SVM_GRID`), ``"head"`` (fine-tune the head only) and
         ``"top_block"`` (fine-tune the head and :func:`top_block`, with the
-        backbone at a tenth of the head's learning rate).
+        backbone at a tenth of the head's learning rate, for
+        :data:`TOP_BLOCK_EPOCHS`).
     random_state : int or None, default=None
         Seeds the fine-tuners and the SVM.
     n_jobs : int or None, default=None
@@ -116,8 +120,9 @@ def candidate_grid(backbone="resnet50v2", *, weights="imagenet", input_size=None
         elif name == "head":
             grid.append({"model": [finetuner(trainable_layers=0)]})
         else:
+            # Fewer epochs than the default: each epoch trains backbone layers.
             grid.append({"model": [finetuner(trainable_layers=top_block(backbone),
-                                             backbone_lr_scale=0.1)]})
+                                             backbone_lr_scale=0.1, epochs=TOP_BLOCK_EPOCHS)]})
     return grid
 
 

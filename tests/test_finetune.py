@@ -227,3 +227,32 @@ def test_numpy_integers_from_grids_are_accepted(binary_sample):
     X, y = binary_sample
     clf = _clf(trainable_layers=np.int64(2), input_size=np.int64(SIZE), epochs=1).fit(X, y)
     assert clf.backbone_info_["trainable_backbone_layers"] == 2
+
+
+class _RecordRate:
+    """A Keras callback that records the optimizer's learning rate when training starts."""
+
+    def __new__(cls):
+        import keras
+
+        class Record(keras.callbacks.Callback):
+            rates = []
+
+            def on_train_begin(self, logs=None):
+                self.rates.append(float(self.model.optimizer.learning_rate))
+
+        return Record()
+
+
+@pytest.mark.parametrize("optimizer, learning_rate, expected", [
+    ("adam", None, 0.003),    # the fine-tuner's own default for Adam (README, "Why the defaults")
+    ("Adam", None, 0.003),
+    ("sgd", None, 0.01),      # other names keep sktransfer.optimizers' table
+    ("adam", 0.02, 0.02),     # an explicit rate always wins
+])
+def test_default_learning_rate(optimizer, learning_rate, expected, binary_sample):
+    X, y = binary_sample
+    record = _RecordRate()
+    FineTunedClassifier(BACKBONE, input_size=SIZE, epochs=1, optimizer=optimizer,
+                        learning_rate=learning_rate, callbacks=[record], random_state=0).fit(X, y)
+    assert record.rates[-1] == pytest.approx(expected, rel=1e-6)
