@@ -25,8 +25,9 @@ def machine():
 
 
 def write_json(name, payload, quiet=False):
-    os.makedirs(RESULTS, exist_ok=True)
-    path = os.path.join(RESULTS, name)
+    """Write ``payload`` to ``name``: a bare file name goes in benchmarks/results/, a path as given."""
+    path = name if os.path.dirname(name) else os.path.join(RESULTS, name)
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     with open(path + ".tmp", "w") as fh:
         json.dump(payload, fh, indent=2, default=str)
     os.replace(path + ".tmp", path)  # a run stopped midway leaves the last complete file
