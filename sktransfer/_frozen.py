@@ -31,7 +31,7 @@ from .images import load_images
 keras = import_keras()
 import tensorflow as tf  # noqa: E402  (graph-mode inference, see run_model)
 
-__all__ = ["compute_frozen", "frozen_stages", "load_pixels", "model_from_cut", "run_model"]
+__all__ = ["compute_frozen", "frozen_stages", "load_pixels", "model_from_cut", "retagged", "run_model"]
 
 # Images decoded per chunk when decoding overlaps with compute.
 _CHUNK = 64
@@ -213,3 +213,8 @@ def _run_stages(stages, X, idx, first, inputs, size, crop, keys, batch_size, n_j
                 pending = pool.submit(decode, chunks[k + 1])
             outputs.append(run(pixels, chunk))
     return np.concatenate(outputs) if outputs else np.zeros((0,), dtype=np.float32)
+
+
+def retagged(stages, *tag):
+    """``stages`` whose cache identities also name a pixel transformation (views, mirrors)."""
+    return [(None if ident is None else identity_key(ident, *tag), models) for ident, models in stages]

@@ -3,7 +3,8 @@
 :class:`BaseImageClassifier` does what FineTunedClassifier and
 SimpleCNNClassifier have in common: validation, label encoding, class
 weights, seeding, the validation split and early stopping, the Keras fit and
-``history_``, prediction, ``transform`` and pickling. A subclass only says how
+``history_`` and pickling; prediction and ``transform`` come from
+:class:`sktransfer._prediction.PredictionMixin`. A subclass only says how
 to build its network (:meth:`BaseImageClassifier._build_network`).
 
 A network comes in up to three parts (see :class:`sktransfer._network.Network`): the full model
@@ -16,7 +17,6 @@ trained too.
 """
 
 import random
-import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -31,20 +31,20 @@ from ._compat import (
     HasMethods,
     Interval,
     StrOptions,
-    check_is_fitted,
     fit_context,
     import_keras,
     release_train_graphs,
 )
-from ._cache import identity_key, resolve_cache
+from ._cache import resolve_cache
 from ._config import get_config
-from ._decode import FIT_HINT, OUTPUT_HINT, reports_user_index, skip_unreadable
+from ._decode import FIT_HINT, reports_user_index, skip_unreadable
 from .images import check_image_input, input_checked, num_samples
 from .persistence import KerasPickleMixin
+from ._prediction import PredictionMixin
 
 keras = import_keras()
 
-from ._frozen import compute_frozen, frozen_stages, load_pixels, model_from_cut, run_model  # noqa: E402
+from ._frozen import compute_frozen, frozen_stages, load_pixels, model_from_cut, retagged  # noqa: E402
 from ._views import ViewEpochs, augment_per_image  # noqa: E402
 from .optimizers import TwoRateTrainer, make_optimizer  # noqa: E402
 from ._trainers import fit_on_trainer  # noqa: E402
@@ -52,7 +52,8 @@ from ._trainers import fit_on_trainer  # noqa: E402
 __all__ = ["BaseImageClassifier"]
 
 
-class BaseImageClassifier(KerasPickleMixin, ClassifierMixin, TransformerMixin, BaseEstimator):
+class BaseImageClassifier(PredictionMixin, KerasPickleMixin, ClassifierMixin, TransformerMixin,
+                          BaseEstimator):
     """Base class: see the module docstring. Not for direct use."""
 
     _parameter_constraints = {
@@ -195,7 +196,7 @@ class BaseImageClassifier(KerasPickleMixin, ClassifierMixin, TransformerMixin, B
         views = []
         for v in range(aug.n_views):
             views.append(self._frozen_activations(
-                _retagged(stages, "view", v, *variant), X[train],
+                retagged(stages, "view", v, *variant), X[train],
                 transform=lambda pixels, keys, v=v: augment_per_image(layers, pixels, keys, v, seed),
             ))
         network.info["training_input"] = (
@@ -327,85 +328,6 @@ class BaseImageClassifier(KerasPickleMixin, ClassifierMixin, TransformerMixin, B
                                   n_jobs=self.n_jobs, verbose=bool(self.verbose),
                                   transform=transform)
 
-    @reports_user_index(OUTPUT_HINT)
-    def _output(self, X, layer_name):
-        """Output of ``layer_name`` for images X, through the cached frozen part when there is one."""
-        check_is_fitted(self)
-        X = check_image_input(X)
-        info = self.backbone_info_
-        mirrored = self._mirrored(layer_name)
-        if "_stages" not in self.__dict__:
-            self._stages = frozen_stages(self.model_, info)
-            self._from_cut = {}
-        if self._stages is None:
-            model = keras.Model(self.model_.inputs, self.model_.get_layer(layer_name).output)
-            pixels = self._pixels(X)
-            outputs = [run_model(model, pixels, self.batch_size)]
-            if mirrored:
-                outputs.append(run_model(model, _mirror(pixels), self.batch_size))
-            return np.mean(outputs, axis=0)
-        if layer_name not in self._from_cut:
-            self._from_cut[layer_name] = model_from_cut(self.model_, info, layer_name)
-        head = self._from_cut[layer_name]
-        outputs = []
-        for stages, transform in self._output_views(mirrored):
-            activations = self._frozen_activations(stages, X, transform=transform)
-            outputs.append(activations if head is None else run_model(head, activations, self.batch_size))
-        return np.mean(outputs, axis=0) if mirrored else outputs[0]
-
-    def _output_views(self, mirrored):
-        """(stages, pixel transform) of the original images, then of their mirror images."""
-        yield self._stages, None
-        if mirrored:
-            yield _retagged(self._stages, "hflip"), _mirror
-
-    def _mirrored(self, layer_name):
-        """Whether test-time augmentation applies: the ``tta`` parameter, outputs only."""
-        return bool(getattr(self, "tta", False)) and layer_name in ("probabilities", "logits")
-
-    def predict_proba(self, X):
-        """Class probabilities, shape (n_samples, n_classes); columns follow ``classes_``.
-
-        One row per image of ``X``: a file that cannot be read raises a
-        ValueError naming it (``on_error`` applies to ``fit`` only), as in
-        :meth:`predict`, :meth:`decision_function` and :meth:`transform`.
-        """
-        proba = self._output(X, "probabilities").astype(np.float64)
-        if len(self.classes_) == 2:
-            proba = np.hstack([1.0 - proba, proba])
-        return proba
-
-    def predict(self, X):
-        """Predicted class labels, shape (n_samples,)."""
-        proba = self.predict_proba(X)
-        return self.classes_[np.argmax(proba, axis=1)]
-
-    def decision_function(self, X):
-        """Logits: shape (n_samples,) for two classes (positive = ``classes_[1]``), else (n, K).
-
-        With test-time augmentation (``tta=True``) these are the logits of the
-        averaged probabilities (log-odds for two classes, log-probabilities
-        otherwise), so that their argmax is :meth:`predict`'s answer.
-        """
-        if self._mirrored("logits"):
-            proba = np.clip(self.predict_proba(X), 1e-12, 1.0)
-            log = np.log(proba)
-            return log[:, 1] - log[:, 0] if len(self.classes_) == 2 else log
-        scores = self._output(X, "logits").astype(np.float64)
-        return scores.ravel() if len(self.classes_) == 2 else scores
-
-    def transform(self, X):
-        """Embeddings of ``X`` (see the ``embedding`` parameter), shape (n_samples, n_features)."""
-        check_is_fitted(self)
-        return self._output(X, self._embedding_layer)
-
-    def get_feature_names_out(self, input_features=None):
-        """Names ``<classname>0`` ... for the columns of :meth:`transform`."""
-        check_is_fitted(self)
-        n = self.model_.get_layer(self._embedding_layer).output.shape[-1]
-        prefix = type(self).__name__.lower()
-        return np.asarray([f"{prefix}{i}" for i in range(n)], dtype=object)
-
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.classifier_tags.poor_score = True
@@ -413,16 +335,6 @@ class BaseImageClassifier(KerasPickleMixin, ClassifierMixin, TransformerMixin, B
         tags.transformer_tags.preserves_dtype = ["float32"]
         tags.non_deterministic = self.random_state is None
         return tags
-
-
-def _retagged(stages, *tag):
-    """``stages`` whose cache identities also name a pixel transformation (views, mirrors)."""
-    return [(None if ident is None else identity_key(ident, *tag), models) for ident, models in stages]
-
-
-def _mirror(pixels, keys=None):
-    """Left-right mirror images of a batch (NHWC)."""
-    return np.ascontiguousarray(pixels[:, :, ::-1])
 
 
 def _cpu_only():
