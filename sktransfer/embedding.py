@@ -3,7 +3,6 @@
 import os
 from numbers import Integral
 
-import numpy as np
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 
 from ._compat import HasMethods, Interval, StrOptions, check_is_fitted, fit_context, import_keras
