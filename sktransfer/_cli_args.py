@@ -263,6 +263,9 @@ def _add_model_options(p, *, compare=False):
                         "and n_views=K to train on K cached augmented views per image "
                         "instead of the full forward pass every epoch, e.g. "
                         "flip,rotation=0.1,zoom=0.1,n_views=4 (default: none)")
+    p.add_argument("--tta", action=argparse.BooleanOptionalAction, default=True,
+                   help="test-time augmentation: average each image's probabilities with its "
+                        "mirror image's (default: on; --no-tta for text, digits, left/right)")
     p.add_argument("--head", type=_head, default=(), metavar="U1,U2",
                    help="hidden Dense layer sizes of the head, e.g. 64,32 (default: none)")
     p.add_argument("--validation-fraction", type=_fraction, default=0.2, metavar="F",

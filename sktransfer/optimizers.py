@@ -13,6 +13,10 @@ adadelta                1.0      Zeiler's paper and Keras 2; Keras 3's 0.001 doe
                                  train in the few epochs assignments use
 ======================  =======  =====================================================
 
+:class:`~sktransfer.FineTunedClassifier` replaces Adam's 0.001 by 0.003 (its
+``learning_rate`` parameter says why); :class:`~sktransfer.SimpleCNNClassifier`
+and :func:`make_optimizer` keep this table.
+
 ``backbone_lr_scale`` multiplies the rate for the trainable backbone layers only
 (the head keeps the full rate). Keras has no per-variable learning rate, and
 scaling gradients is not equivalent for adaptive optimizers (Adam's update is

@@ -48,3 +48,16 @@ def test_tta_rejects_non_boolean(sample, make_classifier):
     X, y = sample
     with pytest.raises(ValueError, match="tta"):
         make_classifier(tta="flip").fit(X, y)
+
+
+def test_tta_is_the_default(binary_sample):
+    from conftest import BACKBONE, SIZE
+
+    from sktransfer import FineTunedClassifier
+
+    X, y = binary_sample
+    clf = FineTunedClassifier(BACKBONE, input_size=SIZE, epochs=2, random_state=0).fit(X, y)
+    averaged = clf.predict_proba(X)
+    clf.set_params(tta=False)
+    single = (clf.predict_proba(X) + clf.predict_proba(X[:, :, ::-1])) / 2
+    np.testing.assert_allclose(averaged, single, rtol=1e-5, atol=1e-6)
