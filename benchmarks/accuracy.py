@@ -93,16 +93,15 @@ def scores(model, X, y):
     from sktransfer import FineTunedClassifier
 
     out = {}
-    variants = [("", None)]
-    if isinstance(model, FineTunedClassifier):
-        variants.append(("+tta", True))
-    for suffix, tta in variants:
-        if tta:
-            model.set_params(tta=True)
+    if not isinstance(model, FineTunedClassifier):
         pred = model.predict(X)
+        return {"": (accuracy_score(y, pred), f1_score(y, pred, average="macro"))}
+    # Both explicitly: the model's own setting (the default is tta=True) must not leak.
+    saved = model.tta
+    for suffix, tta in [("", False), ("+tta", True)]:
+        pred = model.set_params(tta=tta).predict(X)
         out[suffix] = (accuracy_score(y, pred), f1_score(y, pred, average="macro"))
-        if tta:
-            model.set_params(tta=False)
+    model.set_params(tta=saved)
     return out
 
 

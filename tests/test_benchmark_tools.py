@@ -33,3 +33,32 @@ def test_write_json_path_with_folder_is_used_as_given(common, tmp_path):
     assert path == str(target)
     assert json.load(open(target)) == {"b": 2}
     assert not os.path.exists(str(target) + ".tmp")
+
+
+def test_accuracy_scores_without_and_with_tta_whatever_the_model_says(binary_sample, make_classifier):
+    # With tta=True the default, accuracy.py's plain row used to be scored with
+    # TTA too (identical "" and "+tta" rows).
+    import sys
+
+    sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
+    try:
+        spec = importlib.util.spec_from_file_location(
+            "_bench_accuracy", os.path.join(ROOT, "benchmarks", "accuracy.py"))
+        accuracy = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(accuracy)
+    finally:
+        sys.path.remove(os.path.join(ROOT, "benchmarks"))
+    X, y = binary_sample
+    clf = make_classifier(epochs=2, tta=True).fit(X, y)
+    seen = []
+    predict = clf.predict
+
+    def recording_predict(X):
+        seen.append(clf.tta)
+        return predict(X)
+
+    clf.predict = recording_predict
+    out = accuracy.scores(clf, X, y)
+    assert seen == [False, True]
+    assert clf.tta is True  # given back as it was
+    assert set(out) == {"", "+tta"}
