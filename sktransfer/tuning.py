@@ -165,15 +165,14 @@ def make_tuner(backbone="resnet50v2", *, weights="imagenet", input_size=None, in
 
     Examples
     --------
-    >>> from sktransfer.datasets import load_sample
+    >>> from sklearn.model_selection import ParameterGrid
     >>> from sktransfer.tuning import make_tuner
-    >>> X, y = load_sample(size=32, n_per_class=6, return_X_y=True)
     >>> tuner = make_tuner("efficientnet_lite0", input_size=32, cv=2, random_state=0,
-    ...                    include=("linear_probe", "svm")).fit(X, y)
-    >>> type(tuner.best_estimator_["model"]).__name__
-    'Pipeline'
-    >>> len(tuner.cv_results_["params"])  # the probe + 6 SVM settings
+    ...                    include=("linear_probe", "svm"))
+    >>> len(ParameterGrid(tuner.param_grid))  # the probe + 6 SVM settings
     7
+    >>> type(tuner).__name__  # fit it like any GridSearchCV (see tune)
+    'GridSearchCV'
     """
     grid = candidate_grid(backbone, weights=weights, input_size=input_size, include=include,
                           random_state=random_state, n_jobs=n_jobs, verbose=verbose)
