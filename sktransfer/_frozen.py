@@ -31,7 +31,16 @@ from .images import load_images
 keras = import_keras()
 import tensorflow as tf  # noqa: E402  (graph-mode inference, see run_model)
 
-__all__ = ["compute_frozen", "frozen_stages", "load_pixels", "model_from_cut", "retagged", "run_model"]
+__all__ = [
+    "compute_frozen",
+    "frozen_stages",
+    "load_pixels",
+    "mirror",
+    "mirror_view",
+    "model_from_cut",
+    "retagged",
+    "run_model",
+]
 
 # Images decoded per chunk when decoding overlaps with compute.
 _CHUNK = 64
@@ -218,3 +227,16 @@ def _run_stages(stages, X, idx, first, inputs, size, crop, keys, batch_size, n_j
 def retagged(stages, *tag):
     """``stages`` whose cache identities also name a pixel transformation (views, mirrors)."""
     return [(None if ident is None else identity_key(ident, *tag), models) for ident, models in stages]
+
+
+def mirror(pixels, keys=None):
+    """Left-right mirror images of a batch (NHWC); a ``compute_frozen`` transform."""
+    return np.ascontiguousarray(pixels[:, :, ::-1])
+
+
+def mirror_view(stages):
+    """``(stages, transform)`` that compute the frozen activations of the mirror images.
+
+    Their cache entries are tagged ``"hflip"``, apart from the images' own.
+    """
+    return retagged(stages, "hflip"), mirror

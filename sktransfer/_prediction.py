@@ -18,7 +18,7 @@ from .images import check_image_input
 
 keras = import_keras()
 
-from ._frozen import frozen_stages, model_from_cut, retagged, run_model  # noqa: E402
+from ._frozen import frozen_stages, mirror, mirror_view, model_from_cut, run_model  # noqa: E402
 
 __all__ = ["PredictionMixin"]
 
@@ -43,7 +43,7 @@ class PredictionMixin:
             pixels = self._pixels(X)
             outputs = [run_model(model, pixels, self.batch_size)]
             if mirrored:
-                outputs.append(run_model(model, _mirror(pixels), self.batch_size))
+                outputs.append(run_model(model, mirror(pixels), self.batch_size))
             return np.mean(outputs, axis=0)
         if layer_name not in self._from_cut:
             self._from_cut[layer_name] = model_from_cut(self.model_, info, layer_name)
@@ -58,7 +58,7 @@ class PredictionMixin:
         """(stages, pixel transform) of the original images, then of their mirror images."""
         yield self._stages, None
         if mirrored:
-            yield retagged(self._stages, "hflip"), _mirror
+            yield mirror_view(self._stages)
 
     def _mirrored(self, layer_name):
         """Whether test-time augmentation applies: the ``tta`` parameter, outputs only."""
@@ -107,7 +107,3 @@ class PredictionMixin:
         prefix = type(self).__name__.lower()
         return np.asarray([f"{prefix}{i}" for i in range(n)], dtype=object)
 
-
-def _mirror(pixels, keys=None):
-    """Left-right mirror images of a batch (NHWC)."""
-    return np.ascontiguousarray(pixels[:, :, ::-1])

@@ -3,14 +3,24 @@
 import os
 from numbers import Integral
 
+import numpy as np
+
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 
 from ._compat import HasMethods, Interval, StrOptions, check_is_fitted, fit_context, import_keras
 from ._cache import identity_key, resolve_cache
 from ._decode import OUTPUT_HINT, reports_user_index, skip_unreadable
-from ._frozen import compute_frozen
+from ._frozen import compute_frozen, mirror_view
 from ._network import InferenceMode
-from .backbones import BACKBONES, BackbonePreprocessing, build_backbone, get_backbone_spec, normalize_size
+from .backbones import (
+    BACKBONES,
+    TEMPLATE_LOCK,
+    BackbonePreprocessing,
+    backbone_template,
+    build_backbone,
+    get_backbone_spec,
+    normalize_size,
+)
 from .finetune import _frozen_identity
 from .images import check_image_input, input_checked
 from .persistence import KerasPickleMixin
@@ -18,6 +28,42 @@ from .persistence import KerasPickleMixin
 keras = import_keras()
 
 __all__ = ["PretrainedEmbedder"]
+
+
+def _embedding_model(name, weights, size, pooling):
+    """The frozen embedding network: preprocessing, backbone, global pooling.
+
+    With pretrained ``weights`` the network is built once per process and
+    shared by every fit (it is frozen, so sharing is safe): it hangs off the
+    shared backbone template (:func:`~sktransfer.backbones.backbone_template`)
+    and lives as long as that does. Building EfficientNet-Lite0 takes about
+    2 s, and a grid search of ``make_pipeline(PretrainedEmbedder(), SVC())``
+    fits the embedder once per candidate and fold; sharing the network also
+    shares its compiled inference function. ``weights=None`` builds a fresh,
+    randomly initialised network for every fit, as before.
+    """
+    if weights is None:
+        return _build_embedding_model(*build_backbone(name, None, size), pooling)
+    with TEMPLATE_LOCK:
+        backbone, spec = backbone_template(name, weights, size)
+        # Kept on the template (object.__setattr__: not tracked by Keras).
+        shared = backbone.__dict__.get("_sktransfer_embedders")
+        if shared is None:
+            shared = {}
+            object.__setattr__(backbone, "_sktransfer_embedders", shared)
+        if pooling not in shared:
+            shared[pooling] = _build_embedding_model(backbone, spec, pooling)
+        return shared[pooling]
+
+
+def _build_embedding_model(backbone, spec, pooling):
+    backbone.trainable = False
+    inputs = keras.Input(backbone.input.shape[1:], name="image")
+    x = BackbonePreprocessing(spec.preprocessing, name="preprocess")(inputs)
+    x = InferenceMode(backbone, name="backbone_frozen")(x)
+    pool = keras.layers.GlobalAveragePooling2D if pooling == "avg" else keras.layers.GlobalMaxPooling2D
+    outputs = pool(name="pool")(x)
+    return keras.Model(inputs, outputs, name=f"embedder_{spec.name}"), spec
 
 
 class PretrainedEmbedder(
@@ -50,6 +96,15 @@ class PretrainedEmbedder(
         ``transform`` (and so ``fit_transform`` and pipelines) always raises
         for a file that cannot be read, whatever this says: it returns one
         row per image of ``X``.
+    tta : bool, default=False
+        Mirror averaging: each image's embedding is the mean of the pooled
+        features of the image and of its left-right mirror image (two forward
+        passes; the mirror image's features are cached under their own key).
+        It applies to every image transformed, training and new images alike,
+        so the estimator after it sees one kind of feature; the name follows
+        :class:`FineTunedClassifier`'s ``tta``. On the photos of README's
+        accuracy table it raised the SVM's and the linear probe's accuracy;
+        the default keeps the plain features of the literature.
     cache : bool, str or ActivationCache, default=True
         Where embeddings are kept so that an image is embedded once, ever:
         ``True`` the process-wide cache, a folder path a cache persisted there,
@@ -92,6 +147,7 @@ class PretrainedEmbedder(
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "n_jobs": [Integral, None],
         "on_error": [StrOptions({"raise", "skip"})],
+        "tta": ["boolean"],
         "cache": ["boolean", str, os.PathLike, HasMethods(["get_many", "put_many"])],
         "verbose": ["verbose"],
     }
@@ -106,6 +162,7 @@ class PretrainedEmbedder(
         batch_size=32,
         n_jobs=None,
         on_error="raise",
+        tta=False,
         cache=True,
         verbose=0,
     ):
@@ -116,6 +173,7 @@ class PretrainedEmbedder(
         self.batch_size = batch_size
         self.n_jobs = n_jobs
         self.on_error = on_error
+        self.tta = tta
         self.cache = cache
         self.verbose = verbose
 
@@ -139,14 +197,9 @@ class PretrainedEmbedder(
         if self.on_error == "skip":
             _, skipped = skip_unreadable(X, self._input_size(), owner=type(self).__name__,
                                          n_jobs=self.n_jobs, verbose=bool(self.verbose))
-        backbone, spec = build_backbone(self.backbone, self.weights, self._input_size())
-        backbone.trainable = False
-        inputs = keras.Input(backbone.input.shape[1:], name="image")
-        x = BackbonePreprocessing(spec.preprocessing, name="preprocess")(inputs)
-        x = InferenceMode(backbone, name="backbone_frozen")(x)
-        pool = keras.layers.GlobalAveragePooling2D if self.pooling == "avg" else keras.layers.GlobalMaxPooling2D
-        outputs = pool(name="pool")(x)
-        self.model_ = keras.Model(inputs, outputs, name=f"embedder_{spec.name}")
+        self.model_, spec = _embedding_model(self.backbone, self.weights, self._input_size(),
+                                             self.pooling)
+        outputs = self.model_.outputs[0]
         self.n_features_out_ = int(outputs.shape[-1])
         self.backbone_info_ = {
             "backbone": spec.name,
@@ -164,6 +217,8 @@ class PretrainedEmbedder(
     def transform(self, X):
         """Pooled backbone features, shape (n_samples, n_features_out_), float32.
 
+        With ``tta=True``, the mean of the image's and its mirror image's.
+
         Every image of ``X`` gives one row: a file that cannot be read raises
         a ValueError naming it, whatever ``on_error`` says.
         """
@@ -171,16 +226,23 @@ class PretrainedEmbedder(
         base = self.backbone_info_["identity"]
         ident = None if base is None else identity_key(*base, "pool", self.pooling)
         X = check_image_input(X)
+        stages = [(ident, [self.model_])]
+        views = [(stages, None)] + ([mirror_view(stages)] if self.tta else [])
         with input_checked():  # checked and warned about once, just above
-            return compute_frozen(
-                [(ident, [self.model_])],
-                X,
-                size=self._input_size(),
-                cache=resolve_cache(self.cache),
-                batch_size=self.batch_size,
-                n_jobs=self.n_jobs,
-                verbose=bool(self.verbose),
-            )
+            outputs = [
+                compute_frozen(
+                    view_stages,
+                    X,
+                    size=self._input_size(),
+                    cache=resolve_cache(self.cache),
+                    batch_size=self.batch_size,
+                    n_jobs=self.n_jobs,
+                    verbose=bool(self.verbose),
+                    transform=transform,
+                )
+                for view_stages, transform in views
+            ]
+        return outputs[0] if len(outputs) == 1 else np.mean(outputs, axis=0, dtype=np.float32)
 
     @property
     def _n_features_out(self):

@@ -68,3 +68,40 @@ def test_embedder_errors():
 
     with pytest.raises(NotFittedError):
         emb.transform(np.zeros((1, 32, 32, 3)))
+
+
+def test_fits_share_one_frozen_network(sample64):
+    """Pretrained weights: every fit reuses one network (a grid search fits the
+    embedder per candidate and fold; building Lite0 took ~2 s each time).
+    Random weights: a fresh network per fit."""
+    from sklearn.base import clone
+
+    from sktransfer.backbones import clear_templates
+
+    X, _ = sample64
+    clear_templates()
+    first = PretrainedEmbedder(BACKBONE, input_size=64).fit(X[:2])
+    second = clone(first).fit(X[2:4])
+    assert second.model_ is first.model_
+    np.testing.assert_array_equal(first.transform(X[:5]), second.transform(X[:5]))
+    other = PretrainedEmbedder(BACKBONE, input_size=64, pooling="max").fit(X[:2])
+    assert other.model_ is not first.model_
+    assert other.n_features_out_ == first.n_features_out_
+    random = [PretrainedEmbedder(BACKBONE, weights=None, input_size=64).fit(X[:2]) for _ in range(2)]
+    assert random[0].model_ is not random[1].model_
+    clear_templates()
+    assert PretrainedEmbedder(BACKBONE, input_size=64).fit(X[:2]).model_ is not first.model_
+
+
+@pytest.mark.parametrize("cache", [True, False])
+def test_tta_averages_each_image_with_its_mirror(sample64, cache):
+    X, _ = sample64
+    X = X[:6]
+    plain = PretrainedEmbedder(BACKBONE, input_size=64, cache=cache).fit(X)
+    tta = PretrainedEmbedder(BACKBONE, input_size=64, cache=cache, tta=True).fit(X)
+    expected = (plain.transform(X) + plain.transform(X[:, :, ::-1])) / 2
+    got = tta.transform(X)
+    assert got.dtype == np.float32 and got.shape == expected.shape
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(tta.transform(X), got, rtol=1e-6)  # from the cache, when on
+    assert not np.allclose(got, plain.transform(X), atol=1e-3)
