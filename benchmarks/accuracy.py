@@ -1,7 +1,9 @@
 """Accuracy on real photos: linear probe vs SVM vs fine-tuning, chosen by CV on the training part.
 
 For each dataset folder (one sub-folder per class): a fixed stratified
-train/test split (25 % test, seed 0). On the training part only, every
+train/test split (25 % test, seed 0; ``--splits 0,1,2,3,4`` repeats everything
+on several such splits, each with its own fixed seed, to average out the
+luck of one small test set). On the training part only, every
 candidate recipe gets a stratified K-fold CV accuracy (folds shuffled with the
 run's seed) and is then refit on the whole training part and scored on the
 test part. The "selected" row is the candidate with the best CV accuracy: what
@@ -11,7 +13,8 @@ same fitted models, as the candidate's ``+tta`` row.
 
 Candidates (``--candidates`` picks some):
   probe          standardised pooled embeddings + LogisticRegression (the floor)
-  svm            the same embeddings + SVC, GridSearchCV over kernel and C
+  svm            embeddings + SVC, GridSearchCV over kernel and C, mirror averaging
+                 (PretrainedEmbedder(tta=...)) and input size (--svm-sizes)
   classic        the usual notebook's head-only fine-tune: Adam at 0.001 for 10
                  epochs (sktransfer's defaults before these measurements)
   head           fine-tune the head only (Dense softmax on pooled features):
@@ -31,6 +34,9 @@ Examples::
         --weights ../shared/data/weights/mobilenet_2_5_224_tf_no_top.h5
     python benchmarks/accuracy.py --backbone efficientnet_lite0 \\
         --candidates probe,svm,classic,head,head_aug,head1024_svm
+    # rerun one candidate into an earlier result file (its rows are replaced):
+    python benchmarks/accuracy.py --backbone efficientnet_lite0 --candidates svm \\
+        --update benchmarks/results/accuracy_efficientnet_lite0.json
 """
 
 import argparse
@@ -69,7 +75,10 @@ def build(name, args, seed):
                              LogisticRegression(max_iter=2000))
     if name == "svm":
         pipe = make_pipeline(PretrainedEmbedder(**shared), StandardScaler(), SVC(random_state=seed))
-        return GridSearchCV(pipe, SVM_GRID, cv=StratifiedKFold(3, shuffle=True, random_state=seed))
+        embedder = {"pretrainedembedder__tta": [False, True],
+                    "pretrainedembedder__input_size": args.svm_sizes}
+        grid = [{**g, **embedder} for g in SVM_GRID]
+        return GridSearchCV(pipe, grid, cv=StratifiedKFold(3, shuffle=True, random_state=seed))
     if name == "classic":
         return FineTunedClassifier(learning_rate=0.001, epochs=10, random_state=seed, **shared)
     if name == "head1024_svm":
@@ -130,8 +139,29 @@ def run_candidate(name, args, seed, X_train, y_train, X_test, y_test):
     ]
 
 
+def _run_key(row):
+    return row["dataset"], row.get("split", 0), row["seed"], row["candidate"]
+
+
+def merge_rows(rows, new):
+    """``rows`` with ``new`` added; a row of ``rows`` for the same dataset, split, seed and
+    candidate (its ``+tta`` row included) is replaced, keeping the order."""
+    redone = {_run_key(r)[:3] + (r["candidate"].split("+")[0],) for r in new}
+    kept = [r for r in rows if _run_key(r)[:3] + (r["candidate"].split("+")[0],) not in redone]
+    return kept + list(new)
+
+
+def _previous_rows(path):
+    import json
+
+    with open(path) as f:
+        before = json.load(f)
+    return before["runs"], before
+
+
 def summarise(rows):
-    """Mean and spread over seeds per (dataset, candidate), and the CV-selected candidate per seed."""
+    """Mean and spread over runs (split x seed) per (dataset, candidate), and the CV-selected
+    candidate per run."""
     import numpy as np
 
     table = []
@@ -148,8 +178,8 @@ def summarise(rows):
                 "fit_s": float(np.mean([r["fit_seconds"] for r in rs])),
             })
         selected = []
-        for seed in dict.fromkeys(r["seed"] for r in mine):
-            per_seed = [r for r in mine if r["seed"] == seed]
+        for run in dict.fromkeys((r.get("split", 0), r["seed"]) for r in mine):
+            per_seed = [r for r in mine if (r.get("split", 0), r["seed"]) == run]
             best = max(per_seed, key=lambda r: r["cv_accuracy"])
             probe = next((r for r in per_seed if r["candidate"] == "probe"), None)
             selected.append((best, probe))
@@ -172,6 +202,12 @@ def main():
     p.add_argument("--weights", default="imagenet", help="'imagenet' or a local weights file")
     p.add_argument("--size", type=int, default=224)
     p.add_argument("--seeds", default="0,1,2")
+    p.add_argument("--splits", default="0", help="seeds of the train/test splits (one run each)")
+    p.add_argument("--svm-sizes", default="224,288",
+                   help="input sizes searched by the svm candidate's inner grid")
+    p.add_argument("--update", default=None, metavar="JSON",
+                   help="an earlier result file of the same backbone: keep its rows except those "
+                        "this run redoes (same dataset, split, seed, candidate) and write there")
     p.add_argument("--cv", type=int, default=3)
     p.add_argument("--test-size", type=float, default=0.25)
     p.add_argument("--candidates", default=",".join(ALL))
@@ -189,6 +225,13 @@ def main():
     if args.weights not in ("imagenet", "none") and not os.path.isfile(args.weights):
         p.error(f"--weights {args.weights!r} is not a file")
     args.weights = None if args.weights == "none" else args.weights
+    args.svm_sizes = [int(s) for s in args.svm_sizes.split(",")]
+    previous = []
+    if args.update:
+        previous, header_before = _previous_rows(args.update)
+        if header_before.get("backbone") != args.backbone or header_before.get("size") != args.size:
+            p.error(f"--update {args.update!r} holds {header_before.get('backbone')} at "
+                    f"{header_before.get('size')} px, not {args.backbone} at {args.size} px")
 
     from sklearn.model_selection import train_test_split
 
@@ -198,28 +241,36 @@ def main():
     sktransfer.set_cache(max_bytes=6 * 2**30)
     folders = args.data or [os.path.join(SHARED_DATA, d) for d in DATASETS]
     seeds = [int(s) for s in args.seeds.split(",")]
-    out = args.out or f"accuracy_{args.backbone}.json"
+    splits = [int(s) for s in args.splits.split(",")]
+    out = args.update or args.out or f"accuracy_{args.backbone}.json"
     header = dict(machine=machine(), command=" ".join(sys.argv), backbone=args.backbone,
                   weights=str(args.weights), size=args.size, cv=args.cv, test_size=args.test_size,
                   epochs=args.epochs, top_epochs=args.top_epochs, full_epochs=args.full_epochs,
-                  n_views=args.n_views)
+                  n_views=args.n_views, splits=splits, svm_sizes=args.svm_sizes)
+    if args.update:
+        header["commands"] = header_before.get("commands", [header_before.get("command")]) + [
+            header["command"]]
     print(header["machine"])
-    rows = []
+    rows = list(previous)
     for folder in folders:
         X, y, _ = load_image_folder(folder)
-        X_train, X_test, y_train, y_test = train_test_split(
-            X, y, test_size=args.test_size, stratify=y, random_state=0)
         dataset = os.path.basename(os.path.normpath(folder))
-        print(f"\n{dataset}: {len(X_train)} train / {len(X_test)} test images, "
-              f"{len(set(y))} classes", flush=True)
-        for seed in seeds:
-            for name in candidates:
-                for row in run_candidate(name, args, seed, X_train, y_train, X_test, y_test):
-                    rows.append({"dataset": dataset, **row})
-                    print(f"  seed {seed} {row['candidate']:<16} cv {row['cv_accuracy']:.3f}  "
-                          f"test {row['test_accuracy']:.3f}  f1 {row['test_macro_f1']:.3f}  "
-                          f"fit {row['fit_seconds']:.0f}s  cv {row['cv_seconds']:.0f}s", flush=True)
-                write_json(out, {**header, "runs": rows, "summary": summarise(rows)}, quiet=True)
+        for split in splits:
+            X_train, X_test, y_train, y_test = train_test_split(
+                X, y, test_size=args.test_size, stratify=y, random_state=split)
+            print(f"\n{dataset} (split {split}): {len(X_train)} train / {len(X_test)} test "
+                  f"images, {len(set(y))} classes", flush=True)
+            for seed in seeds:
+                for name in candidates:
+                    new = [{"dataset": dataset, "split": split, **row}
+                           for row in run_candidate(name, args, seed, X_train, y_train, X_test, y_test)]
+                    rows = merge_rows(rows, new)
+                    for row in new:
+                        print(f"  split {split} seed {seed} {row['candidate']:<16} "
+                              f"cv {row['cv_accuracy']:.3f}  test {row['test_accuracy']:.3f}  "
+                              f"f1 {row['test_macro_f1']:.3f}  fit {row['fit_seconds']:.0f}s  "
+                              f"cv {row['cv_seconds']:.0f}s", flush=True)
+                    write_json(out, {**header, "runs": rows, "summary": summarise(rows)}, quiet=True)
     table = summarise(rows)
     print()
     print_table(table, ["dataset", "candidate", "seeds", "cv_acc", "test_acc", "test_acc_sd",

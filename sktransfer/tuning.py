@@ -70,7 +70,8 @@ def candidate_grid(backbone="resnet50v2", *, weights="imagenet", input_size=None
     include : sequence of str, default=CANDIDATES
         Which recipes: ``"linear_probe"`` (standardised embeddings +
         ``LogisticRegression``), ``"svm"`` (the same embeddings + ``SVC`` over
-        :data:`SVM_GRID`), ``"head"`` (fine-tune the head only) and
+        :data:`SVM_GRID`, with and without mirror averaging of the
+        embeddings, ``PretrainedEmbedder(tta=...)``), ``"head"`` (fine-tune the head only) and
         ``"top_block"`` (fine-tune the head and :func:`top_block`, with the
         backbone at a tenth of the head's learning rate, for
         :data:`TOP_BLOCK_EPOCHS`).
@@ -115,7 +116,8 @@ def candidate_grid(backbone="resnet50v2", *, weights="imagenet", input_size=None
             grid.append({"model": [model]})
         elif name == "svm":
             model = make_pipeline(embedder(), StandardScaler(), SVC(random_state=random_state))
-            grid.extend({"model": [model], **{f"model__{k}": v for k, v in g.items()}}
+            grid.extend({"model": [model], "model__pretrainedembedder__tta": [False, True],
+                         **{f"model__{k}": v for k, v in g.items()}}
                         for g in SVM_GRID)
         elif name == "head":
             grid.append({"model": [finetuner(trainable_layers=0)]})
@@ -169,8 +171,8 @@ def make_tuner(backbone="resnet50v2", *, weights="imagenet", input_size=None, in
     >>> from sktransfer.tuning import make_tuner
     >>> tuner = make_tuner("efficientnet_lite0", input_size=32, cv=2, random_state=0,
     ...                    include=("linear_probe", "svm"))
-    >>> len(ParameterGrid(tuner.param_grid))  # the probe + 6 SVM settings
-    7
+    >>> len(ParameterGrid(tuner.param_grid))  # the probe + 6 SVM settings x mirror averaging
+    13
     >>> type(tuner).__name__  # fit it like any GridSearchCV (see tune)
     'GridSearchCV'
     """
