@@ -358,6 +358,8 @@ def build_parser():
                    help="resize to N x N (default: the backbone's own, 224)")
     p.add_argument("--pooling", choices=("avg", "max"), default="avg",
                    help="global pooling of the last feature map (default: avg)")
+    p.add_argument("--tta", action="store_true",
+                   help="average each image's features with its mirror image's (default: off)")
     p.add_argument("--batch-size", type=_positive_int, default=32, metavar="N",
                    help="(default: %(default)s)")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")

@@ -318,7 +318,8 @@ def run_embed(args, out):
     except ValueError as exc:
         raise UsageError(f"argument --backbone: {exc}") from None
     embedder = PretrainedEmbedder(args.backbone, weights=args.weights, pooling=args.pooling,
-                                  input_size=args.input_size, batch_size=args.batch_size)
+                                  input_size=args.input_size, batch_size=args.batch_size,
+                                  tta=args.tta)
     embedder.fit(X[:1])
     chunk = max(args.batch_size, 64)
     parts = []
@@ -328,7 +329,7 @@ def run_embed(args, out):
             bar.update(len(parts[-1]))
     features = np.concatenate(parts)
     rows = {"command": args.command_line, "data_dir": args.data_dir,
-            "backbone_info": embedder.backbone_info_, "pooling": args.pooling,
+            "backbone_info": embedder.backbone_info_, "pooling": args.pooling, "tta": args.tta,
             "shape": features.shape, "classes": classes, "paths": X, "labels": y}
     text = json.dumps(jsonable(rows), indent=1) + "\n"
 
@@ -340,7 +341,7 @@ def run_embed(args, out):
     replace_files([(target, save_features), (sidecar, text)])
     print(f"{args.data_dir}: {len(X)} images, {len(classes)} classes -> {args.output} "
           f"{features.shape[0]} x {features.shape[1]} float32 ({args.backbone}, "
-          f"{args.pooling} pooling); rows listed in {args.output}.json", file=out)
+          f"{args.pooling} pooling{', mirror-averaged' if args.tta else ''}); rows listed in {args.output}.json", file=out)
     return 0
 
 

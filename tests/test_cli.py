@@ -180,6 +180,13 @@ def test_embed(images, tmp_path):
     assert "Embedding" in stderr  # the progress bar
     code, _, stderr = _run(["embed", images, "-o", target])
     assert code == 1 and "--overwrite" in stderr  # never replaced silently
+    mirrored = tmp_path / "features" / "m.npy"
+    code, stdout, stderr = _run(["embed", images, "-o", mirrored, "--input-size", SIZE, "--tta"])
+    assert code == 0, stderr
+    assert "mirror-averaged" in stdout
+    assert json.loads((tmp_path / "features" / "m.npy.json").read_text())["tta"] is True
+    other = np.load(mirrored)
+    assert other.shape == features.shape and not np.allclose(other, features, atol=1e-3)
 
 
 # -- user errors: one line on stderr, nothing left in --out ----------------------------
@@ -289,7 +296,7 @@ def test_help_lists_options(command, capsys):
     expected = {"fit": ["--trainable-layers", "--augment", "--out", "--test-per-class"],
                 "evaluate": ["MODEL_DIR", "--json"], "predict": ["IMAGE"],
                 "grid": ["--param", "--cv"], "compare": ["--backbone", "--weights"],
-                "embed": ["--output", "--pooling"]}[command]
+                "embed": ["--output", "--pooling", "--tta"]}[command]
     assert all(option in text for option in expected)
 
 
