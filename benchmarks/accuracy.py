@@ -134,6 +134,7 @@ def run_candidate(name, args, seed, X_train, y_train, X_test, y_test):
     chosen = {"inner_best_params": repr(model.best_params_)} if hasattr(model, "best_params_") else {}
     return [
         {"candidate": name + suffix, "seed": seed, "cv_accuracy": float(sum(cv[suffix]) / len(cv[suffix])),
+         "cv_folds": [float(a) for a in cv[suffix]],
          "test_accuracy": float(acc), "test_macro_f1": float(f1), "fit_seconds": fit_seconds,
          "cv_seconds": cv_seconds, **chosen}
         for suffix, (acc, f1) in test.items()
