@@ -12,6 +12,34 @@ SHARED_DATA = os.path.join(ROOT, "..", "shared", "data")
 RESULTS = os.path.join(ROOT, "benchmarks", "results")
 
 
+#: The class-folder data sets of ../shared/data that the accuracy benchmarks use.
+DATASETS = ("tf_flowers", "cats_dogs_sample", "animals10_sample")
+
+
+def dataset_parser(doc):
+    """An ArgumentParser with the options every accuracy benchmark shares:
+    ``--data`` (repeatable), ``--backbone`` and ``--weights``."""
+    import argparse
+
+    p = argparse.ArgumentParser(description=doc.splitlines()[0])
+    p.add_argument("--data", action="append",
+                   help="a class-folder dataset (repeatable); default: the three in ../shared/data")
+    p.add_argument("--backbone", default="efficientnet_lite0")
+    p.add_argument("--weights", default="imagenet",
+                   help="'imagenet', 'none' (random) or a local weights file")
+    return p
+
+
+def parse_dataset_args(p):
+    """Parse, check ``--weights`` (``"none"`` becomes None) and fill ``args.folders``."""
+    args = p.parse_args()
+    if args.weights not in ("imagenet", "none") and not os.path.isfile(args.weights):
+        p.error(f"--weights {args.weights!r} is not a file")
+    args.weights = None if args.weights == "none" else args.weights
+    args.folders = args.data or [os.path.join(SHARED_DATA, d) for d in DATASETS]
+    return args
+
+
 def machine():
     """A one-line description of where the figures were measured."""
     import tensorflow as tf

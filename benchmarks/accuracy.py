@@ -39,16 +39,14 @@ Examples::
         --update benchmarks/results/accuracy_efficientnet_lite0.json
 """
 
-import argparse
 import os
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _common import SHARED_DATA, machine, print_table, write_json  # noqa: E402
+from _common import dataset_parser, machine, parse_dataset_args, print_table, write_json  # noqa: E402
 
-DATASETS = ("tf_flowers", "cats_dogs_sample", "animals10_sample")
 ALL = ("probe", "svm", "classic", "head", "head_aug", "top", "top_aug", "full", "full_aug",
        "head1024_svm")
 
@@ -197,11 +195,7 @@ def summarise(rows):
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--data", action="append",
-                   help="a class-folder dataset (repeatable); default: the three in ../shared/data")
-    p.add_argument("--backbone", default="efficientnet_lite0")
-    p.add_argument("--weights", default="imagenet", help="'imagenet' or a local weights file")
+    p = dataset_parser(__doc__)
     p.add_argument("--size", type=int, default=224)
     p.add_argument("--seeds", default="0,1,2")
     p.add_argument("--splits", default="0", help="seeds of the train/test splits (one run each)")
@@ -219,14 +213,11 @@ def main():
     p.add_argument("--full-epochs", type=int, default=5, help="epochs of the full fine-tunes")
     p.add_argument("--n-views", type=int, default=3, help="cached augmented views per image")
     p.add_argument("--out", default=None)
-    args = p.parse_args()
+    args = parse_dataset_args(p)
     candidates = args.candidates.split(",")
     unknown = sorted(set(candidates) - set(ALL))
     if unknown:
         p.error(f"unknown candidates {unknown}; choose from {ALL}")
-    if args.weights not in ("imagenet", "none") and not os.path.isfile(args.weights):
-        p.error(f"--weights {args.weights!r} is not a file")
-    args.weights = None if args.weights == "none" else args.weights
     args.svm_sizes = [int(s) for s in args.svm_sizes.split(",")]
     previous = []
     if args.update:
@@ -241,7 +232,7 @@ def main():
     from sktransfer import load_image_folder
 
     sktransfer.set_cache(max_bytes=6 * 2**30)
-    folders = args.data or [os.path.join(SHARED_DATA, d) for d in DATASETS]
+    folders = args.folders
     seeds = [int(s) for s in args.seeds.split(",")]
     splits = [int(s) for s in args.splits.split(",")]
     out = args.update or args.out or f"accuracy_{args.backbone}.json"

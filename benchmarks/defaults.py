@@ -16,16 +16,14 @@ Examples::
     python benchmarks/defaults.py --backbone efficientnet_lite0
 """
 
-import argparse
 import os
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _common import SHARED_DATA, machine, print_table, write_json  # noqa: E402
+from _common import dataset_parser, machine, parse_dataset_args, print_table, write_json  # noqa: E402
 
-DATASETS = ("tf_flowers", "cats_dogs_sample", "animals10_sample")
 EARLY = dict(early_stopping=True, validation_fraction=0.1, patience=5)
 SETTINGS = {
     "adam 0.001, 10 epochs": dict(learning_rate=0.001, epochs=10),
@@ -57,16 +55,10 @@ def cv_accuracy(params, args, X, y, seeds=(0, 1)):
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--data", action="append",
-                   help="a class-folder dataset (repeatable); default: the three in ../shared/data")
-    p.add_argument("--backbone", default="efficientnet_lite0")
-    p.add_argument("--weights", default="imagenet", help="'imagenet' or a local weights file")
+    p = dataset_parser(__doc__)
     p.add_argument("--size", type=int, default=224)
     p.add_argument("--out", default=None)
-    args = p.parse_args()
-    if args.weights != "imagenet" and not os.path.isfile(args.weights):
-        p.error(f"--weights {args.weights!r} is not a file")
+    args = parse_dataset_args(p)
 
     from sklearn.model_selection import train_test_split
 
@@ -74,7 +66,7 @@ def main():
     from sktransfer import load_image_folder
 
     sktransfer.set_cache(max_bytes=6 * 2**30)
-    folders = args.data or [os.path.join(SHARED_DATA, d) for d in DATASETS]
+    folders = args.folders
     out = args.out or f"defaults_{args.backbone}.json"
     header = dict(machine=machine(), command=" ".join(sys.argv), backbone=args.backbone,
                   weights=str(args.weights), size=args.size)

@@ -17,15 +17,13 @@ Examples::
     python benchmarks/features.py --backbone efficientnet_lite0 --sizes 224,288
 """
 
-import argparse
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _common import SHARED_DATA, Timer, machine, print_table, write_json  # noqa: E402
+from _common import Timer, dataset_parser, machine, parse_dataset_args, print_table, write_json  # noqa: E402
 
-DATASETS = ("tf_flowers", "cats_dogs_sample", "animals10_sample")
 
 
 def classifiers(seed):
@@ -59,17 +57,11 @@ def score(name, F_train, y_train, F_test, y_test, seeds):
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--data", action="append",
-                   help="a class-folder dataset (repeatable); default: the three in ../shared/data")
-    p.add_argument("--backbone", default="efficientnet_lite0")
-    p.add_argument("--weights", default="imagenet", help="'imagenet' or a local weights file")
+    p = dataset_parser(__doc__)
     p.add_argument("--sizes", default="224,288")
     p.add_argument("--seeds", default="0,1,2")
     p.add_argument("--out", default=None)
-    args = p.parse_args()
-    if args.weights != "imagenet" and not os.path.isfile(args.weights):
-        p.error(f"--weights {args.weights!r} is not a file")
+    args = parse_dataset_args(p)
     sizes = [int(s) for s in args.sizes.split(",")]
     seeds = [int(s) for s in args.seeds.split(",")]
 
@@ -79,7 +71,7 @@ def main():
     from sktransfer import PretrainedEmbedder, load_image_folder
 
     sktransfer.set_cache(max_bytes=6 * 2**30)
-    folders = args.data or [os.path.join(SHARED_DATA, d) for d in DATASETS]
+    folders = args.folders
     out = args.out or f"features_{args.backbone}.json"
     header = dict(machine=machine(), command=" ".join(sys.argv), backbone=args.backbone,
                   weights=args.weights, sizes=sizes, seeds=seeds)
