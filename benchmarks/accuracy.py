@@ -232,7 +232,6 @@ def main():
     from sktransfer import load_image_folder
 
     sktransfer.set_cache(max_bytes=6 * 2**30)
-    folders = args.folders
     seeds = [int(s) for s in args.seeds.split(",")]
     splits = [int(s) for s in args.splits.split(",")]
     out = args.update or args.out or f"accuracy_{args.backbone}.json"
@@ -245,7 +244,7 @@ def main():
             header["command"]]
     print(header["machine"])
     rows = list(previous)
-    for folder in folders:
+    for folder in args.folders:
         X, y, _ = load_image_folder(folder)
         dataset = os.path.basename(os.path.normpath(folder))
         for split in splits:

@@ -66,13 +66,12 @@ def main():
     from sktransfer import load_image_folder
 
     sktransfer.set_cache(max_bytes=6 * 2**30)
-    folders = args.folders
     out = args.out or f"defaults_{args.backbone}.json"
     header = dict(machine=machine(), command=" ".join(sys.argv), backbone=args.backbone,
                   weights=str(args.weights), size=args.size)
     print(header["machine"])
     rows = []
-    for folder in folders:
+    for folder in args.folders:
         X, y, _ = load_image_folder(folder)
         X_train, _, y_train, _ = train_test_split(X, y, test_size=0.25, stratify=y, random_state=0)
         dataset = os.path.basename(os.path.normpath(folder))

@@ -25,7 +25,6 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _common import Timer, dataset_parser, machine, parse_dataset_args, print_table, write_json  # noqa: E402
 
 
-
 def classifiers(seed):
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import GridSearchCV, StratifiedKFold
@@ -71,13 +70,12 @@ def main():
     from sktransfer import PretrainedEmbedder, load_image_folder
 
     sktransfer.set_cache(max_bytes=6 * 2**30)
-    folders = args.folders
     out = args.out or f"features_{args.backbone}.json"
     header = dict(machine=machine(), command=" ".join(sys.argv), backbone=args.backbone,
                   weights=args.weights, sizes=sizes, seeds=seeds)
     print(header["machine"])
     rows = []
-    for folder in folders:
+    for folder in args.folders:
         X, y, _ = load_image_folder(folder)
         X_train, X_test, y_train, y_test = train_test_split(
             X, y, test_size=0.25, stratify=y, random_state=0)

@@ -341,7 +341,8 @@ def run_embed(args, out):
     replace_files([(target, save_features), (sidecar, text)])
     print(f"{args.data_dir}: {len(X)} images, {len(classes)} classes -> {args.output} "
           f"{features.shape[0]} x {features.shape[1]} float32 ({args.backbone}, "
-          f"{args.pooling} pooling{', mirror-averaged' if args.tta else ''}); rows listed in {args.output}.json", file=out)
+          f"{args.pooling} pooling{', mirror-averaged' if args.tta else ''}); "
+          f"rows listed in {args.output}.json", file=out)
     return 0
 
 

@@ -228,20 +228,11 @@ class PretrainedEmbedder(
         X = check_image_input(X)
         stages = [(ident, [self.model_])]
         views = [(stages, None)] + ([mirror_view(stages)] if self.tta else [])
+        shared = dict(size=self._input_size(), cache=resolve_cache(self.cache),
+                      batch_size=self.batch_size, n_jobs=self.n_jobs, verbose=bool(self.verbose))
         with input_checked():  # checked and warned about once, just above
-            outputs = [
-                compute_frozen(
-                    view_stages,
-                    X,
-                    size=self._input_size(),
-                    cache=resolve_cache(self.cache),
-                    batch_size=self.batch_size,
-                    n_jobs=self.n_jobs,
-                    verbose=bool(self.verbose),
-                    transform=transform,
-                )
-                for view_stages, transform in views
-            ]
+            outputs = [compute_frozen(view_stages, X, transform=transform, **shared)
+                       for view_stages, transform in views]
         return outputs[0] if len(outputs) == 1 else np.mean(outputs, axis=0, dtype=np.float32)
 
     @property
