@@ -129,6 +129,16 @@ def frozen_floor(args, weights, images):
     return t.seconds
 
 
+COLUMNS = ["method", "seconds", "fits", "s_per_fit", "x_floor", "fit_share_of_floor", "best_score"]
+
+
+def fit_seconds(search, param):
+    """Mean fit seconds of one fold, by ``param``'s value (averaged over the other parameters)."""
+    values = np.array([p[param] for p in search.cv_results_["params"]])
+    times = search.cv_results_["mean_fit_time"]
+    return {str(v): float(times[values == v].mean()) for v in sorted(set(values.tolist()))}
+
+
 def cheap_candidates(args, weights, paths, y, cv, floor):
     """Warm-cache cost of head-only and embedder candidates, as a share of the floor.
 
@@ -163,7 +173,7 @@ def cheap_candidates(args, weights, paths, y, cv, floor):
                      "s_per_fit": t.seconds / n_fits, "x_floor": t.seconds / floor,
                      "fit_share_of_floor": t.seconds / n_fits / floor,
                      "best_score": float(search.best_score_)})
-        print_table(rows[-1:], list(rows[-1]))
+        print_table(rows[-1:], COLUMNS)
     # The embedder's own part of those candidates (the rest is the regression's fit):
     # what a pipeline's embedder step does per fit and fold, on the warm cache.
     embedder = PretrainedEmbedder(args.backbone, weights=weights, input_size=args.size)
@@ -177,7 +187,7 @@ def cheap_candidates(args, weights, paths, y, cv, floor):
                  "seconds": t.seconds, "fits": n_fits, "s_per_fit": t.seconds / n_fits,
                  "x_floor": t.seconds / floor, "fit_share_of_floor": t.seconds / n_fits / floor,
                  "best_score": None})
-    print_table(rows[-1:], list(rows[-1]))
+    print_table(rows[-1:], COLUMNS)
     return rows
 
 
@@ -211,8 +221,9 @@ def main():
         n_fits = len(search.cv_results_["params"]) * 3
         rows.append({"method": label, "seconds": t.seconds, "fits": n_fits,
                      "s_per_fit": t.seconds / n_fits, "x_floor": t.seconds / floor,
-                     "best_score": float(search.best_score_)})
-        print_table(rows[-1:], list(rows[-1]))
+                     "best_score": float(search.best_score_),
+                     "fit_seconds_by_candidate": fit_seconds(search, "trainable_layers")})
+        print_table(rows[-1:], COLUMNS)
     warm = rows[-1]["seconds"]
     rows[0]["training_share"] = warm / rows[0]["seconds"]
     rows.extend(cheap_candidates(args, weights, paths, y, cv, floor))
@@ -227,13 +238,16 @@ def main():
         n_fits = len(search.cv_results_["params"]) * 3
         rows.append({"method": "naive scikeras", "seconds": t.seconds, "fits": n_fits,
                      "s_per_fit": t.seconds / n_fits, "x_floor": t.seconds / floor,
-                     "best_score": float(search.best_score_)})
+                     "best_score": float(search.best_score_),
+                     "fit_seconds_by_candidate": fit_seconds(search, "model__trainable_layers")})
         rows[-1]["ratio_naive_over_sktransfer_cold"] = t.seconds / rows[0]["seconds"]
 
     print()
-    columns = ["method", "seconds", "fits", "s_per_fit", "x_floor", "fit_share_of_floor",
-               "best_score"]
-    print_table(rows, columns)
+    print_table(rows, COLUMNS)
+    print("\nmean fit seconds (one fold) by trainable layers, averaged over batch sizes:")
+    print_table([{"method": row["method"], **row["fit_seconds_by_candidate"]}
+                 for row in rows if "fit_seconds_by_candidate" in row],
+                ["method"] + [str(n) for n in layers])
     if not args.skip_naive:
         print(f"\nnaive / sktransfer (cold cache, same grid, same run): "
               f"{rows[-1]['ratio_naive_over_sktransfer_cold']:.1f}x")

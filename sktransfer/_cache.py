@@ -35,6 +35,7 @@ import hashlib
 import os
 import tempfile
 import threading
+import time
 from collections import OrderedDict
 
 import numpy as np
@@ -247,21 +248,49 @@ def identity_key(*parts):
     return _digest("sktransfer-cache-v1", *parts)
 
 
-_FILE_DIGESTS = {}
+# Content hashes remembered per file (path, device, inode, size, mtime), as
+# git's index does, so that the folds and candidates of a grid search do not
+# read and hash every image again (0.04 s per fit for 300 JPEGs, a tenth of a
+# warm head-only fit). A file modified within two seconds of being hashed is
+# not remembered ("racy" timestamps, again as git does): rewriting it within
+# the file system's timestamp granularity could otherwise keep its size and
+# mtime. The memo is dropped once it holds _MAX_MEMO files.
+_DIGESTS = {}
+_MAX_MEMO = 200_000
+_RACY_NS = 2_000_000_000
+
+
+def _remembered_digest(path, compute):
+    """``compute(path)``, remembered for as long as the file's stat is unchanged."""
+    path = os.path.abspath(os.fspath(path))
+    stat = os.stat(path)
+    memo = (compute, path, stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns)
+    digest = _DIGESTS.get(memo)
+    if digest is None:
+        digest = compute(path)
+        if time.time_ns() - stat.st_mtime_ns > _RACY_NS:
+            if len(_DIGESTS) >= _MAX_MEMO:
+                _DIGESTS.clear()
+            _DIGESTS[memo] = digest
+    return digest
+
+
+def _hash_file(path):
+    h = hashlib.blake2b(digest_size=16)
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def file_digest(path):
     """Content hash of a (weights) file, remembered per (path, size, mtime)."""
-    path = os.path.abspath(os.fspath(path))
-    stat = os.stat(path)
-    memo = (path, stat.st_size, stat.st_mtime_ns)
-    if memo not in _FILE_DIGESTS:
-        h = hashlib.blake2b(digest_size=16)
-        with open(path, "rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                h.update(block)
-        _FILE_DIGESTS[memo] = h.hexdigest()
-    return _FILE_DIGESTS[memo]
+    return _remembered_digest(path, _hash_file)
+
+
+def _image_digest(path):
+    with open(path, "rb") as fh:
+        return _digest("file", fh.read())
 
 
 def content_keys(X):
@@ -278,8 +307,7 @@ def content_keys(X):
     keys = []
     for i, path in enumerate(X):
         try:
-            with open(path, "rb") as fh:
-                keys.append(_digest("file", fh.read()))
+            keys.append(_remembered_digest(path, _image_digest))
         except OSError as exc:
             raise UnreadableImageError(path, describe_error(path, exc), i) from None
     return keys

@@ -24,6 +24,7 @@ cut and the first trainable layer run (in inference mode) in the top part.
 """
 
 import re
+import weakref
 from numbers import Integral
 
 from ._compat import import_keras
@@ -33,15 +34,28 @@ keras = import_keras()
 __all__ = ["anchor_point", "cut_points", "cut_position", "resolve_trainable", "split_at"]
 
 
+# Whether a layer owns trainable weights never changes once it is built; the
+# answer is remembered because finding it out means toggling ``trainable``,
+# which Keras' attribute tracking makes slow (about 0.05 s per ResNet50V2 fit
+# of a grid search, every fit resolving its cut on the shared template).
+_OWNS_TRAINABLE = weakref.WeakKeyDictionary()
+
+
 def _owns_trainable_weights(layer):
+    known = _OWNS_TRAINABLE.get(layer)
+    if known is not None:
+        return known
     # ``trainable_weights`` is empty for a frozen layer, so look at the
     # variables' own flag as well as the layer's current list.
     saved = layer.trainable
     layer.trainable = True
     try:
-        return bool(layer.trainable_weights)
+        owns = bool(layer.trainable_weights)
     finally:
         layer.trainable = saved
+    if layer.built:
+        _OWNS_TRAINABLE[layer] = owns
+    return owns
 
 
 def resolve_trainable(model, spec, trainable_layers):
@@ -89,7 +103,8 @@ def resolve_trainable(model, spec, trainable_layers):
             f"trainable_layers must be an int, 'all' or a block name, got {trainable_layers!r}."
         )
     for layer in layers:
-        layer.trainable = id(layer) in train
+        if layer.trainable != (id(layer) in train):  # Keras' setter is slow: set changes only
+            layer.trainable = id(layer) in train
     return [layer for layer in weighted if id(layer) in train]
 
 

@@ -268,7 +268,8 @@ class FineTunedClassifier(BaseImageClassifier):
             top, trainable = fresh, [fresh.get_layer(name) for name in names]
         if self.weights is not None:
             for layer in backbone.layers:
-                layer.trainable = False
+                if layer.trainable:
+                    layer.trainable = False
         return backbone, spec, trainable, bottom, top, cut, anchor
 
     def _build_network(self, n_outputs, seed):

@@ -219,3 +219,31 @@ def test_large_inputs_run_compiled_in_every_chunk(binary_sample, monkeypatch):
     emb.transform(X)
     # _compiled wraps _eager once when it first builds its tf.function.
     assert calls.count("compiled") == 5 and calls.count("eager") <= 1, calls
+
+
+def test_content_keys_remember_files_until_they_change(tmp_path):
+    """File hashes are remembered by stat, except for files modified in the last seconds."""
+    import os
+    import time
+
+    from sktransfer import _cache
+
+    path = tmp_path / "a.bin"
+    X = np.array([str(path)], dtype=object)
+    path.write_bytes(b"x" * 10)
+    now = time.time_ns()
+    os.utime(path, ns=(now, now))
+    first = content_keys(X)[0]
+    # Rewritten within the timestamp granularity: same size, same mtime. A
+    # fresh file is never remembered, so the new content is hashed.
+    path.write_bytes(b"y" * 10)
+    os.utime(path, ns=(now, now))
+    second = content_keys(X)[0]
+    assert second != first
+    old = now - 3600 * 10**9
+    os.utime(path, ns=(old, old))
+    n_remembered = len(_cache._DIGESTS)
+    assert content_keys(X)[0] == second
+    assert len(_cache._DIGESTS) == n_remembered + 1
+    path.write_bytes(b"z" * 10)  # a later change moves the mtime on
+    assert content_keys(X)[0] not in (first, second)
