@@ -211,10 +211,14 @@ def set_cache(*, max_bytes=None, directory=False):
 
 
 def clear_cache():
-    """Empty the process-wide cache's memory (and every folder cache's memory)."""
+    """Empty the process-wide cache's memory (and every folder cache's memory).
+
+    The remembered content hashes of image files are forgotten too.
+    """
     _DEFAULT.clear()
     for cache in _BY_DIRECTORY.values():
         cache.clear()
+    _DIGESTS.clear()
 
 
 def resolve_cache(cache):

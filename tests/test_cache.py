@@ -10,7 +10,7 @@ from conftest import BACKBONE, SIZE
 from PIL import Image
 from sklearn.base import clone
 
-from sktransfer import FineTunedClassifier, PretrainedEmbedder
+from sktransfer import FineTunedClassifier, PretrainedEmbedder, clear_cache
 from sktransfer._cache import ActivationCache, content_keys, resolve_cache
 
 
@@ -223,7 +223,6 @@ def test_large_inputs_run_compiled_in_every_chunk(binary_sample, monkeypatch):
 
 def test_content_keys_remember_files_until_they_change(tmp_path):
     """File hashes are remembered by stat, except for files modified in the last seconds."""
-    import os
     import time
 
     from sktransfer import _cache
@@ -247,3 +246,5 @@ def test_content_keys_remember_files_until_they_change(tmp_path):
     assert len(_cache._DIGESTS) == n_remembered + 1
     path.write_bytes(b"z" * 10)  # a later change moves the mtime on
     assert content_keys(X)[0] not in (first, second)
+    clear_cache()
+    assert not _cache._DIGESTS
