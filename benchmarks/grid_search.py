@@ -134,6 +134,12 @@ def frozen_floor(args, weights, images):
 COLUMNS = ["method", "seconds", "fits", "s_per_fit", "x_floor", "fit_share_of_floor", "best_score"]
 
 
+def timing_row(method, seconds, n_fits, floor, **extra):
+    """One row of the table: total and per-fit seconds, and the total as a multiple of the floor."""
+    return {"method": method, "seconds": seconds, "fits": n_fits, "s_per_fit": seconds / n_fits,
+            "x_floor": seconds / floor, **extra}
+
+
 def fit_seconds(search, param):
     """Mean fit seconds of one fold, by ``param``'s value (averaged over the other parameters)."""
     values = np.array([p[param] for p in search.cv_results_["params"]])
@@ -171,10 +177,9 @@ def cheap_candidates(args, weights, paths, y, cv, floor):
             with Timer() as t:
                 search.fit(paths, y)
         n_fits = len(search.cv_results_["params"]) * cv.get_n_splits()
-        rows.append({"method": label, "seconds": t.seconds, "fits": n_fits,
-                     "s_per_fit": t.seconds / n_fits, "x_floor": t.seconds / floor,
-                     "fit_share_of_floor": t.seconds / n_fits / floor,
-                     "best_score": float(search.best_score_)})
+        rows.append(timing_row(label, t.seconds, n_fits, floor,
+                               fit_share_of_floor=t.seconds / n_fits / floor,
+                               best_score=float(search.best_score_)))
         print_table(rows[-1:], COLUMNS)
     # The embedder's own part of those candidates (the rest is the regression's fit):
     # what a pipeline's embedder step does per fit and fold, on the warm cache.
@@ -185,10 +190,9 @@ def cheap_candidates(args, weights, paths, y, cv, floor):
             for train, test in cv.split(paths, y):
                 fitted = clone(embedder).fit(paths[train])
                 fitted.transform(paths[train]), fitted.transform(paths[test])
-    rows.append({"method": "embedder step alone (warm; fit + transform, per candidate and fold)",
-                 "seconds": t.seconds, "fits": n_fits, "s_per_fit": t.seconds / n_fits,
-                 "x_floor": t.seconds / floor, "fit_share_of_floor": t.seconds / n_fits / floor,
-                 "best_score": None})
+    rows.append(timing_row("embedder step alone (warm; fit + transform, per candidate and fold)",
+                           t.seconds, n_fits, floor,
+                           fit_share_of_floor=t.seconds / n_fits / floor, best_score=None))
     print_table(rows[-1:], COLUMNS)
     return rows
 
@@ -223,10 +227,9 @@ def main():
         with Timer() as t:
             search.fit(paths, y)
         n_fits = len(search.cv_results_["params"]) * 3
-        rows.append({"method": label, "seconds": t.seconds, "fits": n_fits,
-                     "s_per_fit": t.seconds / n_fits, "x_floor": t.seconds / floor,
-                     "best_score": float(search.best_score_),
-                     "fit_seconds_by_candidate": fit_seconds(search, "trainable_layers")})
+        rows.append(timing_row(label, t.seconds, n_fits, floor,
+                               best_score=float(search.best_score_),
+                               fit_seconds_by_candidate=fit_seconds(search, "trainable_layers")))
         print_table(rows[-1:], COLUMNS)
     warm = rows[-1]["seconds"]
     rows[0]["training_share"] = warm / rows[0]["seconds"]
@@ -240,10 +243,10 @@ def main():
         with Timer() as t:
             search.fit(images, y01)
         n_fits = len(search.cv_results_["params"]) * 3
-        rows.append({"method": "naive scikeras", "seconds": t.seconds, "fits": n_fits,
-                     "s_per_fit": t.seconds / n_fits, "x_floor": t.seconds / floor,
-                     "best_score": float(search.best_score_),
-                     "fit_seconds_by_candidate": fit_seconds(search, "model__trainable_layers")})
+        by_layers = fit_seconds(search, "model__trainable_layers")
+        rows.append(timing_row("naive scikeras", t.seconds, n_fits, floor,
+                               best_score=float(search.best_score_),
+                               fit_seconds_by_candidate=by_layers))
         rows[-1]["ratio_naive_over_sktransfer_cold"] = t.seconds / rows[0]["seconds"]
 
     print()

@@ -288,7 +288,7 @@ def _hash_file(path):
 
 
 def file_digest(path):
-    """Content hash of a (weights) file, remembered per (path, size, mtime)."""
+    """Content hash of a (weights) file, remembered while its stat is unchanged."""
     return _remembered_digest(path, _hash_file)
 
 

@@ -31,7 +31,8 @@ from ._compat import import_keras
 
 keras = import_keras()
 
-__all__ = ["anchor_point", "cut_points", "cut_position", "resolve_trainable", "split_at"]
+__all__ = ["anchor_point", "cut_points", "cut_position", "resolve_trainable", "set_trainable",
+           "split_at"]
 
 
 # Whether a layer owns trainable weights never changes once it is built; the
@@ -103,9 +104,15 @@ def resolve_trainable(model, spec, trainable_layers):
             f"trainable_layers must be an int, 'all' or a block name, got {trainable_layers!r}."
         )
     for layer in layers:
-        if layer.trainable != (id(layer) in train):  # Keras' setter is slow: set changes only
-            layer.trainable = id(layer) in train
+        set_trainable(layer, id(layer) in train)
     return [layer for layer in weighted if id(layer) in train]
+
+
+def set_trainable(layer, value):
+    """``layer.trainable = value``, skipped when it already is: Keras' tracked
+    setter walks every variable and sublayer, slow on a whole backbone per fit."""
+    if layer.trainable != value:
+        layer.trainable = value
 
 
 def _block_start(layers, spec, name):

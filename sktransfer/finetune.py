@@ -6,7 +6,7 @@ import os
 from numbers import Integral, Real
 
 from ._compat import HasMethods, Interval, StrOptions, import_keras
-from ._cut import anchor_point, cut_position, resolve_trainable, split_at
+from ._cut import anchor_point, cut_position, resolve_trainable, set_trainable, split_at
 from ._network import InferenceMode, Network, build_head
 from ._training import BaseImageClassifier
 from ._cache import file_digest
@@ -268,8 +268,7 @@ class FineTunedClassifier(BaseImageClassifier):
             top, trainable = fresh, [fresh.get_layer(name) for name in names]
         if self.weights is not None:
             for layer in backbone.layers:
-                if layer.trainable:
-                    layer.trainable = False
+                set_trainable(layer, False)
         return backbone, spec, trainable, bottom, top, cut, anchor
 
     def _build_network(self, n_outputs, seed):
