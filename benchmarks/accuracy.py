@@ -7,7 +7,9 @@ luck of one small test set). On the training part only, every
 candidate recipe gets a stratified K-fold CV accuracy (folds shuffled with the
 run's seed) and is then refit on the whole training part and scored on the
 test part. The "selected" row is the candidate with the best CV accuracy: what
-a user who picks by CV would get. Every fine-tuning candidate is also scored
+a user who picks by CV would get; "selected (1-SE)" is the simplest candidate
+(in the order below, each ``+tta`` row after its own) within one standard error
+of the best CV accuracy, as ``tune(select="one_se")`` picks. Every fine-tuning candidate is also scored
 with test-time augmentation (``tta=True``, image + mirror averaged) from the
 same fitted models, as the candidate's ``+tta`` row.
 
@@ -23,6 +25,9 @@ Candidates (``--candidates`` picks some):
   head_aug       ... with augmentation (flip, rotation, zoom; cached views)
   top            fine-tune the top block + head, backbone at lr x 0.1, --top-epochs
   top_aug        ... with augmentation
+  lpft           two-stage: the head alone first (30 epochs, as head), then the top
+                 block + head for --top-epochs (FineTunedClassifier(head_epochs=30))
+  lpft_aug       ... with augmentation
   full           fine-tune everything, backbone at lr x 0.1, --full-epochs
   full_aug       ... with augmentation
   head1024_svm   improved head (2 x 1024, batch norm, L2, dropout) trained,
@@ -47,8 +52,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from _common import dataset_parser, machine, parse_dataset_args, print_table, write_json  # noqa: E402
 
-ALL = ("probe", "svm", "classic", "head", "head_aug", "top", "top_aug", "full", "full_aug",
-       "head1024_svm")
+ALL = ("probe", "svm", "classic", "head", "head_aug", "top", "top_aug", "lpft", "lpft_aug", "full",
+       "full_aug", "head1024_svm")
 
 
 def build(name, args, seed):
@@ -84,11 +89,13 @@ def build(name, args, seed):
                                  head_dropout=0.5, **tuned)
         return make_pipeline(ft, StandardScaler(), SVC(C=10, random_state=seed))
     base, _, with_aug = name.partition("_")
-    layers = {"head": 0, "top": top, "full": "all"}[base]
-    scale = {"head": 1.0, "top": 0.1, "full": 0.1}[base]
-    epochs = {"top": args.top_epochs, "full": args.full_epochs}.get(base)
+    layers = {"head": 0, "top": top, "lpft": top, "full": "all"}[base]
+    scale = {"head": 1.0, "top": 0.1, "lpft": 0.1, "full": 0.1}[base]
+    epochs = {"top": args.top_epochs, "lpft": args.top_epochs, "full": args.full_epochs}.get(base)
     if epochs is not None:
         tuned["epochs"] = epochs
+    if base == "lpft":
+        tuned["head_epochs"] = FineTunedClassifier().epochs
     return FineTunedClassifier(trainable_layers=layers, backbone_lr_scale=scale,
                                augmentation=aug if with_aug else None, **tuned)
 
@@ -177,21 +184,53 @@ def summarise(rows):
                 "macro_f1": float(np.mean([r["test_macro_f1"] for r in rs])),
                 "fit_s": float(np.mean([r["fit_seconds"] for r in rs])),
             })
-        selected = []
+        picks = {"SELECTED": [], "SELECTED (1-SE)": []}
         for run in dict.fromkeys((r.get("split", 0), r["seed"]) for r in mine):
             per_seed = [r for r in mine if (r.get("split", 0), r["seed"]) == run]
-            best = max(per_seed, key=lambda r: r["cv_accuracy"])
             probe = next((r for r in per_seed if r["candidate"] == "probe"), None)
-            selected.append((best, probe))
-        acc = np.array([b["test_accuracy"] for b, _ in selected])
-        gains = [b["test_accuracy"] - p["test_accuracy"] for b, p in selected if p is not None]
-        table.append({
-            "dataset": dataset, "candidate": "SELECTED: " + ",".join(b["candidate"] for b, _ in selected),
-            "seeds": len(selected), "test_acc": float(acc.mean()), "test_acc_sd": float(acc.std()),
-            "macro_f1": float(np.mean([b["test_macro_f1"] for b, _ in selected])),
-            "gain_over_probe": float(np.mean(gains)) if gains else None,
-        })
+            picks["SELECTED"].append((max(per_seed, key=lambda r: r["cv_accuracy"]), probe))
+            simple = one_se_choice(per_seed)
+            if simple is not None:
+                picks["SELECTED (1-SE)"].append((simple, probe))
+        for label, selected in picks.items():
+            if selected and len(selected) == len(picks["SELECTED"]):
+                table.append(_selected_row(dataset, label, selected))
     return table
+
+
+def simplicity(candidate):
+    """Sort key: candidates in the order of ALL (simplest first), each ``+tta`` row after its own."""
+    base, _, tta = candidate.partition("+")
+    return ALL.index(base), bool(tta)
+
+
+def one_se_choice(rows):
+    """The row the one-standard-error rule picks (``sktransfer.tuning.one_standard_error``, the
+    simplest candidate first), or None when a row has no per-fold CV scores (older runs)."""
+    import numpy as np
+
+    from sktransfer.tuning import one_standard_error
+
+    rows = sorted(rows, key=lambda r: simplicity(r["candidate"]))
+    folds = [r.get("cv_folds") for r in rows]
+    if any(f is None or len(f) != len(folds[0]) for f in folds):
+        return None
+    folds = np.array(folds, dtype=float)
+    results = {f"split{i}_test_score": folds[:, i] for i in range(folds.shape[1])}
+    return rows[one_standard_error({"mean_test_score": folds.mean(axis=1), **results})]
+
+
+def _selected_row(dataset, label, selected):
+    import numpy as np
+
+    acc = np.array([b["test_accuracy"] for b, _ in selected])
+    gains = [b["test_accuracy"] - p["test_accuracy"] for b, p in selected if p is not None]
+    return {
+        "dataset": dataset, "candidate": f"{label}: " + ",".join(b["candidate"] for b, _ in selected),
+        "seeds": len(selected), "test_acc": float(acc.mean()), "test_acc_sd": float(acc.std()),
+        "macro_f1": float(np.mean([b["test_macro_f1"] for b, _ in selected])),
+        "gain_over_probe": float(np.mean(gains)) if gains else None,
+    }
 
 
 def main():

@@ -68,6 +68,17 @@ class FineTunedClassifier(BaseImageClassifier):
         features when ``head=()``), or the pooled backbone features.
     backbone_lr_scale : float, default=1.0
         Learning-rate multiplier for the trainable backbone layers.
+    head_epochs : int, default=0
+        Two-stage fine-tuning (the protocol of Keras' transfer-learning
+        guide; "LP-FT" in Kumar et al., 2022): when backbone layers train,
+        first train the head alone for ``head_epochs`` epochs on the frozen
+        backbone (cheap: its activations come from the cache), then train the
+        head and the backbone layers together for ``epochs``, starting from
+        that head rather than from a random one, whose first large gradients
+        would otherwise reach the pretrained layers. Both stages use the same
+        learning rate, batch size, augmentation, class weights and validation
+        split; ``callbacks`` and ``history_`` belong to the second stage.
+        Ignored when only the head trains.
     optimizer : str or keras.optimizers.Optimizer, default="adam"
         ``"sgd"``, ``"rmsprop"``, ``"adam"``, ``"adamw"``, ``"nadam"``,
         ``"adamax"``, ``"adagrad"``, ``"adadelta"`` or an instance (cloned per fit).
@@ -176,6 +187,7 @@ class FineTunedClassifier(BaseImageClassifier):
         "pooling": [StrOptions({"avg", "max"})],
         "embedding": [StrOptions({"penultimate", "pooled"})],
         "backbone_lr_scale": [Interval(Real, 0, None, closed="neither")],
+        "head_epochs": [Interval(Integral, 0, None, closed="left")],
         "tta": ["boolean"],
         "cache": ["boolean", str, os.PathLike, HasMethods(["get_many", "put_many"])],
     }
@@ -195,6 +207,7 @@ class FineTunedClassifier(BaseImageClassifier):
         pooling="avg",
         embedding="penultimate",
         backbone_lr_scale=1.0,
+        head_epochs=0,
         optimizer="adam",
         learning_rate=None,
         epochs=30,
@@ -223,6 +236,7 @@ class FineTunedClassifier(BaseImageClassifier):
         self.pooling = pooling
         self.embedding = embedding
         self.backbone_lr_scale = backbone_lr_scale
+        self.head_epochs = head_epochs
         self.optimizer = optimizer
         self.learning_rate = learning_rate
         self.epochs = epochs
@@ -329,6 +343,28 @@ class FineTunedClassifier(BaseImageClassifier):
             embedding_layer="embedding" if self.embedding == "penultimate" else "pool",
             info=info,
         )
+
+    def _train(self, network, X, y, classes, seed):
+        if self.head_epochs and network.backbone_variables:
+            self._train_head_first(network, X, y, classes, seed)
+        return super()._train(network, X, y, classes, seed)
+
+    def _train_head_first(self, network, X, y, classes, seed):
+        """Stage one of ``head_epochs``: train the head alone, put it on ``network``."""
+        from sklearn.base import clone
+
+        # The head-only fit of the same estimator: same seed (so the same
+        # initial head), same data and validation split; y is encoded here,
+        # so class weights go by index.
+        weights = self._class_weight(y, classes)
+        first = clone(self).set_params(
+            trainable_layers=0, epochs=self.head_epochs, head_epochs=0, callbacks=None,
+            class_weight=weights, on_error="raise", random_state=seed,
+        ).fit(X, y)
+        for layer in first.model_.layers:
+            if layer.weights and (layer.name.startswith("head_") or layer.name == "logits"):
+                network.model.get_layer(layer.name).set_weights(layer.get_weights())
+        network.info["head_epochs"] = self.head_epochs
 
     def _trainer_key(self, network, n_classes, whole):
         # Everything the compiled trainer depends on: a reused trainer is

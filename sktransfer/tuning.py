@@ -14,9 +14,17 @@ step is itself searched (scikit-learn's "estimator as a parameter" idiom), so
 work as usual. Every candidate shares the frozen backbone's cached
 activations: the images go through the frozen layers once per cut, not once
 per candidate and fold.
+
+On a few hundred images, CV accuracies are about as noisy as the gaps
+between recipes, so the refit can follow the one-standard-error rule
+(:func:`one_standard_error`, ``select="one_se"``): the simplest recipe whose
+mean CV score is within one standard error of the best one.
 """
 
+import re
 from numbers import Integral
+
+import numpy as np
 
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
@@ -26,7 +34,7 @@ from sklearn.svm import SVC
 
 from .backbones import get_backbone_spec
 
-__all__ = ["CANDIDATES", "candidate_grid", "make_tuner", "top_block", "tune"]
+__all__ = ["CANDIDATES", "candidate_grid", "make_tuner", "one_standard_error", "top_block", "tune"]
 
 #: Names accepted by ``include``, in the order they are searched.
 CANDIDATES = ("linear_probe", "svm", "head", "top_block")
@@ -128,8 +136,61 @@ def candidate_grid(backbone="resnet50v2", *, weights="imagenet", input_size=None
     return grid
 
 
+def one_standard_error(cv_results):
+    """The simplest candidate whose mean CV score is within one standard error of the best.
+
+    The one-standard-error rule (Hastie, Tibshirani and Friedman, *The
+    Elements of Statistical Learning*, 7.10): take the best mean test score
+    and its standard error over the CV splits (the sample standard deviation
+    of its split scores over the square root of their number); of the
+    candidates scoring at least the best minus that, return the first one.
+    Candidates count as simpler the earlier they come in the grid, as in
+    :func:`candidate_grid`: linear probe, then SVM (its most regularised
+    settings first), then fine-tuning. Use it as ``GridSearchCV(refit=...)``;
+    such a search sets ``best_index_`` and ``best_params_`` but, as
+    scikit-learn does for any callable ``refit``, no ``best_score_``.
+
+    Parameters
+    ----------
+    cv_results : dict
+        A search's ``cv_results_``, with ``mean_test_score`` and
+        ``split<i>_test_score`` (one scoring metric, higher is better).
+
+    Returns
+    -------
+    index : int
+        Index into ``cv_results["params"]``.
+
+    Examples
+    --------
+    >>> from sktransfer.tuning import one_standard_error
+    >>> results = {"mean_test_score": [0.80, 0.88, 0.90],
+    ...            "split0_test_score": [0.78, 0.86, 0.86],
+    ...            "split1_test_score": [0.82, 0.90, 0.94]}
+    >>> one_standard_error(results)  # the best is 0.90, standard error 0.04: 0.88 is close enough
+    1
+    >>> results["split0_test_score"][2], results["split1_test_score"][2] = 0.89, 0.91
+    >>> one_standard_error(results)  # the same mean, standard error 0.01
+    2
+    """
+    if "mean_test_score" not in cv_results:
+        raise ValueError(
+            "one_standard_error needs the cv_results_ of a search with one scoring metric "
+            f"(mean_test_score); got the keys {sorted(cv_results)[:8]}...")
+    means = np.asarray(cv_results["mean_test_score"], dtype=float)
+    splits = [k for k in cv_results if re.fullmatch(r"split\d+_test_score", k)]
+    if np.all(np.isnan(means)):
+        raise ValueError("one_standard_error: every candidate's mean test score is NaN.")
+    best = int(np.nanargmax(means))
+    scores = np.asarray([cv_results[k][best] for k in splits], dtype=float)
+    se = scores.std(ddof=1) / np.sqrt(len(scores)) if len(scores) > 1 else 0.0
+    # NaN (a failed candidate) compares False, so it is never chosen.
+    return int(np.flatnonzero(means >= means[best] - se)[0])
+
+
 def make_tuner(backbone="resnet50v2", *, weights="imagenet", input_size=None, include=CANDIDATES,
-               cv=3, scoring="accuracy", random_state=None, n_jobs=None, verbose=0):
+               cv=3, scoring="accuracy", select="best", random_state=None, n_jobs=None,
+               verbose=0):
     """A GridSearchCV that picks linear probe, SVM-on-embeddings or fine-tuning by CV.
 
     Parameters
@@ -146,7 +207,11 @@ def make_tuner(backbone="resnet50v2", *, weights="imagenet", input_size=None, in
     cv : int or cross-validation splitter, default=3
         An int means ``StratifiedKFold(cv, shuffle=True, random_state=random_state)``.
     scoring : str or callable, default="accuracy"
-        As in GridSearchCV; the refit model is the best by this score.
+        As in GridSearchCV (one metric, higher is better).
+    select : {"best", "one_se"}, default="best"
+        Which candidate is refit on all the data: the best mean CV score, or
+        the simplest recipe within one standard error of it
+        (:func:`one_standard_error`; the search then has no ``best_score_``).
     random_state : int or None, default=None
         Seeds the folds and the models.
     n_jobs : int or None, default=None
@@ -176,12 +241,15 @@ def make_tuner(backbone="resnet50v2", *, weights="imagenet", input_size=None, in
     >>> type(tuner).__name__  # fit it like any GridSearchCV (see tune)
     'GridSearchCV'
     """
+    if select not in ("best", "one_se"):
+        raise ValueError(f"select must be 'best' or 'one_se', got {select!r}.")
     grid = candidate_grid(backbone, weights=weights, input_size=input_size, include=include,
                           random_state=random_state, n_jobs=n_jobs, verbose=verbose)
     if isinstance(cv, Integral) and not isinstance(cv, bool):
         cv = StratifiedKFold(int(cv), shuffle=True, random_state=random_state)
     pipeline = Pipeline([("model", grid[0]["model"][0])])
-    return GridSearchCV(pipeline, grid, cv=cv, scoring=scoring, refit=True, verbose=verbose,
+    refit = one_standard_error if select == "one_se" else True
+    return GridSearchCV(pipeline, grid, cv=cv, scoring=scoring, refit=refit, verbose=verbose,
                         error_score="raise")
 
 

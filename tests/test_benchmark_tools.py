@@ -4,6 +4,7 @@ import importlib.util
 import json
 import os
 
+import numpy as np
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -91,3 +92,29 @@ def test_accuracy_update_replaces_only_the_redone_runs():
     # one run per (split, seed): split 0 seed 0 picks svm (0.9), seed 1 and split 1 svm (0.5)
     assert selected["seeds"] == 3
     assert selected["candidate"] == "SELECTED: svm,svm,svm"
+
+
+def test_accuracy_one_se_selection_prefers_the_simpler_recipe():
+    accuracy = _accuracy_module()
+
+    def row(cand, folds, test, seed=0):
+        return {"dataset": "d", "seed": seed, "candidate": cand, "cv_accuracy": float(np.mean(folds)),
+                "cv_folds": folds, "test_accuracy": test, "test_macro_f1": test, "fit_seconds": 1.0}
+
+    rows = [
+        # seed 0: head+tta is best in CV (0.90, SE 0.04); svm (0.88) is within, the probe is not
+        row("head+tta", [0.86, 0.94], 0.70), row("probe", [0.80, 0.80], 0.60),
+        row("svm", [0.86, 0.90], 0.80), row("head", [0.85, 0.85], 0.75),
+        # seed 1: the probe is within reach of the best
+        row("probe", [0.88, 0.88], 0.90, seed=1), row("svm", [0.86, 0.94], 0.85, seed=1),
+        row("head", [0.80, 0.80], 0.5, seed=1), row("head+tta", [0.80, 0.80], 0.5, seed=1),
+    ]
+    summary = {s["candidate"].split(":")[0]: s for s in accuracy.summarise(rows)
+               if s["candidate"].startswith("SELECTED")}
+    assert summary["SELECTED"]["candidate"] == "SELECTED: head+tta,svm"
+    assert summary["SELECTED (1-SE)"]["candidate"] == "SELECTED (1-SE): svm,probe"
+    assert summary["SELECTED (1-SE)"]["gain_over_probe"] == pytest.approx((0.20 + 0.0) / 2)
+    # a run without per-fold scores (older results): no 1-SE row rather than a partial one
+    del rows[-1]["cv_folds"]
+    labels = [s["candidate"] for s in accuracy.summarise(rows)]
+    assert not any(label.startswith("SELECTED (1-SE)") for label in labels)

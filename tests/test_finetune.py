@@ -256,3 +256,38 @@ def test_default_learning_rate(optimizer, learning_rate, expected, binary_sample
     FineTunedClassifier(BACKBONE, input_size=SIZE, epochs=1, optimizer=optimizer,
                         learning_rate=learning_rate, callbacks=[record], random_state=0).fit(X, y)
     assert record.rates[-1] == pytest.approx(expected, rel=1e-6)
+
+
+class _HeadAtStart:
+    """Keras callback: the output layer's weights when training begins."""
+
+    def __new__(cls):
+        import keras
+
+        class Callback(keras.callbacks.Callback):
+            def on_train_begin(self, logs=None):
+                self.start = [w.numpy().copy() for w in self.model.get_layer("logits").weights]
+
+        return Callback()
+
+
+@pytest.mark.parametrize("class_weight", [None, "balanced"])
+def test_head_epochs_start_the_backbone_stage_from_the_trained_head(sample, class_weight):
+    X, y = sample
+    head_only = _clf(head=(8,), epochs=4, class_weight=class_weight).fit(X, y)
+    watch = _HeadAtStart()
+    two_stage = _clf(head=(8,), epochs=1, trainable_layers=2, head_epochs=4, callbacks=[watch],
+                     class_weight=class_weight).fit(X, y)
+    trained = [w.numpy() for w in head_only.model_.get_layer("logits").weights]
+    for start, expected in zip(watch.start, trained, strict=True):
+        np.testing.assert_allclose(start, expected, rtol=1e-5, atol=1e-6)
+    assert two_stage.backbone_info_["head_epochs"] == 4
+    assert two_stage.n_epochs_ == 1  # history_ is the second stage's
+
+
+def test_head_epochs_without_backbone_layers_change_nothing(binary_sample):
+    X, y = binary_sample
+    plain = _clf(epochs=2).fit(X, y)
+    with_head = _clf(epochs=2, head_epochs=5).fit(X, y)
+    np.testing.assert_allclose(plain.predict_proba(X), with_head.predict_proba(X), rtol=1e-6)
+    assert "head_epochs" not in with_head.backbone_info_
