@@ -23,12 +23,14 @@ Candidates (``--candidates`` picks some):
                  FineTunedClassifier() with the library defaults (Adam at 0.003,
                  30 epochs)
   head_aug       ... with augmentation (flip, rotation, zoom; cached views)
-  top            fine-tune the top block + head, backbone at lr x 0.1, --top-epochs
+  top            fine-tune the top block + head from a random head (head_epochs=0),
+                 backbone at lr x 0.1, --top-epochs
   top_aug        ... with augmentation
   lpft           two-stage: the head alone first (30 epochs, as head), then the top
-                 block + head for --top-epochs (FineTunedClassifier(head_epochs=30))
+                 block + head for --top-epochs (the default head_epochs=30)
   lpft_aug       ... with augmentation
-  full           fine-tune everything, backbone at lr x 0.1, --full-epochs
+  full           fine-tune everything from a random head, backbone at lr x 0.1,
+                 --full-epochs
   full_aug       ... with augmentation
   head1024_svm   improved head (2 x 1024, batch norm, L2, dropout) trained,
                  then an SVC on its penultimate embeddings
@@ -94,8 +96,8 @@ def build(name, args, seed):
     epochs = {"top": args.top_epochs, "lpft": args.top_epochs, "full": args.full_epochs}.get(base)
     if epochs is not None:
         tuned["epochs"] = epochs
-    if base == "lpft":
-        tuned["head_epochs"] = FineTunedClassifier().epochs
+    # top and full as first measured: head and backbone layers from a random head.
+    tuned["head_epochs"] = 30 if base == "lpft" else 0
     return FineTunedClassifier(trainable_layers=layers, backbone_lr_scale=scale,
                                augmentation=aug if with_aug else None, **tuned)
 

@@ -218,8 +218,9 @@ def main():
     rows = []
     # tta=False: the naive side predicts each image once; test-time augmentation
     # would also run every test image's mirror image through the frozen layers.
+    # head_epochs=0: like the naive side, head and layers train together from a random head.
     clf = FineTunedClassifier(args.backbone, weights=weights, input_size=args.size,
-                              epochs=args.epochs, tta=False, random_state=0)
+                              epochs=args.epochs, tta=False, head_epochs=0, random_state=0)
     params = {"trainable_layers": layers, "batch_size": batches}
     clear_cache()
     for label in ("sktransfer (cold cache)", "sktransfer (warm cache)"):

@@ -252,6 +252,10 @@ def _add_model_options(p, *, compare=False):
                    help="learning rate (default: 0.003 for adam, else the optimizer's own)")
     p.add_argument("--epochs", type=_positive_int, default=30, metavar="N",
                    help="training epochs (default: %(default)s)")
+    p.add_argument("--head-epochs", type=_count, default=30, metavar="N",
+                   help="with --trainable-layers: first train the head alone for N epochs, "
+                        "then the head and the backbone layers together for --epochs; 0: "
+                        "both together from the start (default: %(default)s)")
     p.add_argument("--batch-size", type=_positive_int, default=32, metavar="N",
                    help="batch size (default: %(default)s)")
     p.add_argument("--input-size", type=_positive_int, metavar="N",

@@ -211,7 +211,8 @@ def classifier(args, *, backbone=None, weights="from args", verbose=0):
         make_optimizer(args.optimizer, args.learning_rate)
     except ValueError as exc:
         raise UsageError(f"argument --optimizer: {exc}") from None
-    same = ("trainable_layers", "head", "optimizer", "learning_rate", "epochs", "batch_size",
+    same = ("trainable_layers", "head_epochs", "head", "optimizer", "learning_rate", "epochs",
+            "batch_size",
             "validation_fraction", "early_stopping", "patience", "tta")
     return FineTunedClassifier(
         backbone, weights=args.weights if weights == "from args" else weights,

@@ -68,17 +68,22 @@ class FineTunedClassifier(BaseImageClassifier):
         features when ``head=()``), or the pooled backbone features.
     backbone_lr_scale : float, default=1.0
         Learning-rate multiplier for the trainable backbone layers.
-    head_epochs : int, default=0
+    head_epochs : int, default=30
         Two-stage fine-tuning (the protocol of Keras' transfer-learning
-        guide; "LP-FT" in Kumar et al., 2022): when backbone layers train,
-        first train the head alone for ``head_epochs`` epochs on the frozen
-        backbone (cheap: its activations come from the cache), then train the
-        head and the backbone layers together for ``epochs``, starting from
-        that head rather than from a random one, whose first large gradients
-        would otherwise reach the pretrained layers. Both stages use the same
-        learning rate, batch size, augmentation, class weights and validation
-        split; ``callbacks`` and ``history_`` belong to the second stage.
-        Ignored when only the head trains.
+        guide; "LP-FT" in Kumar et al., 2022): when pretrained backbone
+        layers train, first train the head alone for ``head_epochs`` epochs
+        on the frozen backbone (cheap: its activations come from the cache),
+        then train the head and the backbone layers together for ``epochs``,
+        starting from that head rather than from a random one, whose first
+        large gradients would otherwise reach the pretrained layers. Both
+        stages use the same learning rate, batch size, augmentation, class
+        weights and validation split; ``callbacks`` and ``history_`` belong
+        to the second stage. ``0`` trains both together from the start.
+        Ignored when only the head trains and with ``weights=None`` (nothing
+        pretrained to protect). 30 is the head-only default's training. On
+        the photos measured, the top block trained this way scored 2.4 to
+        4.3 points higher than from a random head on small sets and the same
+        on 1,125 images (README, "Why the defaults").
     optimizer : str or keras.optimizers.Optimizer, default="adam"
         ``"sgd"``, ``"rmsprop"``, ``"adam"``, ``"adamw"``, ``"nadam"``,
         ``"adamax"``, ``"adagrad"``, ``"adadelta"`` or an instance (cloned per fit).
@@ -207,7 +212,7 @@ class FineTunedClassifier(BaseImageClassifier):
         pooling="avg",
         embedding="penultimate",
         backbone_lr_scale=1.0,
-        head_epochs=0,
+        head_epochs=30,
         optimizer="adam",
         learning_rate=None,
         epochs=30,
@@ -345,7 +350,7 @@ class FineTunedClassifier(BaseImageClassifier):
         )
 
     def _train(self, network, X, y, classes, seed):
-        if self.head_epochs and network.backbone_variables:
+        if self.head_epochs and network.backbone_variables and self.weights is not None:
             self._train_head_first(network, X, y, classes, seed)
         return super()._train(network, X, y, classes, seed)
 

@@ -82,7 +82,8 @@ def candidate_grid(backbone="resnet50v2", *, weights="imagenet", input_size=None
         embeddings, ``PretrainedEmbedder(tta=...)``), ``"head"`` (fine-tune the head only) and
         ``"top_block"`` (fine-tune the head and :func:`top_block`, with the
         backbone at a tenth of the head's learning rate, for
-        :data:`TOP_BLOCK_EPOCHS`).
+        :data:`TOP_BLOCK_EPOCHS`, after the head alone: the default
+        two-stage fine-tuning, ``head_epochs=30``).
     random_state : int or None, default=None
         Seeds the fine-tuners and the SVM.
     n_jobs : int or None, default=None

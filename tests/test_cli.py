@@ -288,6 +288,16 @@ def test_option_parsing():
             func(text)
 
 
+def test_model_options_reach_the_classifier():
+    args = _cli_args.build_parser().parse_args(
+        ["fit", "data", "--out", "run", "--trainable-layers", "2", "--head-epochs", "5",
+         "--epochs", "4"])
+    clf = _cli_support.classifier(args)
+    assert (clf.trainable_layers, clf.head_epochs, clf.epochs) == (2, 5, 4)
+    default = _cli_support.classifier(_cli_args.build_parser().parse_args(["fit", "data", "--out", "run"]))
+    assert default.head_epochs == 30
+
+
 @pytest.mark.parametrize("command", COMMANDS)
 def test_help_lists_options(command, capsys):
     assert main([command, "--help"]) == 0

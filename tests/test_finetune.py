@@ -291,3 +291,12 @@ def test_head_epochs_without_backbone_layers_change_nothing(binary_sample):
     with_head = _clf(epochs=2, head_epochs=5).fit(X, y)
     np.testing.assert_allclose(plain.predict_proba(X), with_head.predict_proba(X), rtol=1e-6)
     assert "head_epochs" not in with_head.backbone_info_
+
+
+def test_head_epochs_skipped_for_random_weights(binary_sample):
+    # A random backbone has nothing to protect, and stage one's backbone would not be stage two's.
+    X, y = binary_sample
+    default = _clf(weights=None, trainable_layers=2, epochs=1).fit(X, y)
+    together = _clf(weights=None, trainable_layers=2, epochs=1, head_epochs=0).fit(X, y)
+    assert default.head_epochs == 30 and "head_epochs" not in default.backbone_info_
+    np.testing.assert_allclose(default.predict_proba(X), together.predict_proba(X), rtol=1e-5)
