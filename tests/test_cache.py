@@ -109,18 +109,20 @@ def test_cached_and_uncached_training_agree(trainable_layers, binary_sample):
 def test_higher_cut_starts_from_the_cached_anchor(binary_sample):
     X, y = binary_sample
     cache = ActivationCache()
-    first = _clf(cache, trainable_layers=2, epochs=1).fit(X, y)
+    # one stage (head_epochs=0): this test counts the entries per cut, and the head stage
+    # would add the pooled features
+    first = _clf(cache, trainable_layers=2, epochs=1, head_epochs=0).fit(X, y)
     anchor = first.backbone_info_["anchor"]
     assert anchor is not None
     n = len(X)
     assert len(cache) == 2 * n  # anchor + cut, one entry per image each
     hits = cache.hits
-    second = _clf(cache, trainable_layers=6, epochs=1).fit(X, y)
+    second = _clf(cache, trainable_layers=6, epochs=1, head_epochs=0).fit(X, y)
     assert second.backbone_info_["anchor"] == anchor
     assert second.backbone_info_["cut"] != first.backbone_info_["cut"]
     assert cache.hits - hits == n  # every image resumed from the anchor
     assert len(cache) == 3 * n
-    uncached = _clf(False, trainable_layers=6, epochs=1).fit(X, y)
+    uncached = _clf(False, trainable_layers=6, epochs=1, head_epochs=0).fit(X, y)
     np.testing.assert_allclose(second.decision_function(X), uncached.decision_function(X),
                                rtol=1e-4, atol=1e-4)
 

@@ -27,15 +27,17 @@ def _fit(X, y, **params):
 
 @pytest.mark.parametrize("params", [
     {"trainable_layers": 0, "head": (8,), "head_dropout": 0.3},
-    {"trainable_layers": 2, "backbone_lr_scale": 0.1, "optimizer": "sgd"},
+    {"trainable_layers": 2, "backbone_lr_scale": 0.1, "optimizer": "sgd", "head_epochs": 0},
+    # two stages: a head-only trainer, then one for the top block
+    {"trainable_layers": 2, "backbone_lr_scale": 0.1, "head_epochs": 3},
 ])
 def test_reused_trainer_gives_the_fresh_result(sample, params):
     X, y = sample
     with sktransfer.config_context(reuse_trainers=False):
         fresh = _fit(X, y, **params).predict_proba(X)
     assert _trainers.n_trainers() == 0
-    first = _fit(X, y, **params).predict_proba(X)  # builds the trainer
-    assert _trainers.n_trainers() == 1
+    first = _fit(X, y, **params).predict_proba(X)  # builds the trainer(s)
+    assert _trainers.n_trainers() == (2 if params.get("head_epochs") else 1)
     second = _fit(X, y, **params).predict_proba(X)  # reuses it
     np.testing.assert_array_equal(first, fresh)
     np.testing.assert_array_equal(second, fresh)
