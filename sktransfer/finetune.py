@@ -356,16 +356,15 @@ class FineTunedClassifier(BaseImageClassifier):
 
     def _train_head_first(self, network, X, y, classes, seed):
         """Stage one of ``head_epochs``: train the head alone, put it on ``network``."""
-        from sklearn.base import clone
-
         # The head-only fit of the same estimator: same seed (so the same
         # initial head), same data and validation split; y is encoded here,
-        # so class weights go by index.
-        weights = self._class_weight(y, classes)
-        first = clone(self).set_params(
-            trainable_layers=0, epochs=self.head_epochs, head_epochs=0, callbacks=None,
-            class_weight=weights, on_error="raise", random_state=seed,
-        ).fit(X, y)
+        # so class weights go by index. Built from get_params rather than
+        # clone(), which would deep-copy the user's callbacks (not used here).
+        params = {**self.get_params(deep=False), "trainable_layers": 0,
+                  "epochs": self.head_epochs, "head_epochs": 0, "callbacks": None,
+                  "class_weight": self._class_weight(y, classes), "on_error": "raise",
+                  "random_state": seed}
+        first = type(self)(**params).fit(X, y)
         for layer in first.model_.layers:
             if layer.weights and (layer.name.startswith("head_") or layer.name == "logits"):
                 network.model.get_layer(layer.name).set_weights(layer.get_weights())

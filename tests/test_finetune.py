@@ -265,10 +265,17 @@ class _HeadAtStart:
         import keras
 
         class Callback(keras.callbacks.Callback):
+            # A lock cannot be deep-copied: stage one must not clone the callbacks.
+            lock = None
+
             def on_train_begin(self, logs=None):
                 self.start = [w.numpy().copy() for w in self.model.get_layer("logits").weights]
 
-        return Callback()
+        import threading
+
+        callback = Callback()
+        callback.lock = threading.Lock()
+        return callback
 
 
 @pytest.mark.parametrize("class_weight", [None, "balanced"])
