@@ -91,13 +91,17 @@ def build(name, args, seed):
                                  head_dropout=0.5, **tuned)
         return make_pipeline(ft, StandardScaler(), SVC(C=10, random_state=seed))
     base, _, with_aug = name.partition("_")
-    layers = {"head": 0, "top": top, "lpft": top, "full": "all"}[base]
-    scale = {"head": 1.0, "top": 0.1, "lpft": 0.1, "full": 0.1}[base]
-    epochs = {"top": args.top_epochs, "lpft": args.top_epochs, "full": args.full_epochs}.get(base)
+    # lpft is top with the library's default two-stage fit; top and full stay as first
+    # measured, head and backbone layers together from a random head.
+    if base == "lpft":
+        base = "top"
+    else:
+        tuned["head_epochs"] = 0
+    layers = {"head": 0, "top": top, "full": "all"}[base]
+    scale = {"head": 1.0, "top": 0.1, "full": 0.1}[base]
+    epochs = {"top": args.top_epochs, "full": args.full_epochs}.get(base)
     if epochs is not None:
         tuned["epochs"] = epochs
-    # top and full as first measured: head and backbone layers from a random head.
-    tuned["head_epochs"] = 30 if base == "lpft" else 0
     return FineTunedClassifier(trainable_layers=layers, backbone_lr_scale=scale,
                                augmentation=aug if with_aug else None, **tuned)
 

@@ -212,8 +212,7 @@ def classifier(args, *, backbone=None, weights="from args", verbose=0):
     except ValueError as exc:
         raise UsageError(f"argument --optimizer: {exc}") from None
     same = ("trainable_layers", "head_epochs", "head", "optimizer", "learning_rate", "epochs",
-            "batch_size",
-            "validation_fraction", "early_stopping", "patience", "tta")
+            "batch_size", "validation_fraction", "early_stopping", "patience", "tta")
     return FineTunedClassifier(
         backbone, weights=args.weights if weights == "from args" else weights,
         augmentation=args.augment, input_size=_input_size(args), random_state=args.seed,

@@ -11,7 +11,7 @@ from ._compat import import_keras
 
 keras = import_keras()
 
-__all__ = ["InferenceMode", "Network", "build_head"]
+__all__ = ["InferenceMode", "Network", "build_head", "head_layers"]
 
 
 @keras.saving.register_keras_serializable(package="sktransfer")
@@ -94,6 +94,12 @@ def build_head(x, units=(), *, dropout=0.0, l2=0.0, batchnorm=False, n_outputs=2
     )(x)
     activation = "sigmoid" if n_outputs == 2 else "softmax"
     return keras.layers.Activation(activation, name="probabilities", dtype="float32")(logits)
+
+
+def head_layers(model):
+    """The layers of ``model`` that :func:`build_head` made and that hold weights."""
+    return [layer for layer in model.layers
+            if layer.weights and (layer.name.startswith("head_") or layer.name == "logits")]
 
 
 def _sub(seed, offset):

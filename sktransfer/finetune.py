@@ -7,7 +7,7 @@ from numbers import Integral, Real
 
 from ._compat import HasMethods, Interval, StrOptions, import_keras
 from ._cut import anchor_point, cut_position, resolve_trainable, set_trainable, split_at
-from ._network import InferenceMode, Network, build_head
+from ._network import InferenceMode, Network, build_head, head_layers
 from ._training import BaseImageClassifier
 from ._cache import file_digest
 from .backbones import (
@@ -365,9 +365,8 @@ class FineTunedClassifier(BaseImageClassifier):
                   "class_weight": self._class_weight(y, classes), "on_error": "raise",
                   "random_state": seed}
         first = type(self)(**params).fit(X, y)
-        for layer in first.model_.layers:
-            if layer.weights and (layer.name.startswith("head_") or layer.name == "logits"):
-                network.model.get_layer(layer.name).set_weights(layer.get_weights())
+        for layer in head_layers(first.model_):
+            network.model.get_layer(layer.name).set_weights(layer.get_weights())
         network.info["head_epochs"] = self.head_epochs
 
     def _trainer_key(self, network, n_classes, whole):
