@@ -257,6 +257,11 @@ def main():
     p.add_argument("--top-epochs", type=int, default=10, help="epochs of the top-block fine-tunes")
     p.add_argument("--full-epochs", type=int, default=5, help="epochs of the full fine-tunes")
     p.add_argument("--n-views", type=int, default=3, help="cached augmented views per image")
+    p.add_argument("--batched", action="store_true",
+                   help="compute frozen activations in batches (the library's default) instead of "
+                        "one image at a time (sktransfer.set_config(deterministic=True)): faster, "
+                        "but a row can then depend in the last bits, and after a long training in "
+                        "its accuracy, on which candidates ran before it")
     p.add_argument("--out", default=None)
     args = parse_dataset_args(p)
     candidates = args.candidates.split(",")
@@ -270,6 +275,10 @@ def main():
         if header_before.get("backbone") != args.backbone or header_before.get("size") != args.size:
             p.error(f"--update {args.update!r} holds {header_before.get('backbone')} at "
                     f"{header_before.get('size')} px, not {args.backbone} at {args.size} px")
+        if header_before.get("deterministic", False) == args.batched:
+            p.error(f"--update {args.update!r} was computed "
+                    f"{'one image at a time' if args.batched else 'in batches (--batched)'}; "
+                    f"rerun it the same way or write a new file")
 
     from sklearn.model_selection import train_test_split
 
@@ -277,13 +286,15 @@ def main():
     from sktransfer import load_image_folder
 
     sktransfer.set_cache(max_bytes=6 * 2**30)
+    sktransfer.set_config(deterministic=not args.batched)
     seeds = [int(s) for s in args.seeds.split(",")]
     splits = [int(s) for s in args.splits.split(",")]
     out = args.update or args.out or f"accuracy_{args.backbone}.json"
     header = dict(machine=machine(), command=" ".join(sys.argv), backbone=args.backbone,
                   weights=str(args.weights), size=args.size, cv=args.cv, test_size=args.test_size,
                   epochs=args.epochs, top_epochs=args.top_epochs, full_epochs=args.full_epochs,
-                  n_views=args.n_views, splits=splits, svm_sizes=args.svm_sizes)
+                  n_views=args.n_views, splits=splits, svm_sizes=args.svm_sizes,
+                  deterministic=not args.batched)
     if args.update:
         header["commands"] = header_before.get("commands", [header_before.get("command")]) + [
             header["command"]]

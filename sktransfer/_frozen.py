@@ -18,6 +18,11 @@ a cut below the anchor is computed from the pixels.
 Decoding is overlapped with compute: while the model runs on one chunk of
 images, a background thread decodes the next (Pillow and TensorFlow both
 release the GIL).
+
+With ``sktransfer.set_config(deterministic=True)`` a pretrained frozen part
+runs one image per batch, always compiled: float32 rounding depends on a
+batch's shape and on an image's place in it, and the cache mixes
+activations computed by many calls (see :mod:`sktransfer._config`).
 """
 
 from concurrent.futures import ThreadPoolExecutor
@@ -26,6 +31,7 @@ import numpy as np
 
 from ._cache import content_keys, identity_key
 from ._compat import import_keras
+from ._config import get_config
 from .images import load_images
 
 keras = import_keras()
@@ -165,10 +171,13 @@ def compute_frozen(stages, X, *, size, crop=None, cache=None, batch_size=32, n_j
     before the first stage (augmented views); the stages' identities must then
     say which transformation it is.
     """
+    alone = stages[-1][0] is not None and get_config()["deterministic"]
+    if alone:  # one image per batch: cached apart from batched activations
+        batch_size, stages = 1, retagged(stages, "deterministic")
     ckeys = content_keys(X) if transform is not None else None
     if cache is None or stages[-1][0] is None:
         return _run_stages(stages, X, range(len(X)), 0, None, size, crop, None, batch_size,
-                           n_jobs, verbose, cache, transform, ckeys)
+                           n_jobs, verbose, cache, transform, ckeys, alone)
     ckeys = ckeys or content_keys(X)
     keys = [[ident + k for k in ckeys] for ident, _ in stages]
     result = cache.get_many(keys[-1])
@@ -185,17 +194,21 @@ def compute_frozen(stages, X, *, size, crop=None, cache=None, batch_size=32, n_j
         idx = [i for i in missing if start[i] == s0]
         inputs = np.stack([resume[i] for i in idx]) if s0 else None
         out = _run_stages(stages, X, idx, s0, inputs, size, crop, keys, batch_size, n_jobs,
-                          verbose, cache, transform, ckeys)
+                          verbose, cache, transform, ckeys, alone)
         for i, value in zip(idx, out):
             result[i] = value
     return np.stack(result) if result else np.zeros((0,), dtype=np.float32)
 
 
 def _run_stages(stages, X, idx, first, inputs, size, crop, keys, batch_size, n_jobs, verbose,
-                cache, transform=None, ckeys=None):
-    """Run stages ``first``.. on images ``idx`` (decoding them when ``first`` is 0)."""
+                cache, transform=None, ckeys=None, compiled=False):
+    """Run stages ``first``.. on images ``idx`` (decoding them when ``first`` is 0).
+
+    ``compiled``: always through the compiled function, however few images.
+    """
     idx = list(idx)
-    compiled = len(idx) > _EAGER_MAX * batch_size  # decided for the whole input, not per chunk
+    # decided for the whole input, not per chunk
+    compiled = compiled or len(idx) > _EAGER_MAX * batch_size
 
     def run(x, chunk):
         for s in range(first, len(stages)):

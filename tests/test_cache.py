@@ -250,3 +250,29 @@ def test_content_keys_remember_files_until_they_change(tmp_path):
     assert content_keys(X)[0] not in (first, second)
     clear_cache()
     assert not _cache._DIGESTS
+
+
+@pytest.mark.parametrize("trainable_layers", [0, 2])
+def test_deterministic_fits_do_not_depend_on_what_the_cache_held(trainable_layers, binary_sample):
+    """With set_config(deterministic=True) an image's frozen activations are computed alone,
+    so a fit on a cache warmed by other fits and predictions, or on no cache, equals a fit on
+    a cold cache bitwise. Batched, they differ in the last bits (batch shape, an image's place
+    in the batch, eager vs compiled), which long trainings grow into different models."""
+    import sktransfer
+
+    X, y = binary_sample
+    params = dict(trainable_layers=trainable_layers, head_epochs=0)
+    with sktransfer.config_context(deterministic=True):
+        cold_cache = ActivationCache()
+        cold = _clf(cold_cache, **params).fit(X, y).decision_function(X)
+        warm = ActivationCache()
+        other = _clf(warm, epochs=1, **params).fit(X[::3], y[::3])  # a third of the images
+        other.predict(X[1:4])
+        other.predict(X[4:31])
+        assert len(warm) > 0
+        np.testing.assert_array_equal(_clf(warm, **params).fit(X, y).decision_function(X), cold)
+        np.testing.assert_array_equal(_clf(False, **params).fit(X, y).decision_function(X), cold)
+    # batched activations are cached apart: the default mode computes its own
+    n = len(cold_cache)
+    _clf(cold_cache, **params).fit(X, y)
+    assert len(cold_cache) > n

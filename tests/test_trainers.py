@@ -132,10 +132,14 @@ def test_xla_trains_the_same_network(binary_sample):
 
 def test_config_is_checked_and_restored():
     before = sktransfer.get_config()
-    with sktransfer.config_context(xla=True, reuse_trainers=False):
-        assert sktransfer.get_config() == {"xla": True, "reuse_trainers": False}
+    with sktransfer.config_context(xla=True, reuse_trainers=False, deterministic=True):
+        assert sktransfer.get_config() == {"xla": True, "reuse_trainers": False,
+                                           "deterministic": True}
     assert sktransfer.get_config() == before
     with pytest.raises(ValueError, match="xla must be"):
         sktransfer.set_config(xla="yes")
     with pytest.raises(TypeError, match="reuse_trainers must be"):
         sktransfer.set_config(reuse_trainers=1)
+    with pytest.raises(TypeError, match="deterministic must be"):
+        sktransfer.set_config(deterministic="yes")
+    assert sktransfer.get_config() == before
