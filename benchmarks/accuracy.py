@@ -11,7 +11,11 @@ a user who picks by CV would get; "selected (1-SE)" is the simplest candidate
 (in the order below, each ``+tta`` row after its own) within one standard error
 of the best CV accuracy, as ``tune(select="one_se")`` picks. Every fine-tuning candidate is also scored
 with test-time augmentation (``tta=True``, image + mirror averaged) from the
-same fitted models, as the candidate's ``+tta`` row.
+same fitted models, as the candidate's ``+tta`` row. Frozen activations are
+computed one image at a time (``sktransfer.set_config(deterministic=True)``),
+so that a row does not depend on which candidates ran before it and filled
+the activation cache; ``--batched`` computes them in batches, as the library
+does by default.
 
 Candidates (``--candidates`` picks some):
   probe          standardised pooled embeddings + LogisticRegression (the floor)
@@ -32,6 +36,8 @@ Candidates (``--candidates`` picks some):
   full           fine-tune everything from a random head, backbone at lr x 0.1,
                  --full-epochs
   full_aug       ... with augmentation
+  vote           soft vote (mean probabilities) of probe and lpft (with TTA):
+                 sklearn's VotingClassifier
   head1024_svm   improved head (2 x 1024, batch norm, L2, dropout) trained,
                  then an SVC on its penultimate embeddings
 
@@ -55,7 +61,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _common import dataset_parser, machine, parse_dataset_args, print_table, write_json  # noqa: E402
 
 ALL = ("probe", "svm", "classic", "head", "head_aug", "top", "top_aug", "lpft", "lpft_aug", "full",
-       "full_aug", "head1024_svm")
+       "full_aug", "vote", "head1024_svm")
 
 
 def build(name, args, seed):
@@ -86,6 +92,11 @@ def build(name, args, seed):
         return GridSearchCV(pipe, grid, cv=StratifiedKFold(3, shuffle=True, random_state=seed))
     if name == "classic":
         return FineTunedClassifier(learning_rate=0.001, epochs=10, random_state=seed, **shared)
+    if name == "vote":
+        from sklearn.ensemble import VotingClassifier
+
+        members = [("probe", build("probe", args, seed)), ("lpft", build("lpft", args, seed))]
+        return VotingClassifier(members, voting="soft")
     if name == "head1024_svm":
         ft = FineTunedClassifier(head=(1024, 1024), head_batchnorm=True, head_l2=1e-4,
                                  head_dropout=0.5, **tuned)

@@ -14,7 +14,8 @@ are never augmented.
 A view depends only on the image's content, the view number, the
 augmentation's parameters and ``random_state`` (the random layers are
 re-seeded per image), so a view cached by one CV fold is the same view in
-every other fold, and results do not depend on what the cache held.
+every other fold (its activations too, bitwise, with
+``sktransfer.set_config(deterministic=True)``: see :mod:`sktransfer._config`).
 """
 
 import hashlib

@@ -142,7 +142,9 @@ class FineTunedClassifier(BaseImageClassifier):
         only. See :mod:`sktransfer._cache`.
     random_state : int, RandomState or None, default=None
         Seeds weight initialisation, shuffling, dropout, augmentation and the
-        validation split: the same value gives the same predictions.
+        validation split: the same value gives the same predictions (bitwise
+        whatever the activation cache held with
+        ``sktransfer.set_config(deterministic=True)``).
     verbose : int, default=0
         0 silent, 1 Keras' progress bar and a decoding bar, 2 one line per epoch.
 
