@@ -118,3 +118,25 @@ def test_accuracy_one_se_selection_prefers_the_simpler_recipe():
     del rows[-1]["cv_folds"]
     labels = [s["candidate"] for s in accuracy.summarise(rows)]
     assert not any(label.startswith("SELECTED (1-SE)") for label in labels)
+
+
+@pytest.mark.parametrize("deterministic, flags, message", [
+    (None, [], "was computed in batches"),  # files from before the mode existed
+    (True, ["--batched"], "was computed one image at a time"),
+])
+def test_accuracy_update_keeps_one_way_of_computing_activations(tmp_path, monkeypatch, capsys,
+                                                                deterministic, flags, message):
+    import json
+    import sys
+
+    accuracy = _accuracy_module()
+    header = {"backbone": "efficientnet_lite0", "size": 224, "runs": []}
+    if deterministic is not None:
+        header["deterministic"] = deterministic
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps(header))
+    monkeypatch.setattr(sys, "argv", ["accuracy.py", "--update", str(path), *flags])
+    with pytest.raises(SystemExit):
+        accuracy.main()
+    assert message in capsys.readouterr().err
+    assert json.loads(path.read_text()) == header  # untouched
