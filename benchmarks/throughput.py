@@ -6,6 +6,10 @@ pre-processed arrays (the physical floor: one frozen forward pass), (2)
 the model), (3) the same from JPEG paths, decoding and resizing included, and
 (4) a second ``transform`` on a warm cache. The embedder runs with
 ``cache=False`` for (2) and (3) so every image is really computed.
+``--deterministic`` runs the embedder with
+``sktransfer.set_config(deterministic=True)`` (one image per batch), on the
+same random weights saved to a file (the mode applies to weights that are
+cached, i.e. not ``weights=None``), to measure what that mode costs.
 
 Example::
 
@@ -28,18 +32,23 @@ def main():
     p.add_argument("--sizes", default="96,160,224")
     p.add_argument("--n", type=int, default=256)
     p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--deterministic", action="store_true",
+                   help="embedder rows with sktransfer.set_config(deterministic=True)")
     p.add_argument("--out", default="throughput.json")
     args = p.parse_args()
 
     import keras
 
+    import sktransfer
     from sktransfer import ActivationCache, PretrainedEmbedder, load_image_folder
     from sktransfer.backbones import BackbonePreprocessing, build_backbone
     from sktransfer.images import load_images
 
     paths, _, _ = load_image_folder(args.data)
     paths = paths[:: max(1, len(paths) // args.n)][: args.n]
-    print(f"{machine()}\n{len(paths)} JPEG images, backbone {args.backbone}, random weights")
+    print(f"{machine()}\n{len(paths)} JPEG images, backbone {args.backbone}, random weights"
+          + (", deterministic" if args.deterministic else ""))
+    sktransfer.set_config(deterministic=args.deterministic)
     rows = []
     for size in [int(s) for s in args.sizes.split(",")]:
         images = load_images(paths, size)
@@ -50,16 +59,16 @@ def main():
         raw.predict(x[:warm], batch_size=args.batch_size, verbose=0)  # trace once, as a user's second call would
         with Timer() as t_raw:
             raw.predict(x, batch_size=args.batch_size, verbose=0)
-        emb = PretrainedEmbedder(args.backbone, weights=None, input_size=size,
-                                 batch_size=args.batch_size, cache=False).fit(images)
+        weights_file = os.path.join(os.path.dirname(__file__), "results", f"tp_{size}.weights.h5")
+        os.makedirs(os.path.dirname(weights_file), exist_ok=True)
+        model.save_weights(weights_file)
+        emb = PretrainedEmbedder(args.backbone, weights=weights_file if args.deterministic else None,
+                                 input_size=size, batch_size=args.batch_size, cache=False).fit(images)
         emb.transform(images[:warm])
         with Timer() as t_arr:
             emb.transform(images)
         with Timer() as t_path:
             emb.transform(paths)
-        weights_file = os.path.join(os.path.dirname(__file__), "results", f"tp_{size}.weights.h5")
-        os.makedirs(os.path.dirname(weights_file), exist_ok=True)
-        model.save_weights(weights_file)
         cached = PretrainedEmbedder(args.backbone, weights=weights_file, input_size=size,
                                     batch_size=args.batch_size, cache=ActivationCache()).fit(paths)
         cached.transform(paths)
@@ -81,7 +90,8 @@ def main():
     print()
     print_table(rows, list(rows[0]))
     write_json(args.out, {"machine": machine(), "command": " ".join(sys.argv), "images": len(paths),
-                          "backbone": args.backbone, "rows": rows})
+                          "backbone": args.backbone, "deterministic": args.deterministic,
+                          "rows": rows})
 
 
 if __name__ == "__main__":

@@ -31,10 +31,11 @@ over them, and saved models do not depend on them).
     cache warmed by other fits (the CV folds before a refit) therefore
     hands a fit slightly different numbers than a cold one, and a long
     training can grow them into another model (measured: 1.1 accuracy
-    points on 375 test photos). Costs measured on 2 CPU cores at 224 px, one
-    image vs batches of 32: ResNet50V2 none (17.2 vs 16.6 images/s),
-    EfficientNet-Lite0 9 % (54 vs 59), MobileNet alpha 0.25 38 % (199 vs
-    320); far more on a GPU. The two modes' activations are cached apart.
+    points on 375 test photos). Cost of ``PretrainedEmbedder`` at 224 px on
+    2 CPU cores, against batches of 32 (``benchmarks/throughput.py``):
+    none for ResNet50V2 (16.9 vs 15.9 images/s), 6 % for EfficientNet-Lite0
+    (53.8 vs 57.5), 48 % for MobileNet alpha 0.25 (186 vs 362); far more on
+    a GPU. The two modes' activations are cached apart.
     The environment variable ``SKTRANSFER_DETERMINISTIC=1`` sets the
     default. Like TensorFlow's ``enable_op_determinism`` (which GPUs also
     need), it trades speed for bitwise reproducibility, hence off by default.
