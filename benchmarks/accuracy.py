@@ -275,6 +275,7 @@ def main():
                         "its accuracy, on which candidates ran before it")
     p.add_argument("--out", default=None)
     args = parse_dataset_args(p)
+    deterministic = not args.batched
     candidates = args.candidates.split(",")
     unknown = sorted(set(candidates) - set(ALL))
     if unknown:
@@ -286,9 +287,9 @@ def main():
         if header_before.get("backbone") != args.backbone or header_before.get("size") != args.size:
             p.error(f"--update {args.update!r} holds {header_before.get('backbone')} at "
                     f"{header_before.get('size')} px, not {args.backbone} at {args.size} px")
-        if header_before.get("deterministic", False) == args.batched:
+        if header_before.get("deterministic", False) != deterministic:
             p.error(f"--update {args.update!r} was computed "
-                    f"{'one image at a time' if args.batched else 'in batches (--batched)'}; "
+                    f"{'in batches (--batched)' if deterministic else 'one image at a time'}; "
                     f"rerun it the same way or write a new file")
 
     from sklearn.model_selection import train_test_split
@@ -297,7 +298,7 @@ def main():
     from sktransfer import load_image_folder
 
     sktransfer.set_cache(max_bytes=6 * 2**30)
-    sktransfer.set_config(deterministic=not args.batched)
+    sktransfer.set_config(deterministic=deterministic)
     seeds = [int(s) for s in args.seeds.split(",")]
     splits = [int(s) for s in args.splits.split(",")]
     out = args.update or args.out or f"accuracy_{args.backbone}.json"
@@ -305,7 +306,7 @@ def main():
                   weights=str(args.weights), size=args.size, cv=args.cv, test_size=args.test_size,
                   epochs=args.epochs, top_epochs=args.top_epochs, full_epochs=args.full_epochs,
                   n_views=args.n_views, splits=splits, svm_sizes=args.svm_sizes,
-                  deterministic=not args.batched)
+                  deterministic=deterministic)
     if args.update:
         header["commands"] = header_before.get("commands", [header_before.get("command")]) + [
             header["command"]]

@@ -57,15 +57,16 @@ __all__ = ["config_context", "get_config", "set_config"]
 _LOCK = threading.Lock()
 
 
-def _xla_from_environment():
-    value = os.environ.get("SKTRANSFER_XLA", "auto").strip().lower()
-    return {"1": True, "true": True, "0": False, "false": False}.get(value, "auto")
+def _from_environment(name, default):
+    """``True``/``False`` for a ``1``/``true``/``0``/``false`` variable, else ``default``."""
+    value = os.environ.get(name, "").strip().lower()
+    return {"1": True, "true": True, "0": False, "false": False}.get(value, default)
 
 
 _CONFIG = {
     "reuse_trainers": True,
-    "xla": _xla_from_environment(),
-    "deterministic": os.environ.get("SKTRANSFER_DETERMINISTIC", "0").strip().lower() in ("1", "true"),
+    "xla": _from_environment("SKTRANSFER_XLA", "auto"),
+    "deterministic": _from_environment("SKTRANSFER_DETERMINISTIC", False),
 }
 
 

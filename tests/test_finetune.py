@@ -264,18 +264,18 @@ class _HeadAtStart:
     def __new__(cls):
         import keras
 
+        import threading
+
         class Callback(keras.callbacks.Callback):
-            # A lock cannot be deep-copied: stage one must not clone the callbacks.
-            lock = None
+            def __init__(self):
+                super().__init__()
+                # A lock cannot be deep-copied: stage one must not clone the callbacks.
+                self.lock = threading.Lock()
 
             def on_train_begin(self, logs=None):
                 self.start = [w.numpy().copy() for w in self.model.get_layer("logits").weights]
 
-        import threading
-
-        callback = Callback()
-        callback.lock = threading.Lock()
-        return callback
+        return Callback()
 
 
 @pytest.mark.parametrize("class_weight", [None, "balanced"])
