@@ -204,6 +204,21 @@ def test_compiled_and_eager_inference_agree(binary_sample):
     assert _frozen._EAGER_MAX * 4 < len(X)
 
 
+def test_compiled_inference_traces_once_whatever_the_batch_sizes(binary_sample):
+    """One graph per model for every batch of a pass, the shorter last one included,
+    and for later passes with other numbers of images (each trace costs 0.1-0.2 s;
+    a warm head-only fit of a grid search costs 0.3 s)."""
+    from sktransfer import _frozen
+
+    X, _ = binary_sample
+    emb = PretrainedEmbedder(BACKBONE, input_size=SIZE, cache=False, batch_size=4).fit(X)
+    emb.transform(X[:38])  # 9 batches of 4, then one of 2
+    emb.transform(X[:13])
+    (function,) = emb.model_.__dict__["_sktransfer_compiled"].values()
+    assert function.experimental_get_tracing_count() == 1
+    assert _frozen._EAGER_MAX * 4 < 13
+
+
 def test_large_inputs_run_compiled_in_every_chunk(binary_sample, monkeypatch):
     """Decoding overlaps compute in chunks of a few batches; each chunk must still run
     through the compiled function when the whole input is large (it ran eagerly, about
@@ -214,7 +229,8 @@ def test_large_inputs_run_compiled_in_every_chunk(binary_sample, monkeypatch):
     monkeypatch.setattr(_frozen, "_CHUNK", 8)  # 40 images: 5 chunks of 2 batches of 4
     calls = []
     eager, compiled = _frozen._eager, _frozen._compiled
-    monkeypatch.setattr(_frozen, "_compiled", lambda models: calls.append("compiled") or compiled(models))
+    monkeypatch.setattr(_frozen, "_compiled",
+                        lambda models, *a: calls.append("compiled") or compiled(models, *a))
     monkeypatch.setattr(_frozen, "_eager", lambda models: calls.append("eager") or eager(models))
     emb = PretrainedEmbedder(BACKBONE, input_size=SIZE, cache=False, batch_size=4).fit(X)
     calls.clear()
