@@ -38,6 +38,7 @@ Candidates (``--candidates`` picks some):
   full_aug       ... with augmentation
   vote           soft vote (mean probabilities) of probe and lpft (with TTA):
                  sklearn's VotingClassifier
+  vote_ft        soft vote of the two fine-tunes lpft and top_aug (with TTA)
   head1024_svm   improved head (2 x 1024, batch norm, L2, dropout) trained,
                  then an SVC on its penultimate embeddings
 
@@ -61,7 +62,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _common import dataset_parser, machine, parse_dataset_args, print_table, write_json  # noqa: E402
 
 ALL = ("probe", "svm", "classic", "head", "head_aug", "top", "top_aug", "lpft", "lpft_aug", "full",
-       "full_aug", "vote", "head1024_svm")
+       "full_aug", "vote", "vote_ft", "head1024_svm")
+VOTES = {"vote": ("probe", "lpft"), "vote_ft": ("lpft", "top_aug")}
 
 
 def build(name, args, seed):
@@ -92,10 +94,10 @@ def build(name, args, seed):
         return GridSearchCV(pipe, grid, cv=StratifiedKFold(3, shuffle=True, random_state=seed))
     if name == "classic":
         return FineTunedClassifier(learning_rate=0.001, epochs=10, random_state=seed, **shared)
-    if name == "vote":
+    if name in VOTES:
         from sklearn.ensemble import VotingClassifier
 
-        members = [("probe", build("probe", args, seed)), ("lpft", build("lpft", args, seed))]
+        members = [(member, build(member, args, seed)) for member in VOTES[name]]
         return VotingClassifier(members, voting="soft")
     if name == "head1024_svm":
         ft = FineTunedClassifier(head=(1024, 1024), head_batchnorm=True, head_l2=1e-4,

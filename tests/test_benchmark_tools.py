@@ -140,3 +140,24 @@ def test_accuracy_update_keeps_one_way_of_computing_activations(tmp_path, monkey
         accuracy.main()
     assert message in capsys.readouterr().err
     assert json.loads(path.read_text()) == header  # untouched
+
+
+@pytest.mark.parametrize("name", ["vote", "vote_ft"])
+def test_accuracy_votes_average_the_probabilities_of_their_named_candidates(name):
+    import argparse
+
+    from sklearn.base import clone
+    from sklearn.ensemble import VotingClassifier
+
+    accuracy = _accuracy_module()
+    args = argparse.Namespace(backbone="efficientnet_lite0", weights=None, size=64, epochs=None,
+                              top_epochs=3, full_epochs=2, n_views=2, svm_sizes=[64])
+    vote = accuracy.build(name, args, seed=1)
+    assert isinstance(vote, VotingClassifier) and vote.voting == "soft"
+    assert [label for label, _ in vote.estimators] == list(accuracy.VOTES[name])
+    def params(estimator):
+        return {key: repr(value) for key, value in estimator.get_params(deep=True).items()}
+
+    for label, member in vote.estimators:  # each member is that candidate, unchanged
+        assert params(clone(member)) == params(accuracy.build(label, args, seed=1))
+    assert name in accuracy.ALL
