@@ -29,7 +29,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from ._cache import content_keys, identity_key
+from ._cache import content_keys, file_digest, identity_key
 from ._compat import import_keras
 from ._config import get_config
 from .images import load_images
@@ -39,6 +39,7 @@ import tensorflow as tf  # noqa: E402  (graph-mode inference, see run_model)
 
 __all__ = [
     "compute_frozen",
+    "frozen_identity",
     "frozen_stages",
     "load_pixels",
     "mirror",
@@ -257,3 +258,12 @@ def mirror_view(stages):
     Their cache entries are tagged ``"hflip"``, apart from the images' own.
     """
     return retagged(stages, "hflip"), mirror
+
+
+def frozen_identity(spec, weights, input_size):
+    """What the frozen activations depend on, for the cache key (None: don't cache)."""
+    if weights is None:
+        return None  # random weights differ from fit to fit
+    if weights != "imagenet":
+        weights = file_digest(weights)
+    return (spec.name, weights, tuple(input_size), keras.__version__)

@@ -21,7 +21,7 @@ from .backbones import (
     get_backbone_spec,
     normalize_size,
 )
-from .finetune import _frozen_identity
+from ._frozen import frozen_identity
 from .images import check_image_input, input_checked
 from .persistence import KerasPickleMixin
 
@@ -208,7 +208,7 @@ class PretrainedEmbedder(
             "preprocessing": spec.preprocessing,
             "feature_dim": self.n_features_out_,
             "total_params": int(self.model_.count_params()),
-            "identity": _frozen_identity(spec, self.weights, self._input_size()),
+            "identity": frozen_identity(spec, self.weights, self._input_size()),
         }
         self.skipped_files_ = skipped
         return self

@@ -7,9 +7,9 @@ from numbers import Integral, Real
 
 from ._compat import HasMethods, Interval, StrOptions, import_keras
 from ._cut import anchor_point, cut_position, resolve_trainable, set_trainable, split_at
+from ._frozen import frozen_identity
 from ._network import InferenceMode, Network, build_head, head_layers
 from ._training import BaseImageClassifier
-from ._cache import file_digest
 from .backbones import (
     BACKBONES,
     TEMPLATE_LOCK,
@@ -109,6 +109,9 @@ class FineTunedClassifier(BaseImageClassifier):
     class_weight : dict, "balanced" or None, default=None
         Per-class loss weights keyed by the original labels.
     callbacks : list of keras.callbacks.Callback or None, default=None
+        Keras callbacks of the training. Given callbacks (or ``verbose``)
+        make Keras run one step per call, so that batch-level hooks see
+        every batch; without, it runs many per call (faster, same result).
     augmentation : Augmentation or None, default=None
         Random transformations applied while training only.
     tta : bool, default=True
@@ -338,7 +341,7 @@ class FineTunedClassifier(BaseImageClassifier):
             "cut": cut if top is not None else "pool",
             "cut_layer": None if cut_tensor is None else ("pool" if top is None else "backbone_frozen"),
             "anchor": None,
-            "identity": _frozen_identity(spec, self.weights, self._input_size()),
+            "identity": frozen_identity(spec, self.weights, self._input_size()),
             "feature_dim": int(backbone.output.shape[-1]),
             "total_params": int(model.count_params()),
             "trainable_params": int(sum(keras.ops.size(v) for v in model.trainable_variables)),
@@ -385,13 +388,6 @@ class FineTunedClassifier(BaseImageClassifier):
             self.head_l2, self.head_batchnorm, self.pooling, n_classes, optimizer,
             self._learning_rate(), self.backbone_lr_scale,
             ("whole", repr(self.augmentation)) if whole else ("cut", self._xla(network)),
+            self._steps_per_execution(),
         )
 
-
-def _frozen_identity(spec, weights, input_size):
-    """What the frozen activations depend on, for the cache key (None: don't cache)."""
-    if weights is None:
-        return None  # random weights differ from fit to fit
-    if weights != "imagenet":
-        weights = file_digest(weights)
-    return (spec.name, weights, tuple(input_size), keras.__version__)
