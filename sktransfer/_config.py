@@ -1,4 +1,4 @@
-"""Process-wide options: reuse of compiled trainers, XLA, bitwise determinism.
+"""Process-wide options: reuse of compiled trainers, XLA, inference batches, bitwise determinism.
 
 Like :func:`sklearn.set_config`, these are performance knobs that do not
 change what an estimator learns beyond float32 round-off, so they are global
@@ -20,6 +20,15 @@ over them, and saved models do not depend on them).
     Keras' own default applies. The environment variable
     ``SKTRANSFER_XLA`` (``0``/``1``/``auto``) sets the default, e.g. for
     worker processes.
+``inference_batch_size`` ("auto" or a positive int, default "auto")
+    Images per forward pass of the frozen layers and of predictions (a
+    fine-tuner's ``batch_size`` is its training batch). ``"auto"``: the
+    estimator's ``batch_size``, at most 8 on CPU-only machines, where
+    smaller batches run faster (measured on 2 CPU cores at 224 px, batches
+    of 8 vs 32: ResNet50V2 19.5 vs 13.8 images/s, EfficientNet-Lite0 76 vs
+    56, MobileNet alpha 0.25 352 vs 353). An int: at most that many on any
+    machine. Outputs agree with any other batch size to float32 round-off;
+    ``deterministic`` passes run one image at a time whatever this says.
 ``deterministic`` (default False)
     Compute the frozen activations of a pretrained backbone one image at a
     time, always through the compiled graph, so that they are bitwise the
@@ -49,10 +58,12 @@ False
 """
 
 import contextlib
+import functools
 import os
 import threading
+from numbers import Integral
 
-__all__ = ["config_context", "get_config", "set_config"]
+__all__ = ["config_context", "cpu_only", "get_config", "inference_batch", "set_config"]
 
 _LOCK = threading.Lock()
 
@@ -67,7 +78,27 @@ _CONFIG = {
     "reuse_trainers": True,
     "xla": _from_environment("SKTRANSFER_XLA", "auto"),
     "deterministic": _from_environment("SKTRANSFER_DETERMINISTIC", False),
+    "inference_batch_size": "auto",
 }
+
+# Images per inference pass on CPU-only machines with inference_batch_size="auto".
+_CPU_INFERENCE_BATCH = 8
+
+
+@functools.lru_cache(maxsize=None)
+def cpu_only():
+    """Whether TensorFlow sees no GPU (asked once per process)."""
+    import tensorflow as tf
+
+    return not tf.config.list_logical_devices("GPU")
+
+
+def inference_batch(batch_size):
+    """Images per inference pass for an estimator whose ``batch_size`` is ``batch_size``."""
+    setting = get_config()["inference_batch_size"]
+    if setting != "auto":
+        return min(batch_size, setting)
+    return min(batch_size, _CPU_INFERENCE_BATCH) if cpu_only() else batch_size
 
 
 def get_config():
@@ -76,13 +107,14 @@ def get_config():
     Returns
     -------
     config : dict
-        ``{"reuse_trainers": bool, "xla": "auto" | bool, "deterministic": bool}``.
+        ``{"reuse_trainers": bool, "xla": "auto" | bool, "deterministic": bool,
+        "inference_batch_size": "auto" | int}``.
     """
     with _LOCK:
         return dict(_CONFIG)
 
 
-def set_config(*, reuse_trainers=None, xla=None, deterministic=None):
+def set_config(*, reuse_trainers=None, xla=None, deterministic=None, inference_batch_size=None):
     """Set process-wide training options (``None`` leaves one as it is).
 
     Parameters
@@ -94,6 +126,10 @@ def set_config(*, reuse_trainers=None, xla=None, deterministic=None):
     deterministic : bool, default=None
         Compute pretrained frozen activations one image at a time, so that
         results never depend on what the activation cache held.
+    inference_batch_size : "auto" or int, default=None
+        At most this many images per forward pass of the frozen layers and
+        of predictions (``"auto"``: 8 on CPU-only machines, else no limit
+        beyond the estimator's ``batch_size``).
     """
     with _LOCK:
         for name, value in (("reuse_trainers", reuse_trainers), ("deterministic", deterministic)):
@@ -107,6 +143,13 @@ def set_config(*, reuse_trainers=None, xla=None, deterministic=None):
             if xla not in ("auto", True, False) or (xla != "auto" and not isinstance(xla, bool)):
                 raise ValueError(f"xla must be 'auto', True or False, got {xla!r}.")
             _CONFIG["xla"] = xla
+        if inference_batch_size is not None:
+            if inference_batch_size != "auto" and not (
+                    isinstance(inference_batch_size, Integral)
+                    and not isinstance(inference_batch_size, bool) and inference_batch_size >= 1):
+                raise ValueError("inference_batch_size must be 'auto' or a positive int, got "
+                                 f"{inference_batch_size!r}.")
+            _CONFIG["inference_batch_size"] = inference_batch_size
 
 
 @contextlib.contextmanager

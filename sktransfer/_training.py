@@ -36,7 +36,7 @@ from ._compat import (
     release_train_graphs,
 )
 from ._cache import resolve_cache
-from ._config import get_config
+from ._config import cpu_only, get_config
 from ._decode import FIT_HINT, reports_user_index, skip_unreadable
 from .images import check_image_input, input_checked, num_samples
 from .persistence import KerasPickleMixin
@@ -295,7 +295,7 @@ class BaseImageClassifier(PredictionMixin, KerasPickleMixin, ClassifierMixin, Tr
     def _xla(self, network):
         xla = get_config()["xla"]
         if xla == "auto":
-            return bool(network.backbone_variables) and _cpu_only()
+            return bool(network.backbone_variables) and cpu_only()
         return xla
 
     def _compile(self, model, network, n_classes, jit_compile=False):
@@ -351,12 +351,6 @@ class BaseImageClassifier(PredictionMixin, KerasPickleMixin, ClassifierMixin, Tr
 
 # Enough for an epoch of 2,000 images at batch size 32 per call.
 _STEPS_PER_EXECUTION = 64
-
-
-def _cpu_only():
-    import tensorflow as tf
-
-    return not tf.config.list_logical_devices("GPU")
 
 
 def _keras_verbose(verbose):

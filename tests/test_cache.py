@@ -219,6 +219,34 @@ def test_compiled_inference_traces_once_whatever_the_batch_sizes(binary_sample):
     assert _frozen._EAGER_MAX * 4 < 13
 
 
+@pytest.mark.parametrize("setting, cpu, batch_size, sizes", [
+    ("auto", True, 16, [8, 2]),  # CPU: at most 8 per pass (faster there)
+    ("auto", True, 4, [4, 4, 2]),
+    ("auto", False, 16, [10]),  # GPU: the estimator's batch size
+    (3, False, 16, [3, 3, 3, 1]),
+    (32, True, 4, [4, 4, 2]),  # a cap, never above the estimator's
+    (32, True, 1, [1] * 10),  # deterministic passes stay one image each
+])
+def test_inference_passes_run_in_inference_batches(monkeypatch, setting, cpu, batch_size, sizes):
+    import sktransfer
+    from sktransfer import _config, _frozen
+
+    class Record:
+        def __init__(self):
+            self.sizes = []
+
+        def __call__(self, x, training=False):
+            self.sizes.append(len(x))
+            return x
+
+    monkeypatch.setattr(_config, "cpu_only", lambda: cpu)
+    model, x = Record(), np.arange(20, dtype="float32").reshape(10, 2)
+    with sktransfer.config_context(inference_batch_size=setting):
+        out = _frozen.run_model(model, x, batch_size, compiled=False)
+    assert model.sizes == sizes
+    np.testing.assert_array_equal(out, x)
+
+
 def test_large_inputs_run_compiled_in_every_chunk(binary_sample, monkeypatch):
     """Decoding overlaps compute in chunks of a few batches; each chunk must still run
     through the compiled function when the whole input is large (it ran eagerly, about

@@ -132,9 +132,10 @@ def test_xla_trains_the_same_network(binary_sample):
 
 def test_config_is_checked_and_restored():
     before = sktransfer.get_config()
-    with sktransfer.config_context(xla=True, reuse_trainers=False, deterministic=True):
+    with sktransfer.config_context(xla=True, reuse_trainers=False, deterministic=True,
+                                   inference_batch_size=4):
         assert sktransfer.get_config() == {"xla": True, "reuse_trainers": False,
-                                           "deterministic": True}
+                                           "deterministic": True, "inference_batch_size": 4}
     assert sktransfer.get_config() == before
     with pytest.raises(ValueError, match="xla must be"):
         sktransfer.set_config(xla="yes")
@@ -142,6 +143,9 @@ def test_config_is_checked_and_restored():
         sktransfer.set_config(reuse_trainers=1)
     with pytest.raises(TypeError, match="deterministic must be"):
         sktransfer.set_config(deterministic="yes")
+    for wrong in (0, 2.5, True, "8"):
+        with pytest.raises(ValueError, match="inference_batch_size must be 'auto' or a positive int"):
+            sktransfer.set_config(inference_batch_size=wrong)
     assert sktransfer.get_config() == before
 
 
