@@ -41,9 +41,9 @@ over them, and saved models do not depend on them).
     hands a fit slightly different numbers than a cold one, and a long
     training can grow them into another model (measured: 1.1 accuracy
     points on 375 test photos). Cost of ``PretrainedEmbedder`` at 224 px on
-    2 CPU cores, against batches of 32 (``benchmarks/throughput.py``):
-    none for ResNet50V2 (16.9 vs 15.9 images/s), 6 % for EfficientNet-Lite0
-    (53.8 vs 57.5), 48 % for MobileNet alpha 0.25 (186 vs 362); far more on
+    2 CPU cores, against batches of 8 (``benchmarks/throughput.py``): 16 %
+    for ResNet50V2 (16.9 vs 20.2 images/s), 27 % for EfficientNet-Lite0
+    (53.8 vs 73.9), 49 % for MobileNet alpha 0.25 (186 vs 366); far more on
     a GPU. The two modes' activations are cached apart.
     The environment variable ``SKTRANSFER_DETERMINISTIC=1`` sets the
     default. Like TensorFlow's ``enable_op_determinism`` (which GPUs also

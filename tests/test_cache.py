@@ -214,8 +214,10 @@ def test_compiled_inference_traces_once_whatever_the_batch_sizes(binary_sample):
     emb = PretrainedEmbedder(BACKBONE, input_size=SIZE, cache=False, batch_size=4).fit(X)
     emb.transform(X[:38])  # 9 batches of 4, then one of 2
     emb.transform(X[:13])
-    (function,) = emb.model_.__dict__["_sktransfer_compiled"].values()
-    assert function.experimental_get_tracing_count() == 1
+    # (the frozen network is shared by every embedder of this backbone and size,
+    # so earlier tests may have added graphs for other inputs: each traced once)
+    functions = emb.model_.__dict__["_sktransfer_compiled"].values()
+    assert [f.experimental_get_tracing_count() for f in functions] == [1] * len(functions)
     assert _frozen._EAGER_MAX * 4 < 13
 
 
