@@ -274,19 +274,6 @@ class BaseImageClassifier(PredictionMixin, KerasPickleMixin, ClassifierMixin, Tr
         jit = False if whole else self._xla(network)
         return self._compile(model, network, n_classes, jit_compile=jit), model
 
-    def _steps_per_execution(self):
-        """Training steps per call into TensorFlow (Keras' ``steps_per_execution``).
-
-        Many: a head's training step takes microseconds and Keras' per-step
-        round trip from Python milliseconds (the default 30-epoch head-only
-        fit on 600 photos: 1.2 s instead of 1.6 s on 2 CPU cores, the same
-        weights bitwise). One when a
-        user's callback or Keras' progress bar is there to see every batch.
-        """
-        if self.callbacks or _keras_verbose(self.verbose):
-            return 1
-        return _STEPS_PER_EXECUTION
-
     def _learning_rate(self):
         """``learning_rate``, or this estimator's default for the optimizer name (or None)."""
         if self.learning_rate is not None or not isinstance(self.optimizer, str):
@@ -316,7 +303,7 @@ class BaseImageClassifier(PredictionMixin, KerasPickleMixin, ClassifierMixin, Tr
         else:
             trainer = model
         trainer.compile(optimizer=optimizer, loss=loss, metrics=[metric],
-                        jit_compile=jit_compile, steps_per_execution=self._steps_per_execution())
+                        jit_compile=jit_compile)
         if trainer is not model:
             trainer.build_optimizers()
         return trainer
@@ -348,10 +335,6 @@ class BaseImageClassifier(PredictionMixin, KerasPickleMixin, ClassifierMixin, Tr
         tags.transformer_tags.preserves_dtype = ["float32"]
         tags.non_deterministic = self.random_state is None
         return tags
-
-
-# Enough for an epoch of 2,000 images at batch size 32 per call.
-_STEPS_PER_EXECUTION = 64
 
 
 def _keras_verbose(verbose):

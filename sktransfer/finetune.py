@@ -109,9 +109,6 @@ class FineTunedClassifier(BaseImageClassifier):
     class_weight : dict, "balanced" or None, default=None
         Per-class loss weights keyed by the original labels.
     callbacks : list of keras.callbacks.Callback or None, default=None
-        Keras callbacks of the training. Given callbacks (or ``verbose``)
-        make Keras run one step per call, so that batch-level hooks see
-        every batch; without, it runs many per call (faster, same result).
     augmentation : Augmentation or None, default=None
         Random transformations applied while training only.
     tta : bool, default=True
@@ -388,6 +385,5 @@ class FineTunedClassifier(BaseImageClassifier):
             self.head_l2, self.head_batchnorm, self.pooling, n_classes, optimizer,
             self._learning_rate(), self.backbone_lr_scale,
             ("whole", repr(self.augmentation)) if whole else ("cut", self._xla(network)),
-            self._steps_per_execution(),
         )
 

@@ -148,38 +148,3 @@ def test_config_is_checked_and_restored():
             sktransfer.set_config(inference_batch_size=wrong)
     assert sktransfer.get_config() == before
 
-
-class _CountBatches:
-    """A batch-level callback (keras.callbacks.Callback, built lazily)."""
-
-    def __new__(cls):
-        import keras
-
-        class Count(keras.callbacks.Callback):
-            batches = 0
-
-            def on_train_batch_end(self, batch, logs=None):
-                type(self).batches += 1
-
-        return Count()
-
-
-@pytest.mark.parametrize("params", [
-    {"trainable_layers": 0, "head": (8,), "head_dropout": 0.3},
-    # a validation set: Keras' evaluation runs in the same steps per call
-    {"trainable_layers": 2, "backbone_lr_scale": 0.1, "head_epochs": 2, "validation_fraction": 0.25},
-])
-def test_many_steps_per_call_train_the_same_weights(sample, params):
-    """Without callbacks Keras runs many training steps per call into TensorFlow;
-    with a callback (or verbose), one, so that batch-level hooks see every batch.
-    Same weights either way."""
-    X, y = sample
-    many = _fit(X, y, **params)
-    count = _CountBatches()
-    one = _fit(X, y, callbacks=[count], **params)
-    np.testing.assert_array_equal(many.predict_proba(X), one.predict_proba(X))
-    assert many.history_ == one.history_
-    n_train = len(X) - int(np.ceil(len(X) * params.get("validation_fraction", 0)))
-    assert count.batches == 2 * int(np.ceil(n_train / 16))  # 2 epochs, batch size 16
-    assert many._steps_per_execution() > 1 and one._steps_per_execution() == 1
-    assert FineTunedClassifier(verbose=1)._steps_per_execution() == 1
