@@ -39,6 +39,8 @@ Candidates (``--candidates`` picks some):
   vote           soft vote (mean probabilities) of probe and lpft (with TTA):
                  sklearn's VotingClassifier
   vote_ft        soft vote of the two fine-tunes lpft and top_aug (with TTA)
+                 (a vote listed after its members combines their fitted models, frozen,
+                 instead of fitting them again)
   head1024_svm   improved head (2 x 1024, batch norm, L2, dropout) trained,
                  then an SVC on its penultimate embeddings
 
@@ -138,24 +140,51 @@ def scores(model, X, y):
     return out
 
 
-def run_candidate(name, args, seed, X_train, y_train, X_test, y_test):
+def run_candidate(name, args, seed, X_train, y_train, X_test, y_test, fitted=None, keep=()):
+    """The rows (plain and ``+tta``) of candidate ``name``: per-fold CV accuracy, test scores.
+
+    ``fitted``, a dict shared by the candidates of one (split, seed), keeps the fitted
+    models of the candidates in ``keep`` (the members of the run's votes) by (candidate, fold) (fold ``None``: the refit on the
+    whole training part). A vote whose members all ran before it in this run then
+    combines those very models, frozen (sklearn's ``FrozenEstimator`` inside its
+    ``VotingClassifier``), instead of fitting them again: with activations computed
+    one image at a time a refit would give the same models bitwise, at the cost of
+    two top-block fine-tunes per fold. Its fit and CV seconds are then its members'.
+    """
     from sklearn.base import clone
+    from sklearn.ensemble import VotingClassifier
+    from sklearn.frozen import FrozenEstimator
     from sklearn.model_selection import StratifiedKFold
 
     estimator = build(name, args, seed)
+    members = VOTES.get(name, ())
+    reuse = fitted is not None and bool(members) and all((m, None) in fitted for m in members)
+    is_member = fitted is not None and name in keep
+
+    def fit(fold, X, y):
+        start = time.perf_counter()
+        if reuse:
+            frozen = [(m, FrozenEstimator(fitted[m, fold][0])) for m in members]
+            model = VotingClassifier(frozen, voting="soft").fit(X, y)
+            return model, sum(fitted[m, fold][1] for m in members)
+        model = clone(estimator).fit(X, y)
+        seconds = time.perf_counter() - start
+        if is_member:
+            fitted[name, fold] = model, seconds
+        return model, seconds
+
     folds = StratifiedKFold(args.cv, shuffle=True, random_state=seed)
-    cv = {}
-    start = time.perf_counter()
-    for train, val in folds.split(X_train, y_train):
-        model = clone(estimator).fit(X_train[train], y_train[train])
+    cv, cv_seconds = {}, 0.0
+    for fold, (train, val) in enumerate(folds.split(X_train, y_train)):
+        model, seconds = fit(fold, X_train[train], y_train[train])
+        cv_seconds += seconds
         for suffix, (acc, _) in scores(model, X_train[val], y_train[val]).items():
             cv.setdefault(suffix, []).append(acc)
-    cv_seconds = time.perf_counter() - start
-    start = time.perf_counter()
-    model = clone(estimator).fit(X_train, y_train)
-    fit_seconds = time.perf_counter() - start
+    model, fit_seconds = fit(None, X_train, y_train)
     test = scores(model, X_test, y_test)
     chosen = {"inner_best_params": repr(model.best_params_)} if hasattr(model, "best_params_") else {}
+    if reuse:
+        chosen["members_reused"] = True
     return [
         {"candidate": name + suffix, "seed": seed, "cv_accuracy": float(sum(cv[suffix]) / len(cv[suffix])),
          "cv_folds": [float(a) for a in cv[suffix]],
@@ -314,6 +343,7 @@ def main():
             header["command"]]
     print(header["machine"])
     rows = list(previous)
+    keep = {member for name in candidates for member in VOTES.get(name, ())}
     for folder in args.folders:
         X, y, _ = load_image_folder(folder)
         dataset = os.path.basename(os.path.normpath(folder))
@@ -323,9 +353,11 @@ def main():
             print(f"\n{dataset} (split {split}): {len(X_train)} train / {len(X_test)} test "
                   f"images, {len(set(y))} classes", flush=True)
             for seed in seeds:
+                fitted = {}  # the vote members' models, for the votes after them
                 for name in candidates:
                     new = [{"dataset": dataset, "split": split, **row}
-                           for row in run_candidate(name, args, seed, X_train, y_train, X_test, y_test)]
+                           for row in run_candidate(name, args, seed, X_train, y_train, X_test,
+                                                    y_test, fitted, keep)]
                     rows = merge_rows(rows, new)
                     for row in new:
                         print(f"  split {split} seed {seed} {row['candidate']:<16} "

@@ -161,3 +161,49 @@ def test_accuracy_votes_average_the_probabilities_of_their_named_candidates(name
     for label, member in vote.estimators:  # each member is that candidate, unchanged
         assert params(clone(member)) == params(accuracy.build(label, args, seed=1))
     assert name in accuracy.ALL
+
+
+def test_accuracy_vote_after_its_members_combines_their_fitted_models(monkeypatch):
+    # vote_ft used to fit both top-block fine-tunes again in every fold (44 min on Lite0
+    # flowers) although the lpft and top_aug rows just before it had fitted the same models.
+    import argparse
+
+    from sklearn.datasets import make_classification
+    from sklearn.ensemble import VotingClassifier
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.tree import DecisionTreeClassifier
+
+    accuracy = _accuracy_module()
+    fits = []
+
+    class Counted(LogisticRegression):
+        def fit(self, X, y):
+            fits.append(self.C)
+            return super().fit(X, y)
+
+    def build(name, args, seed):
+        if name in accuracy.VOTES:
+            return VotingClassifier([(m, build(m, args, seed)) for m in accuracy.VOTES[name]],
+                                    voting="soft")
+        if name == "top_aug":
+            return DecisionTreeClassifier(max_depth=2, random_state=seed)
+        return Counted(C={"probe": 1.0, "lpft": 0.01}[name])
+
+    monkeypatch.setattr(accuracy, "build", build)
+    X, y = make_classification(120, 6, n_informative=4, n_classes=3, random_state=0)
+    split = dict(X_train=X[:90], y_train=y[:90], X_test=X[90:], y_test=y[90:])
+    args = argparse.Namespace(cv=3)
+    scratch = accuracy.run_candidate("vote", args, 0, **split)
+    assert len(fits) == 8  # each member in 3 folds + the refit
+    fitted, keep = {}, {"probe", "lpft", "top_aug"}
+    for name in ["probe", "lpft", "top_aug"]:
+        accuracy.run_candidate(name, args, 0, **split, fitted=fitted, keep=keep)
+    assert len(fits) == 16
+    for name in accuracy.VOTES:
+        reused = accuracy.run_candidate(name, args, 0, **split, fitted=fitted, keep=keep)
+        assert reused[0]["members_reused"] is True
+        if name == "vote":
+            for key in ["cv_folds", "test_accuracy", "test_macro_f1"]:
+                assert reused[0][key] == scratch[0][key]
+    assert len(fits) == 16  # no member fitted again
+    assert sorted({name for name, _ in fitted}) == sorted(keep)
