@@ -23,10 +23,12 @@ over them, and saved models do not depend on them).
 ``inference_batch_size`` ("auto" or a positive int, default "auto")
     Images per forward pass of the frozen layers and of predictions (a
     fine-tuner's ``batch_size`` is its training batch). ``"auto"``: the
-    estimator's ``batch_size``, at most 8 on CPU-only machines, where
-    smaller batches run faster (measured on 2 CPU cores at 224 px, batches
-    of 8 vs 32: ResNet50V2 19.5 vs 13.8 images/s, EfficientNet-Lite0 76 vs
-    56, MobileNet alpha 0.25 352 vs 353). An int: at most that many on any
+    estimator's ``batch_size``, on CPU-only machines at most 8 images of 96
+    px or more, where smaller batches run faster (measured on 2 CPU cores at
+    224 px, batches of 8 vs 32: ResNet50V2 19.5 vs 13.8 images/s,
+    EfficientNet-Lite0 76 vs 56, MobileNet alpha 0.25 352 vs 353), and
+    proportionally more of smaller inputs (72 images of 32 px), whose
+    batches cost more than they save when small. An int: at most that many on any
     machine. Outputs agree with any other batch size to float32 round-off;
     ``deterministic`` passes run one image at a time whatever this says.
 ``deterministic`` (default False)
@@ -81,8 +83,15 @@ _CONFIG = {
     "inference_batch_size": "auto",
 }
 
-# Images per inference pass on CPU-only machines with inference_batch_size="auto".
-_CPU_INFERENCE_BATCH = 8
+# Inference passes on CPU-only machines with inference_batch_size="auto": at most
+# as many numbers per batch as 8 RGB images of 96 px hold, and never fewer than 8
+# images. Small batches win at 96 and 224 px (the figures in the option's
+# description); on small inputs each batch's fixed cost dominates instead (2 cores,
+# weights=None, batches of 8 vs 32 at 32 px: MobileNet 1,047 vs 1,601 images/s,
+# EfficientNet-Lite0 992 vs 1,555; run eagerly, as small inputs are: 98 vs 226
+# and 70 vs 161), so they run up to the estimator's batch size.
+_CPU_BATCH_NUMBERS = 8 * 96 * 96 * 3
+_CPU_MIN_BATCH = 8
 
 
 @functools.lru_cache(maxsize=None)
@@ -93,12 +102,15 @@ def cpu_only():
     return not tf.config.list_logical_devices("GPU")
 
 
-def inference_batch(batch_size):
-    """Images per inference pass for an estimator whose ``batch_size`` is ``batch_size``."""
+def inference_batch(batch_size, sample_size):
+    """Inputs per inference pass for an estimator whose ``batch_size`` is ``batch_size``, each
+    input holding ``sample_size`` numbers (height x width x channels of an image)."""
     setting = get_config()["inference_batch_size"]
     if setting != "auto":
         return min(batch_size, setting)
-    return min(batch_size, _CPU_INFERENCE_BATCH) if cpu_only() else batch_size
+    if not cpu_only():
+        return batch_size
+    return min(batch_size, max(_CPU_MIN_BATCH, _CPU_BATCH_NUMBERS // max(sample_size, 1)))
 
 
 def get_config():
@@ -128,8 +140,9 @@ def set_config(*, reuse_trainers=None, xla=None, deterministic=None, inference_b
         results never depend on what the activation cache held.
     inference_batch_size : "auto" or int, default=None
         At most this many images per forward pass of the frozen layers and
-        of predictions (``"auto"``: 8 on CPU-only machines, else no limit
-        beyond the estimator's ``batch_size``).
+        of predictions (``"auto"``: on CPU-only machines 8 images of 96 px or
+        more, more of smaller ones; else no limit beyond the estimator's
+        ``batch_size``).
     """
     with _LOCK:
         for name, value in (("reuse_trainers", reuse_trainers), ("deterministic", deterministic)):

@@ -64,7 +64,7 @@ def run_model(model, x, batch_size, compiled=None):
     ``compiled`` forces the choice (a caller that feeds a large input in
     chunks decides once for all of them). ``batch_size`` is the estimator's;
     the passes run :func:`sktransfer._config.inference_batch` images each
-    (at most 8 on a CPU, where smaller batches run faster).
+    (on a CPU at most 8 of 96 px or more, where smaller batches run faster).
     """
     import warnings
 
@@ -77,7 +77,7 @@ def run_model(model, x, batch_size, compiled=None):
         # A model reloaded from .keras expects its single input as a list and
         # warns when given a tensor; the call is correct either way.
         warnings.filterwarnings("ignore", message="The structure of `inputs`")
-        step = inference_batch(batch_size)
+        step = inference_batch(batch_size, int(np.prod(x.shape[1:])))
         for i in range(0, len(x), step):
             outputs.append(keras.ops.convert_to_numpy(call(x[i : i + step])))
     if not outputs:

@@ -221,15 +221,20 @@ def test_compiled_inference_traces_once_whatever_the_batch_sizes(binary_sample):
     assert _frozen._EAGER_MAX * 4 < 13
 
 
-@pytest.mark.parametrize("setting, cpu, batch_size, sizes", [
-    ("auto", True, 16, [8, 2]),  # CPU: at most 8 per pass (faster there)
-    ("auto", True, 4, [4, 4, 2]),
-    ("auto", False, 16, [10]),  # GPU: the estimator's batch size
-    (3, False, 16, [3, 3, 3, 1]),
-    (32, True, 4, [4, 4, 2]),  # a cap, never above the estimator's
-    (32, True, 1, [1] * 10),  # deterministic passes stay one image each
+@pytest.mark.parametrize("setting, cpu, batch_size, side, n, sizes", [
+    ("auto", True, 16, 96, 10, [8, 2]),  # CPU: at most 8 images of 96 px (faster there)
+    ("auto", True, 16, 224, 10, [8, 2]),
+    ("auto", True, 4, 96, 10, [4, 4, 2]),
+    ("auto", True, 32, 64, 40, [18, 18, 4]),  # more of smaller images: 8 x (96 / 64)^2
+    ("auto", True, 128, 32, 80, [72, 8]),  # small inputs run slower in small batches
+    ("auto", True, 32, 32, 40, [32, 8]),
+    ("auto", False, 16, 224, 10, [10]),  # GPU: the estimator's batch size
+    (3, False, 16, 32, 10, [3, 3, 3, 1]),
+    (32, True, 4, 32, 10, [4, 4, 2]),  # a cap, never above the estimator's
+    (32, True, 1, 32, 10, [1] * 10),  # deterministic passes stay one image each
 ])
-def test_inference_passes_run_in_inference_batches(monkeypatch, setting, cpu, batch_size, sizes):
+def test_inference_passes_run_in_inference_batches(monkeypatch, setting, cpu, batch_size, side,
+                                                   n, sizes):
     import sktransfer
     from sktransfer import _config, _frozen
 
@@ -239,14 +244,15 @@ def test_inference_passes_run_in_inference_batches(monkeypatch, setting, cpu, ba
 
         def __call__(self, x, training=False):
             self.sizes.append(len(x))
-            return x
+            return x[:, 0, 0]
 
     monkeypatch.setattr(_config, "cpu_only", lambda: cpu)
-    model, x = Record(), np.arange(20, dtype="float32").reshape(10, 2)
+    model = Record()
+    x = np.broadcast_to(np.arange(n, dtype="float32")[:, None, None, None], (n, side, side, 3))
     with sktransfer.config_context(inference_batch_size=setting):
         out = _frozen.run_model(model, x, batch_size, compiled=False)
     assert model.sizes == sizes
-    np.testing.assert_array_equal(out, x)
+    np.testing.assert_array_equal(out, x[:, 0, 0])
 
 
 def test_large_inputs_run_compiled_in_every_chunk(binary_sample, monkeypatch):
