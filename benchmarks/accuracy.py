@@ -144,12 +144,13 @@ def run_candidate(name, args, seed, X_train, y_train, X_test, y_test, fitted=Non
     """The rows (plain and ``+tta``) of candidate ``name``: per-fold CV accuracy, test scores.
 
     ``fitted``, a dict shared by the candidates of one (split, seed), keeps the fitted
-    models of the candidates in ``keep`` (the members of the run's votes) by (candidate, fold) (fold ``None``: the refit on the
-    whole training part). A vote whose members all ran before it in this run then
-    combines those very models, frozen (sklearn's ``FrozenEstimator`` inside its
-    ``VotingClassifier``), instead of fitting them again: with activations computed
-    one image at a time a refit would give the same models bitwise, at the cost of
-    two top-block fine-tunes per fold. Its fit and CV seconds are then its members'.
+    models of the candidates in ``keep`` (the members of the run's votes) by (candidate,
+    fold) (fold ``None``: the refit on the whole training part). A vote whose members
+    all ran before it in this run then combines those very models, frozen (sklearn's
+    ``FrozenEstimator`` inside its ``VotingClassifier``), instead of fitting them again:
+    with activations computed one image at a time a refit would give the same models
+    bitwise, at the cost of two top-block fine-tunes per fold. Its fit and CV seconds
+    are then its members'.
     """
     from sklearn.base import clone
     from sklearn.ensemble import VotingClassifier
@@ -162,11 +163,11 @@ def run_candidate(name, args, seed, X_train, y_train, X_test, y_test, fitted=Non
     is_member = fitted is not None and name in keep
 
     def fit(fold, X, y):
-        start = time.perf_counter()
         if reuse:
             frozen = [(m, FrozenEstimator(fitted[m, fold][0])) for m in members]
             model = VotingClassifier(frozen, voting="soft").fit(X, y)
             return model, sum(fitted[m, fold][1] for m in members)
+        start = time.perf_counter()
         model = clone(estimator).fit(X, y)
         seconds = time.perf_counter() - start
         if is_member:
