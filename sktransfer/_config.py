@@ -85,11 +85,14 @@ _CONFIG = {
 
 # Inference passes on CPU-only machines with inference_batch_size="auto": at most
 # as many numbers per batch as 8 RGB images of 96 px hold, and never fewer than 8
-# images. Small batches win at 96 and 224 px (the figures in the option's
-# description); on small inputs each batch's fixed cost dominates instead (2 cores,
-# weights=None, batches of 8 vs 32 at 32 px: MobileNet 1,047 vs 1,601 images/s,
-# EfficientNet-Lite0 992 vs 1,555; run eagerly, as small inputs are: 98 vs 226
-# and 70 vs 161), so they run up to the estimator's batch size.
+# images. Small batches win at 224 px (the figures in the option's description); on
+# small inputs each batch's fixed cost dominates instead (2 cores, weights=None,
+# batches of 8 vs 32 at 32 px: MobileNet 1,047 vs 1,601 images/s, EfficientNet-Lite0
+# 992 vs 1,555; run eagerly, as small inputs are: 98 vs 226 and 70 vs 161), so they
+# run up to the estimator's batch size. Between the two the crossover lies above
+# 128 px (at 96 px, batches of 16-32 ran 10-38 % faster than 8 on a quiet machine);
+# the cap stays at 96 px, where README's grid figures were measured, until those
+# are measured again.
 _CPU_BATCH_NUMBERS = 8 * 96 * 96 * 3
 _CPU_MIN_BATCH = 8
 
