@@ -109,6 +109,9 @@ class FineTunedClassifier(BaseImageClassifier):
     class_weight : dict, "balanced" or None, default=None
         Per-class loss weights keyed by the original labels.
     callbacks : list of keras.callbacks.Callback or None, default=None
+        Keras callbacks of the training, passed to ``fit`` with the
+        ``EarlyStopping`` that ``early_stopping`` adds (with ``head_epochs``,
+        of the second stage only).
     augmentation : Augmentation or None, default=None
         Random transformations applied while training only.
     tta : bool, default=True
