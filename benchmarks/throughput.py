@@ -10,6 +10,9 @@ the model), (3) the same from JPEG paths, decoding and resizing included, and
 ``sktransfer.set_config(deterministic=True)`` (one image per batch), on the
 same random weights saved to a file (the mode applies to weights that are
 cached, i.e. not ``weights=None``), to measure what that mode costs.
+``--inference-batches 8,12,16,22,32`` adds (2) with each inference batch size
+(``sktransfer.set_config(inference_batch_size=B)``, best of 3 rounds), the
+measurement behind ``inference_batch_size="auto"``'s CPU cap.
 
 Example::
 
@@ -34,6 +37,8 @@ def main():
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--deterministic", action="store_true",
                    help="embedder rows with sktransfer.set_config(deterministic=True)")
+    p.add_argument("--inference-batches", default="",
+                   help="comma-separated inference batch sizes to time the embedder with")
     p.add_argument("--out", default="throughput.json")
     args = p.parse_args()
 
@@ -75,6 +80,19 @@ def main():
         with Timer() as t_warm:
             cached.transform(paths)
         n = len(paths)
+        # best of 3 rounds, each round timing every batch size in turn (this machine's
+        # speed drifts by tens of percent over minutes)
+        batches = [int(b) for b in args.inference_batches.split(",") if b]
+        times = {b: [] for b in batches}
+        for b in batches * 3:
+            with sktransfer.config_context(inference_batch_size=b):
+                emb.set_params(batch_size=b)
+                if not times[b]:
+                    emb.transform(images[: 3 * b])  # untimed first pass at this batch size
+                with Timer() as t:
+                    emb.transform(images)
+            times[b].append(t.seconds)
+        sweep = {f"arrays_img_s_batch_{b}": n / min(times[b]) for b in batches}
         rows.append({
             "size": size,
             "raw_predict_img_s": n / t_raw.seconds,
@@ -84,6 +102,7 @@ def main():
             "arrays_vs_raw": t_raw.seconds / t_arr.seconds,
             "paths_vs_arrays": t_arr.seconds / t_path.seconds,
             "floor_seconds": t_raw.seconds,
+            **sweep,
         })
         print_table(rows[-1:], list(rows[-1]))
         keras.backend.clear_session()

@@ -23,12 +23,12 @@ over them, and saved models do not depend on them).
 ``inference_batch_size`` ("auto" or a positive int, default "auto")
     Images per forward pass of the frozen layers and of predictions (a
     fine-tuner's ``batch_size`` is its training batch). ``"auto"``: the
-    estimator's ``batch_size``, on CPU-only machines at most 8 images of 96
+    estimator's ``batch_size``, on CPU-only machines at most 8 images of 160
     px or more, where smaller batches run faster (measured on 2 CPU cores at
     224 px, batches of 8 vs 32: ResNet50V2 19.5 vs 13.8 images/s,
     EfficientNet-Lite0 76 vs 56, MobileNet alpha 0.25 352 vs 353), and
-    proportionally more of smaller inputs (72 images of 32 px), whose
-    batches cost more than they save when small. An int: at most that many on any
+    proportionally more of smaller inputs (12 images of 128 px, 22 of 96 px,
+    50 of 64 px), whose batches cost more than they save when small. An int: at most that many on any
     machine. Outputs agree with any other batch size to float32 round-off;
     ``deterministic`` passes run one image at a time whatever this says.
 ``deterministic`` (default False)
@@ -84,16 +84,22 @@ _CONFIG = {
 }
 
 # Inference passes on CPU-only machines with inference_batch_size="auto": at most
-# as many numbers per batch as 8 RGB images of 96 px hold, and never fewer than 8
-# images. Small batches win at 224 px (the figures in the option's description); on
-# small inputs each batch's fixed cost dominates instead (2 cores, weights=None,
-# batches of 8 vs 32 at 32 px: MobileNet 1,047 vs 1,601 images/s, EfficientNet-Lite0
-# 992 vs 1,555; run eagerly, as small inputs are: 98 vs 226 and 70 vs 161), so they
-# run up to the estimator's batch size. Between the two the crossover lies above
-# 128 px (at 96 px, batches of 16-32 ran 10-38 % faster than 8 on a quiet machine);
-# the cap stays at 96 px, where README's grid figures were measured, until those
-# are measured again.
-_CPU_BATCH_NUMBERS = 8 * 96 * 96 * 3
+# as many numbers per batch as 8 RGB images of 160 px hold, and never fewer than 8
+# images. Small batches win on large inputs (the figures at 224 px in the option's
+# description); on small inputs each batch's fixed cost dominates instead, so they run
+# more images per batch, up to the estimator's batch size. PretrainedEmbedder on 192
+# flower photos, 2 cores, images/s in batches of 8 / 12 / 16 / 22 / 32 (best of 3 rounds;
+# `python benchmarks/throughput.py --backbone B --sizes 96,128,160 --n 192
+# --inference-batches 8,12,16,22,32`):
+#                  96 px (22 now)                  128 px (12)                  160 px (8)
+#   ResNet50V2     85 / 89 / 93 / 96 / 95          51 / 51 / 51 / 47 / 44       28 / 31 / 29 / 29 / 28
+#   Lite0          275 / 319 / 341 / 359 / 350     199 / 195 / 181 / 188 / 175  129 / 143 / 133 / 107 / 99
+#   MobileNet 0.25 787 / 973 / 1083 / 1160 / 1461  664 / 769 / 688 / 704 / 954  354 / 376 / 436 / 413 / 427
+# MobileNet alpha 0.25 is light enough to gain from larger batches at every size (and
+# at 160 px all three ran about 10 % faster in batches of 12); the cap follows the two
+# heavier networks. Run eagerly, as the smallest inputs are, batches matter more: at
+# 32 px MobileNet ran 98 images/s in batches of 8, 226 in batches of 32.
+_CPU_BATCH_NUMBERS = 8 * 160 * 160 * 3
 _CPU_MIN_BATCH = 8
 
 
@@ -143,8 +149,8 @@ def set_config(*, reuse_trainers=None, xla=None, deterministic=None, inference_b
         results never depend on what the activation cache held.
     inference_batch_size : "auto" or int, default=None
         At most this many images per forward pass of the frozen layers and
-        of predictions (``"auto"``: on CPU-only machines 8 images of 96 px or
-        more, more of smaller ones; else no limit beyond the estimator's
+        of predictions (``"auto"``: on CPU-only machines 8 images of 160 px
+        or more, more of smaller ones; else no limit beyond the estimator's
         ``batch_size``).
     """
     with _LOCK:

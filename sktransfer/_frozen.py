@@ -64,7 +64,7 @@ def run_model(model, x, batch_size, compiled=None):
     ``compiled`` forces the choice (a caller that feeds a large input in
     chunks decides once for all of them). ``batch_size`` is the estimator's;
     the passes run :func:`sktransfer._config.inference_batch` images each
-    (on a CPU at most 8 of 96 px or more, where smaller batches run faster).
+    (on a CPU at most 8 of 160 px or more, where smaller batches run faster).
     """
     import warnings
 

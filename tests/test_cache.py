@@ -222,12 +222,13 @@ def test_compiled_inference_traces_once_whatever_the_batch_sizes(binary_sample):
 
 
 @pytest.mark.parametrize("setting, cpu, batch_size, side, n, sizes", [
-    ("auto", True, 16, 96, 10, [8, 2]),  # CPU: at most 8 images of 96 px (faster there)
-    ("auto", True, 16, 224, 10, [8, 2]),
-    ("auto", True, 4, 96, 10, [4, 4, 2]),
-    ("auto", True, 32, 64, 40, [18, 18, 4]),  # more of smaller images: 8 x (96 / 64)^2
-    ("auto", True, 128, 32, 80, [72, 8]),  # small inputs run slower in small batches
-    ("auto", True, 32, 32, 40, [32, 8]),
+    ("auto", True, 16, 224, 10, [8, 2]),  # CPU: at most 8 images of 160 px or more
+    ("auto", True, 16, 160, 10, [8, 2]),
+    ("auto", True, 4, 224, 10, [4, 4, 2]),  # a cap, never above the estimator's
+    ("auto", True, 32, 128, 30, [12, 12, 6]),  # more of smaller images: 8 x (160 / 128)^2
+    ("auto", True, 32, 96, 50, [22, 22, 6]),  # (faster there on a CPU)
+    ("auto", True, 128, 64, 60, [50, 10]),
+    ("auto", True, 32, 64, 40, [32, 8]),
     ("auto", False, 16, 224, 10, [10]),  # GPU: the estimator's batch size
     (3, False, 16, 32, 10, [3, 3, 3, 1]),
     (32, True, 4, 32, 10, [4, 4, 2]),  # a cap, never above the estimator's
