@@ -40,7 +40,7 @@ from ._config import cpu_only, get_config
 from ._decode import FIT_HINT, reports_user_index, skip_unreadable
 from .images import check_image_input, input_checked, num_samples
 from .persistence import KerasPickleMixin
-from ._prediction import PredictionMixin
+from ._prediction import PredictionMixin, prediction_parts
 
 keras = import_keras()
 
@@ -140,10 +140,7 @@ class BaseImageClassifier(PredictionMixin, KerasPickleMixin, ClassifierMixin, Tr
         self.backbone_info_ = network.info
         self.skipped_files_ = skipped
         self._embedding_layer = network.embedding_layer
-        for key in self._transient_attributes:
-            self.__dict__.pop(key, None)
-        if stages is not None:  # predict reuses them (and their compiled functions)
-            self._stages, self._from_cut = stages, {}
+        prediction_parts(network.model, network.info, stages)  # predict reuses them
         return self
 
     def _check_y(self, y):
@@ -309,8 +306,6 @@ class BaseImageClassifier(PredictionMixin, KerasPickleMixin, ClassifierMixin, Tr
         return trainer
 
     # -- predict --------------------------------------------------------------
-    _transient_attributes = ("_stages", "_from_cut")
-
     def _resolved_cache(self):
         return resolve_cache(getattr(self, "cache", False))
 
