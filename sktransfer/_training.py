@@ -124,6 +124,8 @@ class BaseImageClassifier(PredictionMixin, KerasPickleMixin, ClassifierMixin, Tr
                 "early_stopping=True needs a validation set: set validation_fraction "
                 "to a value in (0, 1), e.g. 0.1."
             )
+        # A misspelt optimizer fails now, not after the frozen pass (minutes at 224 px).
+        make_optimizer(self.optimizer, self._learning_rate())
         encoder = LabelEncoder().fit(y)
         y_encoded = encoder.transform(y)
         seed = self._seed()
