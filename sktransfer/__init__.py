@@ -33,15 +33,24 @@ _LAZY = {
     "save": "persistence",
     "load": "persistence",
 }
+# Every public module, loaded on first attribute access (``sktransfer.optimizers``).
 _SUBMODULES = (
+    "augment",
     "backbones",
+    "cli",
     "compare",
     "datasets",
+    "efficientnet_lite",
+    "embedding",
+    "finetune",
     "images",
     "metrics",
     "model_selection",
+    "optimizers",
+    "persistence",
     "plot",
     "report",
+    "scratch",
     "tuning",
 )
 

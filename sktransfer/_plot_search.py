@@ -281,6 +281,11 @@ def plot_param_comparison(search, param="optimizer", *, metric="error", scoring=
 def plot_by_epochs(search, param="epochs", *, metric="error", scoring=None, ax=None):
     """:func:`plot_param_comparison` as a line: mean validation error ± std by `param`.
 
+    Parameters
+    ----------
+    search, param, metric, scoring, ax
+        As in :func:`plot_param_comparison` (``param`` defaults to ``"epochs"``).
+
     Returns
     -------
     fig : matplotlib Figure

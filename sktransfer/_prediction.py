@@ -20,7 +20,27 @@ keras = import_keras()
 
 from ._frozen import frozen_stages, mirror, mirror_view, model_from_cut, run_model  # noqa: E402
 
-__all__ = ["PredictionMixin"]
+__all__ = ["PredictionMixin", "prediction_parts"]
+
+
+def prediction_parts(model, info, stages=None):
+    """``(stages, heads)`` for predicting with ``model``: its frozen stages (None
+    without a frozen part) and ``{layer name: model from the cut (from the input
+    without a frozen part) to that layer}``, filled on demand.
+
+    Built once per model (``stages``: the ones its fit used, whose compiled functions
+    predictions then reuse; a new head model per prediction would trace its
+    compiled function again) and kept on the model, like ``_frozen``'s compiled
+    functions: an estimator's ``predict`` leaves its ``__dict__`` as ``fit`` or
+    unpickling left it (scikit-learn's ``check_dict_unchanged``), and a refit, whose
+    model is new, never sees the old ones.
+    """
+    parts = model.__dict__.get("_sktransfer_prediction")
+    if parts is None:
+        parts = (frozen_stages(model, info) if stages is None else stages, {})
+        # object.__setattr__ keeps Keras from tracking it as a layer attribute.
+        object.__setattr__(model, "_sktransfer_prediction", parts)
+    return parts
 
 
 class PredictionMixin:
@@ -35,30 +55,25 @@ class PredictionMixin:
         X = check_image_input(X)
         info = self.backbone_info_
         mirrored = self._mirrored(layer_name)
-        if "_stages" not in self.__dict__:
-            self._stages = frozen_stages(self.model_, info)
-            self._from_cut = {}
-        if self._stages is None:
-            model = keras.Model(self.model_.inputs, self.model_.get_layer(layer_name).output)
+        stages, heads = prediction_parts(self.model_, info)
+        if layer_name not in heads:
+            heads[layer_name] = (
+                keras.Model(self.model_.inputs, self.model_.get_layer(layer_name).output)
+                if stages is None else model_from_cut(self.model_, info, layer_name)
+            )
+        head = heads[layer_name]
+        if stages is None:
             pixels = self._pixels(X)
-            outputs = [run_model(model, pixels, self.batch_size)]
+            outputs = [run_model(head, pixels, self.batch_size)]
             if mirrored:
-                outputs.append(run_model(model, mirror(pixels), self.batch_size))
+                outputs.append(run_model(head, mirror(pixels), self.batch_size))
             return np.mean(outputs, axis=0)
-        if layer_name not in self._from_cut:
-            self._from_cut[layer_name] = model_from_cut(self.model_, info, layer_name)
-        head = self._from_cut[layer_name]
         outputs = []
-        for stages, transform in self._output_views(mirrored):
-            activations = self._frozen_activations(stages, X, transform=transform)
+        views = [(stages, None), mirror_view(stages)] if mirrored else [(stages, None)]
+        for view_stages, transform in views:
+            activations = self._frozen_activations(view_stages, X, transform=transform)
             outputs.append(activations if head is None else run_model(head, activations, self.batch_size))
         return np.mean(outputs, axis=0) if mirrored else outputs[0]
-
-    def _output_views(self, mirrored):
-        """(stages, pixel transform) of the original images, then of their mirror images."""
-        yield self._stages, None
-        if mirrored:
-            yield mirror_view(self._stages)
 
     def _mirrored(self, layer_name):
         """Whether test-time augmentation applies: the ``tta`` parameter, outputs only."""
@@ -70,6 +85,15 @@ class PredictionMixin:
         One row per image of ``X``: a file that cannot be read raises a
         ValueError naming it (``on_error`` applies to ``fit`` only), as in
         :meth:`predict`, :meth:`decision_function` and :meth:`transform`.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, height, width, 3) or (n_samples,)
+            Images as a 0..255 array, or file paths.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
         """
         proba = self._output(X, "probabilities").astype(np.float64)
         if len(self.classes_) == 2:
@@ -77,7 +101,18 @@ class PredictionMixin:
         return proba
 
     def predict(self, X):
-        """Predicted class labels, shape (n_samples,)."""
+        """Predicted class labels: the most probable class of each image.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, height, width, 3) or (n_samples,)
+            Images as a 0..255 array, or file paths.
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,)
+            Labels from ``classes_``.
+        """
         proba = self.predict_proba(X)
         return self.classes_[np.argmax(proba, axis=1)]
 
@@ -87,6 +122,15 @@ class PredictionMixin:
         With test-time augmentation (``tta=True``) these are the logits of the
         averaged probabilities (log-odds for two classes, log-probabilities
         otherwise), so that their argmax is :meth:`predict`'s answer.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, height, width, 3) or (n_samples,)
+            Images as a 0..255 array, or file paths.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,) or (n_samples, n_classes)
         """
         if self._mirrored("logits"):
             proba = np.clip(self.predict_proba(X), 1e-12, 1.0)
@@ -96,12 +140,32 @@ class PredictionMixin:
         return scores.ravel() if len(self.classes_) == 2 else scores
 
     def transform(self, X):
-        """Embeddings of ``X`` (see the ``embedding`` parameter), shape (n_samples, n_features)."""
+        """Embeddings of ``X``: the outputs of the ``embedding`` parameter's layer.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, height, width, 3) or (n_samples,)
+            Images as a 0..255 array, or file paths.
+
+        Returns
+        -------
+        X_new : ndarray of shape (n_samples, n_features), float32
+        """
         check_is_fitted(self)
         return self._output(X, self._embedding_layer)
 
     def get_feature_names_out(self, input_features=None):
-        """Names ``<classname>0`` ... for the columns of :meth:`transform`."""
+        """Names ``<classname>0`` ... for the columns of :meth:`transform`.
+
+        Parameters
+        ----------
+        input_features : None
+            Ignored (images have no input feature names).
+
+        Returns
+        -------
+        feature_names_out : ndarray of str objects
+        """
         check_is_fitted(self)
         n = self.model_.get_layer(self._embedding_layer).output.shape[-1]
         prefix = type(self).__name__.lower()

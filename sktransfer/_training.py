@@ -40,7 +40,7 @@ from ._config import cpu_only, get_config
 from ._decode import FIT_HINT, reports_user_index, skip_unreadable
 from .images import check_image_input, input_checked, num_samples
 from .persistence import KerasPickleMixin
-from ._prediction import PredictionMixin
+from ._prediction import PredictionMixin, prediction_parts
 
 keras = import_keras()
 
@@ -124,6 +124,8 @@ class BaseImageClassifier(PredictionMixin, KerasPickleMixin, ClassifierMixin, Tr
                 "early_stopping=True needs a validation set: set validation_fraction "
                 "to a value in (0, 1), e.g. 0.1."
             )
+        # A misspelt optimizer fails now, not after the frozen pass (minutes at 224 px).
+        make_optimizer(self.optimizer, self._learning_rate())
         encoder = LabelEncoder().fit(y)
         y_encoded = encoder.transform(y)
         seed = self._seed()
@@ -140,10 +142,7 @@ class BaseImageClassifier(PredictionMixin, KerasPickleMixin, ClassifierMixin, Tr
         self.backbone_info_ = network.info
         self.skipped_files_ = skipped
         self._embedding_layer = network.embedding_layer
-        for key in self._transient_attributes:
-            self.__dict__.pop(key, None)
-        if stages is not None:  # predict reuses them (and their compiled functions)
-            self._stages, self._from_cut = stages, {}
+        prediction_parts(network.model, network.info, stages)  # predict reuses them
         return self
 
     def _check_y(self, y):
@@ -309,8 +308,6 @@ class BaseImageClassifier(PredictionMixin, KerasPickleMixin, ClassifierMixin, Tr
         return trainer
 
     # -- predict --------------------------------------------------------------
-    _transient_attributes = ("_stages", "_from_cut")
-
     def _resolved_cache(self):
         return resolve_cache(getattr(self, "cache", False))
 

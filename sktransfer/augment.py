@@ -13,7 +13,9 @@ its fields can be searched like any nested parameter::
 
 With augmentation on, the frozen part of the backbone sees different pixels at
 every step, so it cannot be computed once: the estimator then runs the full
-forward pass in every epoch (slower, and said in its ``backbone_info_``).
+forward pass in every epoch (slower, and said in its ``backbone_info_``),
+unless ``n_views`` is set, which computes the frozen activations of that many
+augmented views of each image once (cached) and trains on one view per epoch.
 """
 
 import numbers

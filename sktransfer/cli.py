@@ -82,11 +82,19 @@ def main(argv=None):
     except (CommandError, ValueError, TypeError, OSError, ImportError) as exc:
         if debug:
             raise
-        # The library's advice names Python arguments; say what to do here instead.
-        message = str(exc).replace(", or pass on_error='skip' to leave unreadable files out",
-                                   ", or remove it from the folder")
-        print(f"sktransfer: error: {message}", file=sys.stderr)
+        print(f"sktransfer: error: {_for_command_line(exc, args.command)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("sktransfer: interrupted", file=sys.stderr)
         return 130
+
+
+def _for_command_line(exc, command):
+    """``exc``'s message, with an unreadable image's advice in terms of ``command``: the
+    library's names Python arguments (``on_error='skip'``) and a position in ``X``."""
+    from ._decode import UnreadableImageError
+
+    if not isinstance(exc, UnreadableImageError):
+        return str(exc)
+    hint = "leave it out" if command == "predict" else "remove it from the folder"
+    return str(UnreadableImageError(exc.path, exc.reason, hint=hint))

@@ -188,6 +188,13 @@ class PretrainedEmbedder(
         With ``on_error="skip"`` the files of ``X`` are decoded to find those
         that cannot be read (``skipped_files_``).
 
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, height, width, 3) or (n_samples,)
+            Images as a 0..255 array, or file paths.
+        y : None
+            Ignored.
+
         Returns
         -------
         self : object
@@ -221,6 +228,15 @@ class PretrainedEmbedder(
 
         Every image of ``X`` gives one row: a file that cannot be read raises
         a ValueError naming it, whatever ``on_error`` says.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, height, width, 3) or (n_samples,)
+            Images as a 0..255 array, or file paths.
+
+        Returns
+        -------
+        X_new : ndarray of shape (n_samples, n_features_out_), float32
         """
         check_is_fitted(self)
         base = self.backbone_info_["identity"]

@@ -76,9 +76,11 @@ class FineTunedClassifier(BaseImageClassifier):
         then train the head and the backbone layers together for ``epochs``,
         starting from that head rather than from a random one, whose first
         large gradients would otherwise reach the pretrained layers. Both
-        stages use the same learning rate, batch size, augmentation, class
-        weights and validation split; ``callbacks`` and ``history_`` belong
-        to the second stage. ``0`` trains both together from the start.
+        stages use the same learning rate, batch size, augmentation,
+        validation split and early stopping, and the same class weights
+        (stage one's ``"balanced"`` ones are computed on all of ``y``, not
+        only its training part); ``callbacks`` and ``history_`` belong to the
+        second stage. ``0`` trains both together from the start.
         Ignored when only the head trains and with ``weights=None`` (nothing
         pretrained to protect). 30 is the head-only default's training. On
         the photos measured, the top block trained this way scored 2.4 to
@@ -109,9 +111,9 @@ class FineTunedClassifier(BaseImageClassifier):
     class_weight : dict, "balanced" or None, default=None
         Per-class loss weights keyed by the original labels.
     callbacks : list of keras.callbacks.Callback or None, default=None
-        Keras callbacks of the training, passed to ``fit`` with the
-        ``EarlyStopping`` that ``early_stopping`` adds (with ``head_epochs``,
-        of the second stage only).
+        Keras callbacks of the training (with ``head_epochs``, of the second
+        stage only), passed to ``fit`` with the ``EarlyStopping`` that
+        ``early_stopping`` adds.
     augmentation : Augmentation or None, default=None
         Random transformations applied while training only.
     tta : bool, default=True

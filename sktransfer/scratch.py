@@ -37,7 +37,10 @@ class SimpleCNNClassifier(BaseImageClassifier):
     optimizer, learning_rate, epochs, batch_size, validation_fraction, \
 early_stopping, patience, class_weight, callbacks, augmentation, n_jobs, \
 on_error, random_state, verbose
-        As in :class:`FineTunedClassifier`: ``on_error="skip"`` leaves
+        As in :class:`FineTunedClassifier`, except two defaults: ``epochs=10``,
+        and ``learning_rate=None`` means the optimizer's rate in the table of
+        :mod:`sktransfer.optimizers` (0.001 for Adam; the fine-tuner's 0.003
+        suits a pretrained network's head). ``on_error="skip"`` leaves
         unreadable files (and their labels) out of ``fit`` only; prediction
         and ``transform`` always raise for them.
 

@@ -132,6 +132,7 @@ def test_predict_names_missing_and_corrupt_files(run, tmp_path):
     code, stdout, stderr = _run(["predict", out / "model", corrupt])
     assert code == 1 and stdout == ""
     assert "corrupt.jpg" in stderr and "Traceback" not in stderr
+    assert "or leave it out." in stderr and "X[" not in stderr  # not the Python API's advice
 
 
 def test_model_dir_that_is_not_a_save(images):
@@ -200,7 +201,7 @@ def _bad_inputs(tmp_path, images):
         "missing folder": ([tmp_path / "nope"], 1, "does not exist"),
         "not a folder": ([images / "dahlia" / "dahlia_0.png"], 1, "not a folder"),
         "one class": ([one], 1, "at least two class"),
-        "corrupt image": ([corrupt], 1, "broken.jpg"),
+        "corrupt image": ([corrupt], 1, "broken.jpg': "),
         "unknown backbone": ([images, "--backbone", "resnet9"], 2, "resnet9"),
         "bad augment": ([images, "--augment", "flip,spin=3"], 2, "spin"),
         "bad trainable": ([images, "--trainable-layers", "conv99"], 1, "conv99"),
@@ -217,6 +218,11 @@ def test_fit_errors_leave_no_output(case, images, tmp_path):
     assert stdout == ""
     assert "sktransfer: error:" in stderr and fragment in stderr
     assert "Traceback" not in stderr
+    # advice in terms of the command, not of the Python API (a corrupt image's said
+    # "pass on_error='skip' to FineTunedClassifier" and named its position in X)
+    assert "on_error" not in stderr and "X[" not in stderr
+    if case == "corrupt image":
+        assert "or remove it from the folder." in stderr
     assert not os.path.exists(tmp_path / "new")  # nor the parent it created
     assert _leftovers(tmp_path) == []
 

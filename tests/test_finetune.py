@@ -258,6 +258,19 @@ def test_default_learning_rate(optimizer, learning_rate, expected, binary_sample
     assert record.rates[-1] == pytest.approx(expected, rel=1e-6)
 
 
+def test_unknown_optimizer_fails_before_any_network_is_built(binary_sample, monkeypatch):
+    """It failed at compile time, after the frozen pass over every image."""
+    X, y = binary_sample
+
+    def build(*args, **kwargs):
+        raise AssertionError("the network was built")
+
+    monkeypatch.setattr(FineTunedClassifier, "_build_network", build)
+    est = FineTunedClassifier(BACKBONE, input_size=SIZE, optimizer="adamm")
+    with pytest.raises(ValueError, match="Unknown optimizer 'adamm'"):
+        est.fit(X, y)
+
+
 class _HeadAtStart:
     """Keras callback: the output layer's weights when training begins."""
 

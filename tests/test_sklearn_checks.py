@@ -5,8 +5,11 @@ floats including negatives) to ``fit``. Images are 4-D pixel arrays or file
 paths, so every check that needs a *successful* fit on such data cannot apply:
 our estimators reject 2-D feature matrices with a ValueError that explains the
 expected input. Those checks are listed below with that reason; every other
-check (the API checks, the error-message checks) must pass. The same
-properties are checked on real images in ``test_common.py``.
+check (the API checks, the error-message checks) must pass. The properties
+that apply to images are checked on images in ``test_common.py`` (outputs leave
+the estimator unchanged, do not depend on the other images or their order; fit
+returns self) and ``test_persistence.py`` (pickling, cloning, parameters left
+unchanged by fit).
 """
 
 import os
