@@ -25,9 +25,9 @@ def _estimators():
     return {
         "frozen part": FineTunedClassifier(BACKBONE, input_size=SIZE, epochs=1, head=(8,),
                                            batch_size=8, random_state=0),
-        "no frozen part": FineTunedClassifier(BACKBONE, weights=None, input_size=SIZE, epochs=1,
-                                              head=(8,), trainable_layers="all", tta=False,
-                                              batch_size=8, random_state=0),
+        "no frozen part": FineTunedClassifier("mobilenet_0.25", weights=None, input_size=SIZE,
+                                              epochs=1, head=(8,), trainable_layers="all",
+                                              tta=False, batch_size=8, random_state=0),
         "scratch": SimpleCNNClassifier(conv_filters=(4,), dense_units=8, input_size=SIZE,
                                        epochs=1, batch_size=8, random_state=0),
         "embedder": PretrainedEmbedder(BACKBONE, input_size=SIZE),
