@@ -54,6 +54,7 @@ def main():
     print(f"{machine()}\n{len(paths)} JPEG images, backbone {args.backbone}, random weights"
           + (", deterministic" if args.deterministic else ""))
     sktransfer.set_config(deterministic=args.deterministic)
+    batches = [int(b) for b in args.inference_batches.split(",") if b]
     rows = []
     for size in [int(s) for s in args.sizes.split(",")]:
         images = load_images(paths, size)
@@ -82,7 +83,6 @@ def main():
         n = len(paths)
         # best of 3 rounds, each round timing every batch size in turn (this machine's
         # speed drifts by tens of percent over minutes)
-        batches = [int(b) for b in args.inference_batches.split(",") if b]
         times = {b: [] for b in batches}
         for b in batches * 3:
             with sktransfer.config_context(inference_batch_size=b):

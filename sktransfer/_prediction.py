@@ -62,17 +62,16 @@ class PredictionMixin:
                 if stages is None else model_from_cut(self.model_, info, layer_name)
             )
         head = heads[layer_name]
+        # The head's inputs: the pixels without a frozen part, else the (cached)
+        # activations at the cut; with test-time augmentation, those of the mirror too.
         if stages is None:
             pixels = self._pixels(X)
-            outputs = [run_model(head, pixels, self.batch_size)]
-            if mirrored:
-                outputs.append(run_model(head, mirror(pixels), self.batch_size))
-            return np.mean(outputs, axis=0)
-        outputs = []
-        views = [(stages, None), mirror_view(stages)] if mirrored else [(stages, None)]
-        for view_stages, transform in views:
-            activations = self._frozen_activations(view_stages, X, transform=transform)
-            outputs.append(activations if head is None else run_model(head, activations, self.batch_size))
+            inputs = [pixels, mirror(pixels)] if mirrored else [pixels]
+        else:
+            views = [(stages, None), mirror_view(stages)] if mirrored else [(stages, None)]
+            inputs = [self._frozen_activations(view_stages, X, transform=transform)
+                      for view_stages, transform in views]
+        outputs = [x if head is None else run_model(head, x, self.batch_size) for x in inputs]
         return np.mean(outputs, axis=0) if mirrored else outputs[0]
 
     def _mirrored(self, layer_name):
