@@ -98,7 +98,13 @@ _CONFIG = {
 # MobileNet alpha 0.25 is light enough to gain from larger batches at every size (and
 # at 160 px all three ran about 10 % faster in batches of 12); the cap follows the two
 # heavier networks. Run eagerly, as the smallest inputs are, batches matter more: at
-# 32 px MobileNet ran 98 images/s in batches of 8, 226 in batches of 32.
+# 32 px MobileNet ran 98 images/s in batches of 8, 226 in batches of 32. Above 160 px
+# the cap stays at 8 images: on 96 photos (`--sizes 160,192,224 --n 96
+# --inference-batches 8,12,16`, a day the machine ran 1.7x faster), batches of 8 / 12 / 16
+# ran ResNet50V2 at 47.8 / 49.8 / 51.1 (160 px), 35.7 / 36.0 / 36.5 (192) and
+# 26.9 / 26.9 / 26.8 (224) images/s, and Lite0 at 220 / 224 / 234, 159 / 162 / 160 and
+# 118 / 120 / 118: within 2 % at 192 and 224 px, and up to 7 % at 160 px, where the day
+# before measured batches of 12 best (about 10 %, table above).
 _CPU_BATCH_NUMBERS = 8 * 160 * 160 * 3
 _CPU_MIN_BATCH = 8
 
