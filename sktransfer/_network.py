@@ -73,7 +73,7 @@ def build_head(x, units=(), *, dropout=0.0, l2=0.0, batchnorm=False, n_outputs=2
     for i, n in enumerate(units):
         last = i == len(units) - 1
         x = keras.layers.Dense(
-            n,
+            int(n),  # Keras rejects numpy integers (a grid's np.arange, say)
             activation=None if batchnorm else "relu",
             kernel_regularizer=regularizer,
             kernel_initializer=keras.initializers.GlorotUniform(seed=_sub(seed, i)),

@@ -54,6 +54,7 @@ class PredictionMixin:
         check_is_fitted(self)
         X = check_image_input(X)
         info = self.backbone_info_
+        size = info["input_size"]  # the fitted network's, whatever input_size says now
         mirrored = self._mirrored(layer_name)
         stages, heads = prediction_parts(self.model_, info)
         if layer_name not in heads:
@@ -65,11 +66,11 @@ class PredictionMixin:
         # The head's inputs: the pixels without a frozen part, else the (cached)
         # activations at the cut; with test-time augmentation, those of the mirror too.
         if stages is None:
-            pixels = self._pixels(X)
+            pixels = self._pixels(X, size)
             inputs = [pixels, mirror(pixels)] if mirrored else [pixels]
         else:
             views = [(stages, None), mirror_view(stages)] if mirrored else [(stages, None)]
-            inputs = [self._frozen_activations(view_stages, X, transform=transform)
+            inputs = [self._frozen_activations(view_stages, X, size, transform=transform)
                       for view_stages, transform in views]
         outputs = [x if head is None else run_model(head, x, self.batch_size) for x in inputs]
         return np.mean(outputs, axis=0) if mirrored else outputs[0]
@@ -97,6 +98,10 @@ class PredictionMixin:
         proba = self._output(X, "probabilities").astype(np.float64)
         if len(self.classes_) == 2:
             proba = np.hstack([1.0 - proba, proba])
+        else:
+            # A float32 softmax sums to 1 within ~1e-7, which sklearn's log_loss
+            # (scoring="neg_log_loss") warns about; in float64 it sums to 1.
+            proba /= proba.sum(axis=1, keepdims=True)
         return proba
 
     def predict(self, X):

@@ -16,6 +16,7 @@ them, for every epoch; the parts share their layers, so the full model is
 trained too.
 """
 
+import math
 import random
 from numbers import Integral, Real
 
@@ -171,18 +172,35 @@ class BaseImageClassifier(PredictionMixin, KerasPickleMixin, ClassifierMixin, Tr
                 "balanced", classes=np.arange(len(classes)), y=y_encoded
             )
             return dict(enumerate(map(float, weights)))
+        # sklearn's rule (compute_class_weight): labels absent from y are fine when
+        # every class of y has a weight (a CV fold without one class), an error
+        # when some class has none (a misspelt label); its message names only the
+        # unweighted classes, this one the unknown labels too.
         classes = classes.tolist()
         unknown = [k for k in self.class_weight if k not in classes]
-        if unknown:
-            raise ValueError(f"class_weight has labels not present in y: {unknown!r}.")
+        unweighted = [c for c in classes if c not in self.class_weight]
+        if unknown and unweighted:
+            raise ValueError(
+                f"class_weight has labels not present in y: {unknown!r}, and no weight for "
+                f"the classes {unweighted!r} of y."
+            )
         return {i: float(self.class_weight.get(c, 1.0)) for i, c in enumerate(classes)}
 
     def _split_indices(self, y, seed):
-        """Training and validation indices (stratified when every class allows it)."""
+        """Training and validation indices (stratified when every class allows it:
+        two images or more in each class, and as many images as classes in each part)."""
         everything = np.arange(len(y))
         if not self.validation_fraction:
             return everything, None
-        stratify = y if np.bincount(y).min() >= 2 else None
+        n_val = math.ceil(self.validation_fraction * len(y))  # as train_test_split rounds
+        if n_val >= len(y):
+            raise ValueError(
+                f"validation_fraction={self.validation_fraction} holds out all {len(y)} "
+                "training images: leave some to train on, or set it to 0."
+            )
+        counts = np.bincount(y)
+        stratified = counts.min() >= 2 and min(n_val, len(y) - n_val) >= len(counts)
+        stratify = y if stratified else None
         return train_test_split(
             everything, test_size=self.validation_fraction, random_state=seed, stratify=stratify
         )
@@ -195,7 +213,7 @@ class BaseImageClassifier(PredictionMixin, KerasPickleMixin, ClassifierMixin, Tr
         views = []
         for v in range(aug.n_views):
             views.append(self._frozen_activations(
-                retagged(stages, "view", v, *variant), X[train],
+                retagged(stages, "view", v, *variant), X[train], network.info["input_size"],
                 transform=lambda pixels, keys, v=v: augment_per_image(layers, pixels, keys, v, seed),
             ))
         network.info["training_input"] = (
@@ -208,6 +226,7 @@ class BaseImageClassifier(PredictionMixin, KerasPickleMixin, ClassifierMixin, Tr
         n_classes = len(classes)
         augmenting = self.augmentation is not None and self.augmentation.is_active()
         stages = frozen_stages(network.model, network.info)
+        size = network.info["input_size"]
         train, val = self._split_indices(y, seed)
         target = (lambda idx: y[idx].astype("float32" if n_classes == 2 else "int32"))
         class_weight = self._class_weight(y[train], classes)
@@ -215,15 +234,15 @@ class BaseImageClassifier(PredictionMixin, KerasPickleMixin, ClassifierMixin, Tr
         if stages is not None and not augmenting:
             # Frozen work once (and across fits, through the cache): every
             # epoch trains only the layers above the cut.
-            inputs = self._frozen_activations(stages, X)
+            inputs = self._frozen_activations(stages, X, size)
             trained = model_from_cut(network.model, network.info, "probabilities")
             network.info["training_input"] = "cached activations at the cut"
         elif stages is not None and self.augmentation.n_views:
             views = self._view_data(network, stages, X, y, train, seed)
-            inputs = self._frozen_activations(stages, X[val]) if val is not None else None
+            inputs = self._frozen_activations(stages, X[val], size) if val is not None else None
             trained = model_from_cut(network.model, network.info, "probabilities")
         else:
-            inputs, trained = self._pixels(X), network.model
+            inputs, trained = self._pixels(X, size), network.model
             network.info["training_input"] = "images (full forward pass every epoch)"
         callbacks = list(self.callbacks or [])
         if self.early_stopping:
@@ -312,15 +331,18 @@ class BaseImageClassifier(PredictionMixin, KerasPickleMixin, ClassifierMixin, Tr
         return resolve_cache(getattr(self, "cache", False))
 
     # X was checked (and warned about) on entry: input_checked() keeps the
-    # decoding of its parts from repeating the 0..1 warning.
-    def _pixels(self, X):
+    # decoding of its parts from repeating the 0..1 warning. ``size`` is the
+    # network's (``backbone_info_["input_size"]`` once fitted), never the
+    # parameter's current value: set_params(input_size=...) after a fit must not
+    # feed the fitted network, or file cache entries under its key, other sizes.
+    def _pixels(self, X, size):
         with input_checked():
-            return load_pixels(X, self._input_size(), cache=self._resolved_cache(),
+            return load_pixels(X, tuple(size), cache=self._resolved_cache(),
                                n_jobs=self.n_jobs, verbose=bool(self.verbose))
 
-    def _frozen_activations(self, stages, X, transform=None):
+    def _frozen_activations(self, stages, X, size, transform=None):
         with input_checked():
-            return compute_frozen(stages, X, size=self._input_size(),
+            return compute_frozen(stages, X, size=tuple(size),
                                   cache=self._resolved_cache(), batch_size=self.batch_size,
                                   n_jobs=self.n_jobs, verbose=bool(self.verbose),
                                   transform=transform)

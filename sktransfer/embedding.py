@@ -118,6 +118,9 @@ class PretrainedEmbedder(
     n_features_out_ : int
         Embedding size (e.g. 2048 for ResNet50V2).
     backbone_info_ : dict
+        What ``fit`` built: backbone name, weights, input size, pooling,
+        preprocessing, feature size, parameter count. ``transform`` uses this
+        input size and pooling, whatever the parameters say after the fit.
     skipped_files_ : list of str
         The files of ``X`` that cannot be read, found by ``fit`` with
         ``on_error="skip"``; empty otherwise.
@@ -212,6 +215,7 @@ class PretrainedEmbedder(
             "backbone": spec.name,
             "weights": self.weights if self.weights is None else str(self.weights),
             "input_size": tuple(self._input_size()),
+            "pooling": self.pooling,
             "preprocessing": spec.preprocessing,
             "feature_dim": self.n_features_out_,
             "total_params": int(self.model_.count_params()),
@@ -239,12 +243,19 @@ class PretrainedEmbedder(
         X_new : ndarray of shape (n_samples, n_features_out_), float32
         """
         check_is_fitted(self)
-        base = self.backbone_info_["identity"]
-        ident = None if base is None else identity_key(*base, "pool", self.pooling)
+        # The fitted model's size and pooling, not the parameters' current values:
+        # after set_params(pooling="max") without a refit, the avg-pooled features
+        # would otherwise be cached as max-pooled ones, for every embedder sharing
+        # the cache. (Files saved before "pooling" was recorded hold the fit's
+        # value as the parameter.)
+        info = self.backbone_info_
+        base = info["identity"]
+        ident = None if base is None else identity_key(*base, "pool",
+                                                       info.get("pooling", self.pooling))
         X = check_image_input(X)
         stages = [(ident, [self.model_])]
         views = [(stages, None)] + ([mirror_view(stages)] if self.tta else [])
-        shared = dict(size=self._input_size(), cache=resolve_cache(self.cache),
+        shared = dict(size=tuple(info["input_size"]), cache=resolve_cache(self.cache),
                       batch_size=self.batch_size, n_jobs=self.n_jobs, verbose=bool(self.verbose))
         with input_checked():  # checked and warned about once, just above
             outputs = [compute_frozen(view_stages, X, transform=transform, **shared)

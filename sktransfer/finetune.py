@@ -102,14 +102,17 @@ class FineTunedClassifier(BaseImageClassifier):
         per epoch: set ``epochs`` for it.
     batch_size : int, default=32
     validation_fraction : float, default=0.0
-        Fraction of the training images held out (stratified) to compute
-        ``val_loss`` / ``val_accuracy`` each epoch.
+        Fraction of the training images held out (stratified, unless a class
+        has one image or the part is smaller than the number of classes) to
+        compute ``val_loss`` / ``val_accuracy`` each epoch.
     early_stopping : bool, default=False
         Stop when ``val_loss`` has not improved for ``patience`` epochs and
         restore the best weights; needs ``validation_fraction > 0``.
     patience : int, default=3
     class_weight : dict, "balanced" or None, default=None
-        Per-class loss weights keyed by the original labels.
+        Per-class loss weights keyed by the original labels; a class without
+        one weighs 1. Labels that ``y`` lacks are ignored when every class of
+        ``y`` has a weight, as in scikit-learn.
     callbacks : list of keras.callbacks.Callback or None, default=None
         Keras callbacks of the training (with ``head_epochs``, of the second
         stage only), passed to ``fit`` with the ``EarlyStopping`` that

@@ -179,7 +179,12 @@ def binary_summary(y_true, y_score, *, pos_label=None, threshold=0.5):
         FP=fp,
         TN=tn,
         accuracy=float(skm.accuracy_score(is_pos, pred_pos)),
-        balanced_accuracy=(sensitivity + specificity) / 2,
+        # The mean recall over the classes y_true holds, as balanced_accuracy_score
+        # (and multiclass_summary) computes it: a class absent from y_true is left
+        # out, not counted as a recall of 0.
+        balanced_accuracy=float(np.mean(
+            [rate for rate, n in ((sensitivity, tp + fn), (specificity, tn + fp)) if n] or [0.0]
+        )),
         precision=float(skm.precision_score(is_pos, pred_pos, zero_division=0.0)),
         sensitivity=sensitivity,
         recall=sensitivity,

@@ -137,8 +137,8 @@ on_error, random_state, verbose
         x = keras.layers.Rescaling(1.0 / 255, name="rescale")(x)
         for i, n in enumerate(filters):
             x = keras.layers.Conv2D(
-                n,
-                self.kernel_size,
+                int(n),  # Keras rejects numpy integers (a grid's np.arange, say)
+                int(self.kernel_size),
                 padding="same",
                 activation=None if self.batchnorm else "relu",
                 kernel_initializer=keras.initializers.HeNormal(seed=seed + i),

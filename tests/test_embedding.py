@@ -105,3 +105,24 @@ def test_tta_averages_each_image_with_its_mirror(sample64, cache):
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(tta.transform(X), got, rtol=1e-6)  # from the cache, when on
     assert not np.allclose(got, plain.transform(X), atol=1e-3)
+
+
+def test_changing_parameters_after_fit_keeps_the_fitted_model_and_the_cache_clean(sample64):
+    """set_params(pooling=..., input_size=...) without a refit: transform keeps the
+    fitted model's pooling and size (as predict keeps a fitted classifier's), and
+    never files the fitted model's features in a shared cache under the new
+    parameters' key, where a correctly fitted embedder would then read them."""
+    from sktransfer import ActivationCache
+
+    X, _ = sample64
+    cache = ActivationCache()
+    emb = PretrainedEmbedder(BACKBONE, input_size=64, cache=cache).fit(X)  # 2x2 at the top
+    avg = emb.transform(X[:4])
+    emb.set_params(pooling="max", input_size=96)
+    np.testing.assert_array_equal(emb.transform(X[:4]), avg)
+    assert emb.backbone_info_["pooling"] == "avg" and emb.backbone_info_["input_size"] == (64, 64)
+    fresh_max = PretrainedEmbedder(BACKBONE, input_size=64, pooling="max", cache=cache).fit(X)
+    uncached_max = PretrainedEmbedder(BACKBONE, input_size=64, pooling="max").fit(X)
+    np.testing.assert_allclose(fresh_max.transform(X[:4]), uncached_max.transform(X[:4]),
+                               rtol=1e-5, atol=1e-5)
+    assert not np.allclose(fresh_max.transform(X[:4]), avg, atol=1e-3)

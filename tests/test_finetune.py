@@ -43,8 +43,10 @@ def test_multiclass_string_labels(fitted_multiclass, sample):
     clf = fitted_multiclass
     assert list(clf.classes_) == sorted(set(y))
     proba = clf.predict_proba(X)
-    assert proba.shape == (len(X), 4)
-    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-5)
+    assert proba.shape == (len(X), 4) and proba.dtype == np.float64
+    # Rows sum to 1 in float64 (a float32 softmax is off by ~1e-7, and sklearn's
+    # log_loss, scoring="neg_log_loss", warned about it on every fold).
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=0, atol=1e-12)
     assert clf.score(X, y) > 0.8, clf.history_
     assert clf.decision_function(X[:3]).shape == (3, 4)
     assert set(clf.predict(X[:5])) <= set(y)
@@ -185,14 +187,28 @@ def test_validation_and_early_stopping(sample):
         _clf(early_stopping=True).fit(X, y)
 
 
+def test_validation_part_smaller_than_the_number_of_classes(sample):
+    """Regression: 3 validation images for 4 classes failed in train_test_split
+    ("The test_size = 3 should be greater or equal to the number of classes");
+    the split is then unstratified, as when a class has a single image."""
+    X, y = sample
+    clf = _clf(validation_fraction=0.03).fit(X, y)
+    assert len(clf.history_["val_loss"]) == clf.n_epochs_ > 0
+    with pytest.raises(ValueError, match=r"validation_fraction=0.999 holds out all 80"):
+        _clf(validation_fraction=0.999).fit(X, y)
+
+
 def test_class_weight(binary_sample):
     X, y = binary_sample
     keep = np.r_[np.flatnonzero(y == "dahlia")[:5], np.flatnonzero(y == "temple")]
     X, y = X[keep], y[keep]
     _clf(class_weight="balanced", epochs=1).fit(X, y)
     _clf(class_weight={"dahlia": 4.0, "temple": 1.0}, epochs=1).fit(X, y)
-    with pytest.raises(ValueError, match="not present in y"):
+    with pytest.raises(ValueError, match=r"not present in y: \['cat'\], and no weight for"):
         _clf(class_weight={"cat": 2.0}, epochs=1).fit(X, y)
+    # Labels y lacks are fine when every class of y has a weight (a CV fold
+    # without one class), as in scikit-learn's compute_class_weight.
+    _clf(class_weight={"dahlia": 4.0, "temple": 1.0, "trees": 2.0}, epochs=1).fit(X, y)
 
 
 @pytest.mark.parametrize(
@@ -225,8 +241,23 @@ def test_bad_input_errors(binary_sample):
 def test_numpy_integers_from_grids_are_accepted(binary_sample):
     """Regression: np.int64 passed the parameter checks but failed in fit."""
     X, y = binary_sample
-    clf = _clf(trainable_layers=np.int64(2), input_size=np.int64(SIZE), epochs=1).fit(X, y)
+    clf = _clf(trainable_layers=np.int64(2), input_size=np.int64(SIZE), epochs=1,
+               head=(np.int64(8),)).fit(X, y)
     assert clf.backbone_info_["trainable_backbone_layers"] == 2
+
+
+@pytest.mark.parametrize("trainable_layers", [0, "all"])
+def test_input_size_changed_after_fit_does_not_reach_the_fitted_network(
+        trainable_layers, binary_sample):
+    """set_params(input_size=...) without a refit: predictions still resize images
+    to the fitted network's size (through the cached frozen part, or the whole
+    network), as the other fitted parameters stay as fit left them."""
+    X, y = binary_sample
+    # cache=False: every prediction really runs the network (no cached activations)
+    clf = _clf(trainable_layers=trainable_layers, epochs=1, cache=False).fit(X, y)
+    before = clf.predict_proba(X[:6])
+    clf.set_params(input_size=2 * SIZE)
+    np.testing.assert_array_equal(clf.predict_proba(X[:6]), before)
 
 
 class _RecordRate:

@@ -110,6 +110,23 @@ def test_binary_summary_undefined_values():
     json.dumps(s)
 
 
+@pytest.mark.parametrize("y_true, y_score", [
+    ([0, 0, 0, 0], [0.1, 0.7, 0.2, 0.3]),  # only negatives: specificity 0.75
+    ([1, 1, 1, 1], [0.1, 0.7, 0.8, 0.9]),  # only positives: sensitivity 0.75
+    ([0, 1, 0, 1], [0.6, 0.7, 0.2, 0.3]),
+])
+def test_binary_balanced_accuracy_averages_the_classes_y_true_holds(y_true, y_score):
+    """Regression: with one class in y_true, the absent class counted as a recall
+    of 0 and halved balanced accuracy (0.375 instead of sklearn's 0.75)."""
+    import warnings
+
+    s = binary_summary(y_true, y_score, pos_label=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "y_pred contains classes not in y_true"
+        expected = skm.balanced_accuracy_score(y_true, (np.asarray(y_score) >= 0.5).astype(int))
+    assert s["balanced_accuracy"] == pytest.approx(expected)
+
+
 def test_threshold_applies_to_decision_scores(binary_data):
     clf, X, y = binary_data
     s = binary_summary(y, clf.decision_function(X), threshold=0.0)

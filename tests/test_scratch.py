@@ -44,3 +44,13 @@ def test_too_small_input_and_bad_filters(binary_sample):
         SimpleCNNClassifier(input_size=16, epochs=1).fit(X, y)  # 5 halvings need >= 32
     with pytest.raises(ValueError, match="conv_filters"):
         SimpleCNNClassifier(conv_filters=(8, -1), input_size=32, epochs=1).fit(X, y)
+
+
+def test_numpy_integers_from_grids_are_accepted(binary_sample):
+    """Regression: np.int64 kernel sizes and filters (np.arange in a grid) passed
+    the parameter checks, then Keras' Conv2D rejected them."""
+    X, y = binary_sample
+    clf = SimpleCNNClassifier(conv_filters=(np.int64(4),), kernel_size=np.int64(3),
+                              dense_units=np.int64(4), input_size=8, epochs=1,
+                              random_state=0).fit(X, y)
+    assert clf.model_.get_layer("conv1").kernel_size == (3, 3)
