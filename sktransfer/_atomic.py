@@ -177,13 +177,15 @@ def staged_directory(target, state):
     temporary folder is removed and ``target`` is untouched. Otherwise
     ``state()`` is called once more (it may raise to keep ``target``) and the
     folder is renamed into place; an earlier ``target`` is first renamed aside
-    to a hidden ``.<name>.old-*`` and removed once the new one is in place.
+    to a hidden ``.<name>.old-*`` and removed once the new one is in place. An
+    existing empty ``target`` is filled instead, its entries moved in one by one
+    (and moved back if one fails): it keeps its permissions and group.
 
     Parameters
     ----------
     target : str or os.PathLike
     state : callable
-        Returns ``"missing"``, ``"empty"`` (an empty folder, which is removed)
+        Returns ``"missing"``, ``"empty"`` (an empty folder, which is filled)
         or ``"replace"`` (a folder that may be replaced).
 
     Yields
@@ -207,7 +209,8 @@ def staged_directory(target, state):
 def _move_into_place(tmp, target, state):
     parent, name = os.path.split(target)
     if state == "empty":
-        os.rmdir(target)
+        _fill(target, tmp)
+        return
     if state != "replace":
         os.rename(tmp, target)
     else:
@@ -221,3 +224,26 @@ def _move_into_place(tmp, target, state):
         fsync_dir(parent)
         shutil.rmtree(aside, ignore_errors=True)
     fsync_dir(parent)
+
+
+def _fill(target, tmp):
+    """Move the entries of ``tmp`` into the empty folder ``target``, then remove ``tmp``.
+
+    The user's folder itself is filled, not replaced by a new one: it keeps its
+    permissions, group and inode, and a shell inside it (``--out .``) sees the
+    files. If a move fails, the entries already moved go back, so ``target`` is
+    left empty and the caller removes ``tmp`` whole.
+    """
+    moved = []
+    try:
+        for entry in sorted(os.listdir(tmp)):
+            os.rename(os.path.join(tmp, entry), os.path.join(target, entry))
+            moved.append(entry)
+    except BaseException:
+        for entry in reversed(moved):
+            with contextlib.suppress(OSError):
+                os.rename(os.path.join(target, entry), os.path.join(tmp, entry))
+        raise
+    fsync_dir(target)
+    os.rmdir(tmp)
+

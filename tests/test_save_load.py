@@ -199,6 +199,38 @@ def test_only_empty_or_earlier_save_directories_are_written(tmp_path):
     assert sorted(os.listdir(tmp_path)) == ["empty", "file", "photos"]
 
 
+def test_an_empty_directory_is_filled_in_place(cnn, tmp_path, monkeypatch):
+    """Regression: an existing empty directory was removed and a new one renamed
+    in its place, losing its permissions and group (a private 0700 folder came
+    out 0755), and leaving a shell inside it (``--out .``) in a deleted folder."""
+    est = SimpleCNNClassifier()
+    target = tmp_path / "private"
+    target.mkdir()
+    os.chmod(target, 0o700)
+    inode = os.stat(target).st_ino
+    save(est, target)
+    assert os.stat(target).st_ino == inode and os.stat(target).st_mode & 0o777 == 0o700
+    assert isinstance(load(target), SimpleCNNClassifier)
+    assert sorted(os.listdir(tmp_path)) == ["private"]  # no temporary folder left
+
+    # A move that fails half-way moves the entries back: the folder stays empty.
+    second = tmp_path / "second"
+    second.mkdir()
+    rename, calls = os.rename, []
+
+    def fail_second_move(src, dst):
+        calls.append(dst)
+        if len(calls) == 2:
+            raise OSError("disk full")
+        return rename(src, dst)
+
+    monkeypatch.setattr(os, "rename", fail_second_move)
+    with pytest.raises(OSError, match="disk full"):
+        save(cnn, second)  # a fitted model: its JSON and its Keras file
+    monkeypatch.undo()
+    assert os.listdir(second) == [] and sorted(os.listdir(tmp_path)) == ["private", "second"]
+
+
 @pytest.mark.parametrize("failure", ["model_save", "json_dump", "final_rename"])
 def test_interrupted_save_keeps_the_previous_one(failure, cnn, data, copy_of_save, monkeypatch):
     before = _snapshot(copy_of_save)
