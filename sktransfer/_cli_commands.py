@@ -136,6 +136,10 @@ def run_evaluate(args, out):
             f"class folder(s) {', '.join(map(repr, unknown))} of {args.data_dir!r} are not "
             f"classes of the model ({', '.join(map(repr, est.classes_))}); rename or remove them."
         )
+    # Folder names are strings; a model fitted in Python may have other labels
+    # (0 and 1, say): each folder stands for the class its name spells.
+    index = {str(c): i for i, c in enumerate(est.classes_)}
+    y = est.classes_[[index[label] for label in y]]
     proba = _predict_proba(est, X, args.batch_size, args.quiet)
     table = evaluate(_Scores(est.classes_, proba), X, y)
     if args.json:

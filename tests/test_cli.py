@@ -108,6 +108,27 @@ def test_evaluate_refuses_unknown_classes(run, tmp_path):
     assert stderr.startswith("sktransfer: error:") and "'trees'" in stderr
 
 
+def test_evaluate_a_model_with_integer_classes(tmp_path):
+    """Regression: a model saved from Python with classes 0 and 1, evaluated on
+    folders "0" and "1", failed ("pos_label=1 is not one of the labels ['0', '1']")."""
+    from sktransfer import FineTunedClassifier, save
+
+    X, y = load_sample(size=SIZE, n_per_class=4, random_state=0, return_X_y=True)
+    keep = np.isin(y, CLASSES)
+    labels = (y[keep] == CLASSES[1]).astype(int)
+    clf = FineTunedClassifier(BACKBONE, input_size=SIZE, epochs=1, random_state=0)
+    save(clf.fit(X[keep], labels), tmp_path / "model")
+    folder = tmp_path / "data"
+    for label in (0, 1):
+        os.makedirs(folder / str(label))
+        for j, image in enumerate(X[keep][labels == label]):
+            Image.fromarray(image).save(folder / str(label) / f"{j}.png")
+    code, stdout, stderr = _run(["--quiet", "evaluate", tmp_path / "model", folder, "--json"])
+    assert code == 0, stderr
+    table = json.loads(stdout)
+    assert table["pos_label"] == 1 and table["n"] == 8
+
+
 def test_predict_writes_csv(run, images):
     out, _ = run
     files = [images / "dahlia" / "dahlia_0.png", images / "temple"]  # a folder: its images
