@@ -150,15 +150,15 @@ def run_evaluate(args, out):
 
 
 def _image_files(items):
-    from .datasets import IMAGE_EXTENSIONS
+    from .datasets import IMAGE_EXTENSIONS, walk_visible
 
     files = []
     for item in items:
         if os.path.isdir(item):
             found = sorted(
                 os.path.join(folder, name)
-                for folder, _, names in os.walk(item) for name in names
-                if name.lower().endswith(IMAGE_EXTENSIONS) and not name.startswith(".")
+                for folder, names in walk_visible(item) for name in names
+                if name.lower().endswith(IMAGE_EXTENSIONS)
             )
             if not found:
                 raise CommandError(f"folder {item!r} holds no image file "

@@ -24,6 +24,25 @@ def _visible(names):
     return sorted(n for n in names if not n.startswith("."))
 
 
+def walk_visible(top):
+    """``(folder, visible file names)`` for ``top`` and every folder below it.
+
+    Like ``os.walk``, but it follows symlinked folders (``os.walk`` lists them
+    and does not go in) and visits each real folder once, so a link to a
+    folder above it cannot loop and two links to one folder do not count its
+    files twice. Hidden entries (a leading dot) are left out.
+    """
+    seen = set()
+    for folder, dirs, files in os.walk(top, followlinks=True):
+        real = os.path.realpath(folder)
+        if real in seen:
+            dirs[:] = []
+            continue
+        seen.add(real)
+        dirs[:] = _visible(dirs)  # os.walk descends into what is left in dirs
+        yield folder, _visible(files)
+
+
 def _check_extensions(extensions):
     if isinstance(extensions, str):
         extensions = (extensions,)
@@ -43,7 +62,8 @@ def load_image_folder(path, *, extensions=IMAGE_EXTENSIONS, return_skipped=False
     """List the images of a folder that holds one sub-folder per class.
 
     The layout is ``path/<class name>/<image file>``; images in nested
-    folders below a class folder belong to that class. Class folders are
+    folders below a class folder belong to that class, symlinked folders
+    included (each real folder counted once). Class folders are
     sorted by name, and files are sorted by their path within each class, so
     the result is the same on every machine. Names starting with ``'.'`` are
     ignored, and so are files lying directly in `path`.
@@ -104,9 +124,8 @@ def load_image_folder(path, *, extensions=IMAGE_EXTENSIONS, return_skipped=False
     paths, labels, skipped = [], [], []
     for name in classes:
         found = []
-        for folder, dirs, files in os.walk(os.path.join(root, name)):
-            dirs[:] = _visible(dirs)  # os.walk descends into what is left in dirs
-            for file in _visible(files):
+        for folder, files in walk_visible(os.path.join(root, name)):
+            for file in files:
                 kept = os.path.splitext(file)[1].lower() in exts
                 (found if kept else skipped).append(os.path.join(folder, file))
         if not found:

@@ -144,6 +144,18 @@ def test_predict_writes_csv(run, images):
         assert row[1] == CLASSES[int(np.argmax(proba))]
 
 
+@pytest.mark.skipif(os.name == "nt", reason="POSIX symlinks")
+def test_predict_follows_symlinked_folders(run, images, tmp_path):
+    """Regression: the images of a symlinked sub-folder were left out silently."""
+    out, _ = run
+    folder = tmp_path / "new"
+    folder.mkdir()
+    os.symlink(images / "temple", folder / "linked")
+    code, stdout, stderr = _run(["--quiet", "predict", out / "model", folder])
+    assert code == 0, stderr
+    assert len(stdout.splitlines()) == 1 + 8
+
+
 def test_predict_names_missing_and_corrupt_files(run, tmp_path):
     out, _ = run
     code, _, stderr = _run(["predict", out / "model", tmp_path / "nope.jpg"])

@@ -46,6 +46,25 @@ def test_load_image_folder_sorted_and_filtered(tmp_path):
     assert len(only_png[0]) == 2
 
 
+@pytest.mark.skipif(not hasattr(os, "symlink") or os.name == "nt", reason="POSIX symlinks")
+def test_symlinked_folders_are_followed_once(tmp_path):
+    """Regression: a symlinked folder inside a class folder was skipped without a
+    word (os.walk does not follow links), although linked files were read."""
+    elsewhere = tmp_path / "elsewhere"
+    for rel in ["more/c.jpg", "more/d.jpg"]:
+        _touch_image(str(elsewhere / rel))
+    root = tmp_path / "data"
+    _touch_image(str(root / "dog" / "a.jpg"))
+    _touch_image(str(root / "cat" / "b.jpg"))
+    os.symlink(elsewhere / "more", root / "dog" / "more")
+    os.symlink(elsewhere / "more", root / "dog" / "again")  # the same folder twice: once
+    os.symlink(root / "dog", root / "dog" / "loop")  # a link up the tree: no loop
+    paths, labels, _ = load_image_folder(root)
+    rel = [os.path.relpath(p, root).replace(os.sep, "/") for p in paths]
+    assert rel == ["cat/b.jpg", "dog/a.jpg", "dog/again/c.jpg", "dog/again/d.jpg"]
+    assert labels.tolist() == ["cat", "dog", "dog", "dog"]
+
+
 def test_load_image_folder_errors(tmp_path):
     with pytest.raises(ValueError, match="does not exist"):
         load_image_folder(tmp_path / "nope")
