@@ -171,6 +171,24 @@ def _image_files(items):
     return files
 
 
+def _check_names_can_be_written(files, out):
+    """Every path can be written to ``out``, checked before anything is predicted
+    or written: a file name that is not valid UTF-8 cannot go to a UTF-8 stdout,
+    and the CSV would stop half-way."""
+    encoding = getattr(out, "encoding", None)
+    if not encoding:
+        return
+    for path in files:
+        try:
+            path.encode(encoding, getattr(out, "errors", None) or "strict")
+        except UnicodeEncodeError:
+            raise CommandError(
+                f"the file name {path!a} cannot be written to the output ({encoding}); rename "
+                f"the file, or set PYTHONIOENCODING={encoding}:surrogateescape to write the "
+                "name's bytes as they are."
+            ) from None
+
+
 def run_predict(args, out):
     """``sktransfer predict``: a CSV row of class probabilities per image."""
     import csv
@@ -178,6 +196,7 @@ def run_predict(args, out):
     import numpy as np
 
     files = _image_files(args.images)
+    _check_names_can_be_written(files, out)
     import_tensorflow()
     est = _load_classifier(args.model_dir)
     proba = _predict_proba(est, np.array(files, dtype=object), args.batch_size, args.quiet)

@@ -156,6 +156,24 @@ def test_predict_follows_symlinked_folders(run, images, tmp_path):
     assert len(stdout.splitlines()) == 1 + 8
 
 
+@pytest.mark.skipif(sys.platform != "linux", reason="file names of any bytes")
+def test_predict_refuses_a_name_stdout_cannot_encode_before_writing(run, tmp_path):
+    """Regression: a file name that is not UTF-8 stopped the CSV after its header
+    with a bare UnicodeEncodeError naming no file."""
+    out, _ = run
+    folder = tmp_path / "odd"
+    folder.mkdir()
+    Image.new("RGB", (SIZE, SIZE)).save(os.path.join(os.fsencode(folder), b"caf\xe9.png"),
+                                       format="PNG")
+    stdout = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")  # strict, as a UTF-8 terminal
+    err = io.StringIO()
+    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(err):
+        code = main(["--quiet", "predict", str(out / "model"), str(folder)])
+    stdout.flush()
+    assert code == 1 and stdout.buffer.getvalue() == b""
+    assert "caf\\udce9.png" in err.getvalue() and "PYTHONIOENCODING" in err.getvalue()
+
+
 def test_predict_names_missing_and_corrupt_files(run, tmp_path):
     out, _ = run
     code, _, stderr = _run(["predict", out / "model", tmp_path / "nope.jpg"])
