@@ -353,6 +353,17 @@ _MAX_TEMPLATES = 2
 TEMPLATE_LOCK = threading.RLock()
 
 
+def _weights_key(weights):
+    """What a template's weights are: a file's content hash, as the activation
+    cache's key has it (a new file at the same path, or the same relative path
+    after a chdir, is other weights), else ``weights`` itself."""
+    if weights is None or weights == "imagenet" or not os.path.isfile(weights):
+        return weights if weights is None else os.fspath(weights)  # build_backbone says what is wrong
+    from ._cache import file_digest
+
+    return file_digest(weights)
+
+
 def backbone_template(name, weights, input_size):
     """A shared, frozen instance of a pretrained backbone, built once per process.
 
@@ -366,7 +377,7 @@ def backbone_template(name, weights, input_size):
 
     Only for ``weights`` that are not ``None``: random weights differ per fit.
     """
-    key = (name, weights if weights is None else os.fspath(weights), tuple(input_size))
+    key = (name, _weights_key(weights), tuple(input_size))
     with TEMPLATE_LOCK:
         if key in _TEMPLATES:
             _TEMPLATES.move_to_end(key)

@@ -222,6 +222,31 @@ def test_weights_from_local_file(tmp_path):
     keras.backend.clear_session()
 
 
+def test_new_weights_file_at_the_same_path_is_not_served_from_the_template(tmp_path):
+    """Regression: shared templates were keyed by the weights path, so a new file
+    at the same path gave the old file's features (even with cache=False), and the
+    activation cache, keyed by the file's content, then filed them under the new
+    weights."""
+    from sktransfer import PretrainedEmbedder
+    from sktransfer.backbones import clear_templates
+
+    X = np.random.default_rng(0).integers(0, 256, size=(4, 32, 32, 3), dtype=np.uint8)
+    model, _ = build_backbone("mobilenet_0.25", weights=None, input_size=32)
+    path = tmp_path / "w.weights.h5"
+    model.save_weights(str(path))
+    embed = lambda: PretrainedEmbedder("mobilenet_0.25", weights=path, input_size=32,  # noqa: E731
+                                       cache=False).fit(X).transform(X)
+    first = embed()
+    weights = model.get_weights()
+    model.set_weights([-weights[0], *weights[1:]])  # the first convolution negated
+    os.remove(path)
+    model.save_weights(str(path))
+    second = embed()
+    clear_templates()
+    np.testing.assert_array_equal(second, embed())  # what a fresh process computes
+    assert not np.allclose(first, second, rtol=1e-3, atol=0)  # random weights: tiny values
+
+
 def test_weights_missing_file_names_path(tmp_path):
     missing = tmp_path / "does_not_exist.weights.h5"
     with pytest.raises(ValueError) as info:
