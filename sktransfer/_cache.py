@@ -31,11 +31,13 @@ given, ``False`` switches caching off. :func:`set_cache` changes the
 process-wide budget or folder; :func:`clear_cache` empties it.
 """
 
+import contextlib
 import hashlib
 import os
 import tempfile
 import threading
 import time
+import warnings
 from collections import OrderedDict
 
 import numpy as np
@@ -83,6 +85,7 @@ class ActivationCache:
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
+        self._unwritable = False
 
     # A cache is a shared resource: sklearn's clone deep-copies parameters, and
     # a copied cache would start empty and never be shared.
@@ -152,20 +155,41 @@ class ActivationCache:
         return out
 
     def put_many(self, keys, values):
-        """Store one array per key (``values`` may be a stacked array)."""
+        """Store one array per key (``values`` may be a stacked array).
+
+        A folder that cannot be written (read-only, full) leaves the entries in
+        memory only, with one warning per cache.
+        """
         with self._lock:
             for key, value in zip(keys, values):
-                value = np.ascontiguousarray(value)
+                # A copy, not a view of the row: a view would keep its whole batch
+                # alive after eviction, and max_bytes would bound nothing.
+                value = np.array(value, order="C", copy=True)
                 value.setflags(write=False)  # callers get views: keep entries intact
                 self._remember(key, value)
-                if self.directory is not None:
-                    self._write(key, value)
+                if self.directory is not None and not self._unwritable:
+                    try:
+                        self._write(key, value)
+                    except OSError as exc:
+                        self._unwritable = True
+                        warnings.warn(
+                            f"The activation cache folder {self.directory!r} cannot be written "
+                            f"({exc}); new activations are kept in memory only.",
+                            UserWarning, stacklevel=3,
+                        )
 
     def _read(self, key):
+        path = self._path(key)
         try:
-            return np.load(self._path(key), allow_pickle=False)
-        except (OSError, ValueError):
-            return None  # absent, or a half-written file from a killed process
+            return np.load(path, allow_pickle=False)
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, EOFError):
+            # A truncated or empty file (a crash before the data reached the
+            # disk): a miss, and removed so that the entry is written again.
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+            return None
 
     def _write(self, key, value):
         path = self._path(key)

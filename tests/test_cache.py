@@ -32,6 +32,38 @@ def test_eviction_keeps_the_byte_budget():
     assert cache.get_many(["huge"])[0] is None and cache.nbytes <= 1000
 
 
+def test_entries_do_not_keep_their_batch_alive():
+    """Regression: each entry was a view of its row, so one surviving row kept
+    the whole batch in memory and max_bytes bounded nothing."""
+    cache = ActivationCache(max_bytes=1000)
+    batch = np.zeros((64, 25), dtype=np.float32)  # 100 bytes a row, 6400 a batch
+    cache.put_many([f"k{i}" for i in range(64)], batch)
+    kept = [v for v in cache.get_many([f"k{i}" for i in range(64)]) if v is not None]
+    assert len(kept) == 10 and all(v.base is None and v.flags.owndata for v in kept)
+
+
+def test_a_bad_cache_file_is_a_miss_and_is_written_again(tmp_path):
+    """Regression: an empty .npy (what a crash before the data reached the disk
+    leaves) raised EOFError on every later look-up, and was never replaced."""
+    ActivationCache(directory=tmp_path).put_many(["ab12"], np.ones((1, 3), dtype=np.float32))
+    path = ActivationCache(directory=tmp_path)._path("ab12")
+    open(path, "wb").close()
+    cache = ActivationCache(directory=tmp_path)
+    assert cache.get_many(["ab12"]) == [None] and cache.misses == 1
+    cache.put_many(["ab12"], np.full((1, 3), 2, dtype=np.float32))
+    np.testing.assert_array_equal(ActivationCache(directory=tmp_path).get_many(["ab12"])[0], [2, 2, 2])
+
+
+def test_a_folder_that_cannot_be_written_keeps_entries_in_memory(tmp_path):
+    """Regression: a cache folder that cannot be written (read-only, full; here a
+    file stands where its sub-folder goes) failed every fit that missed."""
+    cache = ActivationCache(directory=tmp_path / "blocked")
+    (tmp_path / "blocked").write_text("a file, not a folder")
+    with pytest.warns(UserWarning, match="cannot be written.*in memory only"):
+        cache.put_many(["ab12", "cd34"], np.ones((2, 3), dtype=np.float32))
+    assert len(cache) == 2 and cache.get_many(["cd34"])[0] is not None
+
+
 def test_entries_are_read_only_and_disk_is_shared(tmp_path):
     cache = ActivationCache(directory=tmp_path)
     cache.put_many(["ab12"], np.ones((1, 3), dtype=np.float32))
