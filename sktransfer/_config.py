@@ -159,25 +159,22 @@ def set_config(*, reuse_trainers=None, xla=None, deterministic=None, inference_b
         or more, more of smaller ones; else no limit beyond the estimator's
         ``batch_size``).
     """
+    # Every value is checked before any is set: a bad one changes nothing.
+    for name, value in (("reuse_trainers", reuse_trainers), ("deterministic", deterministic)):
+        if value is not None and not isinstance(value, bool):
+            raise TypeError(f"{name} must be True or False, got {value!r}.")
+    if xla is not None and (xla not in ("auto", True, False)
+                            or (xla != "auto" and not isinstance(xla, bool))):
+        raise ValueError(f"xla must be 'auto', True or False, got {xla!r}.")
+    if inference_batch_size is not None and inference_batch_size != "auto" and not (
+            isinstance(inference_batch_size, Integral)
+            and not isinstance(inference_batch_size, bool) and inference_batch_size >= 1):
+        raise ValueError("inference_batch_size must be 'auto' or a positive int, got "
+                         f"{inference_batch_size!r}.")
+    new = {"reuse_trainers": reuse_trainers, "xla": xla, "deterministic": deterministic,
+           "inference_batch_size": inference_batch_size}
     with _LOCK:
-        for name, value in (("reuse_trainers", reuse_trainers), ("deterministic", deterministic)):
-            if value is not None and not isinstance(value, bool):
-                raise TypeError(f"{name} must be True or False, got {value!r}.")
-        if reuse_trainers is not None:
-            _CONFIG["reuse_trainers"] = reuse_trainers
-        if deterministic is not None:
-            _CONFIG["deterministic"] = deterministic
-        if xla is not None:
-            if xla not in ("auto", True, False) or (xla != "auto" and not isinstance(xla, bool)):
-                raise ValueError(f"xla must be 'auto', True or False, got {xla!r}.")
-            _CONFIG["xla"] = xla
-        if inference_batch_size is not None:
-            if inference_batch_size != "auto" and not (
-                    isinstance(inference_batch_size, Integral)
-                    and not isinstance(inference_batch_size, bool) and inference_batch_size >= 1):
-                raise ValueError("inference_batch_size must be 'auto' or a positive int, got "
-                                 f"{inference_batch_size!r}.")
-            _CONFIG["inference_batch_size"] = inference_batch_size
+        _CONFIG.update({name: value for name, value in new.items() if value is not None})
 
 
 @contextlib.contextmanager
@@ -190,8 +187,11 @@ def config_context(**options):
         As for :func:`set_config`.
     """
     old = get_config()
-    set_config(**options)
+    set_config(**options)  # checks every value first: a bad one changes nothing
     try:
         yield
     finally:
-        set_config(**old)
+        # Only the options this block set go back: the settings are process-wide,
+        # and restoring all of them would also undo what another thread set
+        # meanwhile, or bring back the value of a block another thread left.
+        set_config(**{name: old[name] for name, value in options.items() if value is not None})

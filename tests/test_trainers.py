@@ -148,3 +148,25 @@ def test_config_is_checked_and_restored():
             sktransfer.set_config(inference_batch_size=wrong)
     assert sktransfer.get_config() == before
 
+
+def test_a_bad_value_changes_no_setting_and_blocks_restore_only_their_own():
+    """Regression: a bad value set the good ones before it for good (and
+    config_context never restored them), and a block restored every setting,
+    undoing what another thread's overlapping block or set_config changed."""
+    before = sktransfer.get_config()
+    with pytest.raises(ValueError, match="xla must be"):
+        with sktransfer.config_context(deterministic=True, xla="yes"):
+            pass
+    with pytest.raises(ValueError, match="inference_batch_size"):
+        sktransfer.set_config(reuse_trainers=False, inference_batch_size=0)
+    assert sktransfer.get_config() == before
+    # Overlapping blocks (as two threads' would be): A sets deterministic, B xla;
+    # A ends, then B: nothing of either outlives its block.
+    a = sktransfer.config_context(deterministic=not before["deterministic"])
+    b = sktransfer.config_context(xla=False)
+    a.__enter__()
+    b.__enter__()
+    a.__exit__(None, None, None)
+    b.__exit__(None, None, None)
+    assert sktransfer.get_config() == before
+
