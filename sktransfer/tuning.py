@@ -83,7 +83,8 @@ def candidate_grid(backbone="resnet50v2", *, weights="imagenet", input_size=None
         ``"top_block"`` (fine-tune the head and :func:`top_block`, with the
         backbone at a tenth of the head's learning rate, for
         :data:`TOP_BLOCK_EPOCHS`, after the head alone: the default
-        two-stage fine-tuning, ``head_epochs=30``).
+        two-stage fine-tuning, ``head_epochs=30``). The grid lists them in
+        this order, whatever the order of ``include``.
     random_state : int or None, default=None
         Seeds the fine-tuners and the SVM.
     n_jobs : int or None, default=None
@@ -119,7 +120,9 @@ def candidate_grid(backbone="resnet50v2", *, weights="imagenet", input_size=None
         return FineTunedClassifier(**shared, random_state=random_state, **params)
 
     grid = []
-    for name in include:
+    # In CANDIDATES' order, whatever the order of include: the one-SE rule takes
+    # the earliest candidate as the simplest.
+    for name in (name for name in CANDIDATES if name in include):
         if name == "linear_probe":
             model = make_pipeline(embedder(), StandardScaler(), LogisticRegression(max_iter=2000))
             grid.append({"model": [model]})

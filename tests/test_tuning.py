@@ -23,6 +23,16 @@ def test_grid_covers_every_recipe():
     assert fine[1].backbone_lr_scale == 0.1
 
 
+def test_grid_order_does_not_follow_include():
+    """Regression: the grid followed include's order, so with select="one_se" the
+    recipe listed first counted as the simplest (an SVM, or the top block, over
+    the probe)."""
+    forward = candidate_grid(BACKBONE, input_size=SIZE, include=("linear_probe", "head"))
+    backward = candidate_grid(BACKBONE, input_size=SIZE, include=("head", "linear_probe"))
+    assert [type(g["model"][0]).__name__ for g in backward] == ["Pipeline", "FineTunedClassifier"]
+    assert [repr(g) for g in backward] == [repr(g) for g in forward]
+
+
 def test_tuner_is_a_stratified_classifier_search():
     tuner = make_tuner(BACKBONE, cv=4, random_state=0)
     assert is_classifier(tuner)
