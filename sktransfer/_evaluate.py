@@ -7,6 +7,7 @@ go to :func:`~sktransfer.metrics.binary_summary` or
 """
 
 import numpy as np
+from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import column_or_1d
 
 
@@ -17,9 +18,15 @@ def _predict_scores(estimator, X):
     two classes, else (n, K) or whatever shape the estimator gives) or the
     predicted labels.
     """
-    classes = getattr(estimator, "classes_", None)
+    try:
+        classes = getattr(estimator, "classes_", None)
+    except NotFittedError:  # a Pipeline's classes_ asks its last step, unfitted
+        classes = None
     if classes is None:
-        raise TypeError(
+        # NotFittedError, as scikit-learn's Displays raise, when the estimator is
+        # one that fitting would give classes_ (a classifier, or a Pipeline).
+        error = NotFittedError if hasattr(estimator, "fit") else TypeError
+        raise error(
             f"{type(estimator).__name__} has no classes_: pass a fitted classifier "
             "(or a Pipeline ending in one)."
         )

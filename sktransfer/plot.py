@@ -2,7 +2,7 @@
 
 * :func:`plot_learning_curves` and :func:`diagnose_learning_curves`: loss and
   accuracy per epoch from ``history_``, and a rule-based verdict (over-fitted,
-  under-fitted, well trained).
+  under-fitted, well trained, diverged).
 * :func:`plot_confusion_matrix`, :func:`plot_roc`, :func:`plot_precision_recall`:
   scikit-learn's ``ConfusionMatrixDisplay``, ``RocCurveDisplay`` and
   ``PrecisionRecallDisplay`` (one-vs-rest curves for more than two classes).
@@ -130,7 +130,8 @@ class LearningCurveDiagnosis:
 
     Attributes
     ----------
-    verdict : {"over-fitted", "under-fitted", "well trained", "not enough information"}
+    verdict : {"over-fitted", "under-fitted", "well trained", "not enough information", \
+"diverged"}
     reasons : list of str
         The rules that decided, in plain words with their numbers.
     numbers : dict
@@ -164,6 +165,8 @@ def diagnose_learning_curves(
     order (the first verdict that applies wins; every rule that fired is
     listed in ``reasons``):
 
+    0. A train or validation loss that is NaN or infinite: "diverged" (the
+       other rules compare numbers that no longer mean anything).
     1. Fewer than `min_epochs` epochs: "not enough information".
     2. Final train accuracy < `min_train_accuracy`: "under-fitted" (the model
        does not even fit its training data).
@@ -233,6 +236,13 @@ def diagnose_learning_curves(
         "best_val_loss": None, "best_val_loss_epoch": None, "final_val_loss": None,
         "val_loss_rise": None, "final_val_accuracy": None, "accuracy_gap": None,
     }
+    bad = [f"{name} is {'NaN' if np.isnan(curve).any() else 'infinite'} from epoch "
+           f"{int(np.flatnonzero(~np.isfinite(curve))[0]) + 1}"
+           for name, curve in (("train loss", loss), ("validation loss", val_loss))
+           if curve is not None and not np.isfinite(curve).all()]
+    if bad:
+        return LearningCurveDiagnosis(
+            "diverged", bad + ["training diverged: lower the learning rate"], nums)
     if n < min_epochs:
         return LearningCurveDiagnosis(
             "not enough information", [f"only {n} epoch(s); need at least {min_epochs}"], nums)

@@ -249,8 +249,14 @@ def test_evaluate_predict_only_and_unfitted(binary_data):
 
     s = evaluate(PredictOnly(), X, y)
     assert s["accuracy"] == pytest.approx(clf.score(X, y))
+    # Unfitted: NotFittedError, as sklearn's Displays raise (it was a TypeError).
+    from sklearn.exceptions import NotFittedError
+
+    for unfitted in (LogisticRegression(), make_pipeline(StandardScaler(), LogisticRegression())):
+        with pytest.raises(NotFittedError, match="classes_"):
+            evaluate(unfitted, X, y)
     with pytest.raises(TypeError, match="classes_"):
-        evaluate(LogisticRegression(), X, y)
+        evaluate(object(), X, y)  # not an estimator at all
 
 
 def test_metrics_and_plot_do_not_import_tensorflow():

@@ -108,6 +108,19 @@ def test_diagnose_without_enough_information():
     assert diagnose_learning_curves(short).verdict == "not enough information"
 
 
+def test_diagnose_a_loss_that_went_nan_as_diverged():
+    """Regression: NaN losses compared False with every threshold, and the curves
+    of a run that diverged came out "well trained"."""
+    nan = float("nan")
+    history = {"loss": [1.0, nan, nan, nan, nan], "accuracy": [0.6, 0.9, 0.9, 0.9, 0.9],
+               "val_loss": [0.9, nan, nan, nan, nan], "val_accuracy": [0.6, 0.9, 0.9, 0.9, 0.9]}
+    d = diagnose_learning_curves(history)
+    assert d.verdict == "diverged"
+    assert d.reasons[:2] == ["train loss is NaN from epoch 2", "validation loss is NaN from epoch 2"]
+    inf = dict(HISTORY, val_loss=[*HISTORY["val_loss"][:-1], float("inf")])
+    assert diagnose_learning_curves(inf).verdict == "diverged"
+
+
 # -- confusion matrix, ROC, PR ---------------------------------------------------------
 def test_confusion_matrix_counts_and_normalised(multiclass):
     clf, X, y = multiclass
