@@ -209,7 +209,8 @@ def plot_param_comparison(search, param="optimizer", *, metric="error", scoring=
     mean validation score) is shown: ``kind="box"`` draws a box plot of its
     per-fold errors (``split{i}_test_score``; whiskers at the minimum and
     maximum) with the mean as a diamond; ``kind="line"`` draws the mean with
-    the standard deviation over folds as error bars.
+    the standard deviation over folds as error bars. Folds that failed
+    (``error_score=np.nan``) are left out and their number shown.
 
     Parameters
     ----------
@@ -252,24 +253,30 @@ def plot_param_comparison(search, param="optimizer", *, metric="error", scoring=
                              layout="constrained")
     positions = _axis(ax, order[param]) if kind == "line" else list(range(len(order[param])))
     best = [cells[(v,)] for v in order[param]]
-    means = transform([results[f"mean_test_{key}"][i] for i in best])
+    # Each candidate's folds that did not fail: scikit-learn's mean is NaN as soon
+    # as one fold fails (error_score=np.nan), but the others still count here.
+    folds = [(f := transform(_splits(results, key, i)))[np.isfinite(f)] for i in best]
+    n_folds = len(_splits(results, key, best[0])) if best else 0
+    means = np.array([f.mean() if len(f) else np.nan for f in folds], dtype=float)
     if kind == "box":
-        folds = [transform(_splits(results, key, i)) for i in best]
         ax.boxplot(folds, positions=positions, whis=(0, 100), patch_artist=True,
                    boxprops={"facecolor": "lightsteelblue"}, medianprops={"color": "k"})
         ax.set_xticks(positions, [str(v) for v in order[param].values()])
         ax.plot(positions, means, "D", color="tab:red", label="mean")
     else:
-        std = [results[f"std_test_{key}"][i] for i in best]
+        std = np.array([f.std() if len(f) else np.nan for f in folds], dtype=float)
         ax.errorbar(np.asarray(positions, dtype=float), means, yerr=std, marker="o", capsize=3,
                     label="mean")
         raw = order[param].values()
         if ax.get_xscale() == "linear" and all(
                 isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in raw):
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs: 1, 2, 3, not 1.5
-    for position, value in zip(positions, means):
-        if not np.isfinite(value):
-            ax.text(position, 0.5, "all fits\nfailed", ha="center", va="center", color="tab:red",
+    for position, kept in zip(positions, folds):
+        if len(kept) < n_folds:
+            text = ("all fits\nfailed" if not len(kept)
+                    else f"{n_folds - len(kept)} of {n_folds}\nfolds failed")
+            ax.text(position, 0.5 if not len(kept) else 0.02, text, ha="center",
+                    va="center" if not len(kept) else "bottom", color="tab:red",
                     transform=ax.get_xaxis_transform())
     ax.set(xlabel=param, ylabel=label,
            title=f"{label.capitalize()} by {param}" + _others(results, [param]))

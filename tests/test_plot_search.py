@@ -100,7 +100,26 @@ def test_param_comparison_box_and_by_epochs_line(search):
     failed = {k: (np.where(np.asarray(r["param_solver"]) == "liblinear", np.nan, v)
                   if k.startswith(("mean_test", "split")) else v) for k, v in r.items()}
     ax = plot_param_comparison(failed, "solver").axes[0]
-    assert any("failed" in t.get_text() for t in ax.texts)
+    assert [t.get_text() for t in ax.texts] == ["all fits\nfailed"]
+
+
+def test_param_comparison_keeps_the_folds_that_did_not_fail(search):
+    """Regression: one failed fold (error_score=np.nan) makes sklearn's mean NaN,
+    and the plot said "all fits failed" and drew nothing for that value."""
+    r = search.cv_results_
+    liblinear = np.asarray(r["param_solver"]) == "liblinear"
+    failed = {k: (np.where(liblinear, np.nan, v) if k in ("mean_test_score", "split0_test_score")
+                  else v) for k, v in r.items()}
+    ax = plot_param_comparison(failed, "solver").axes[0]
+    assert [t.get_text() for t in ax.texts] == ["1 of 3\nfolds failed"]
+    assert len(ax.patches) == 2  # a box for both solvers
+    # liblinear's candidates all rank last (NaN mean, as in GridSearchCV): the first one
+    i = int(np.flatnonzero(liblinear)[0])
+    mean_line = next(line for line in ax.lines if line.get_label() == "mean")
+    expected = 1 - np.mean([r["split1_test_score"][i], r["split2_test_score"][i]])
+    assert mean_line.get_ydata()[1] == pytest.approx(expected)
+    line = plot_by_epochs(failed, param="solver").axes[0].containers[0].lines[0]
+    assert np.isfinite(line.get_ydata()).all()
 
 
 def test_multi_metric_search(binary_logistic):
