@@ -253,7 +253,8 @@ def _check_weights(weights, spec):
         )
     if not os.path.isfile(weights):
         raise ValueError(
-            f"weights file {weights!r} for backbone {spec.name!r} does not exist; pass an "
+            f"weights file {weights!r} for backbone {spec.name!r} "
+            f"{'is a folder' if os.path.isdir(weights) else 'does not exist'}; pass an "
             "existing Keras weights file (.h5 / .weights.h5), 'imagenet' or None."
         )
     return weights

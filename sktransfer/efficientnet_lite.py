@@ -106,7 +106,8 @@ def _check_args(weights, include_top, input_shape, pooling, classes, classifier_
     if weights is not None and not isinstance(weights, str):
         raise TypeError(f"weights must be 'imagenet', None or a path, got {weights!r}.")
     if weights not in (None, "imagenet") and not os.path.isfile(weights):
-        raise ValueError(f"weights file {weights!r} does not exist; pass the path of a "
+        problem = "is a folder" if os.path.isdir(weights) else "does not exist"
+        raise ValueError(f"weights file {weights!r} {problem}; pass the path of a "
                          "Keras .weights.h5 file, 'imagenet' or None.")
     if pooling not in (None, "avg", "max"):
         raise ValueError(f"pooling must be None, 'avg' or 'max', got {pooling!r}.")

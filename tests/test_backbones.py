@@ -251,7 +251,10 @@ def test_weights_missing_file_names_path(tmp_path):
     missing = tmp_path / "does_not_exist.weights.h5"
     with pytest.raises(ValueError) as info:
         build_backbone("mobilenet_0.25", weights=str(missing), input_size=32)
-    assert str(missing) in str(info.value)
+    assert str(missing) in str(info.value) and "does not exist" in str(info.value)
+    for name in ("mobilenet_0.25", "efficientnet_lite0"):  # a folder exists, but is no file
+        with pytest.raises(ValueError, match="is a folder"):
+            build_backbone(name, weights=tmp_path, input_size=32)
 
 
 @pytest.mark.parametrize("bad", [3, ["imagenet"]])
