@@ -316,6 +316,16 @@ def file_digest(path):
     return _remembered_digest(path, _hash_file)
 
 
+def weights_identity(weights):
+    """``weights`` as the cache keys and the shared backbones know them: a local file
+    by its content hash (a new file at the same path, or the same relative path
+    after a chdir, is other weights); None, "imagenet" and a path that is no file
+    (the backbone's loader says what is wrong with it) as they are."""
+    if weights is None or weights == "imagenet" or not os.path.isfile(weights):
+        return weights if weights is None else os.fspath(weights)
+    return file_digest(weights)
+
+
 def _image_digest(path):
     with open(path, "rb") as fh:
         return _digest("file", fh.read())

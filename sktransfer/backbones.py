@@ -354,17 +354,6 @@ _MAX_TEMPLATES = 2
 TEMPLATE_LOCK = threading.RLock()
 
 
-def _weights_key(weights):
-    """What a template's weights are: a file's content hash, as the activation
-    cache's key has it (a new file at the same path, or the same relative path
-    after a chdir, is other weights), else ``weights`` itself."""
-    if weights is None or weights == "imagenet" or not os.path.isfile(weights):
-        return weights if weights is None else os.fspath(weights)  # build_backbone says what is wrong
-    from ._cache import file_digest
-
-    return file_digest(weights)
-
-
 def backbone_template(name, weights, input_size):
     """A shared, frozen instance of a pretrained backbone, built once per process.
 
@@ -378,7 +367,9 @@ def backbone_template(name, weights, input_size):
 
     Only for ``weights`` that are not ``None``: random weights differ per fit.
     """
-    key = (name, _weights_key(weights), tuple(input_size))
+    from ._cache import weights_identity  # a new file at the same path is other weights
+
+    key = (name, weights_identity(weights), tuple(input_size))
     with TEMPLATE_LOCK:
         if key in _TEMPLATES:
             _TEMPLATES.move_to_end(key)
