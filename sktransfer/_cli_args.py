@@ -42,6 +42,15 @@ _positive_float = _number(float, lambda v: v > 0, "a positive number")
 _fraction = _number(float, lambda v: 0 <= v < 1, "a number in [0, 1)")
 _count = _number(int, lambda v: v >= 0, "an integer >= 0")
 _seed = _number(int, lambda v: 0 <= v < 2**32, "an integer in [0, 2**32)")
+_folds = _number(int, lambda v: v >= 2, "an integer >= 2 (folds)")
+
+
+def _npy_path(text):
+    """A path ending in .npy: the features are written in NumPy's format."""
+    if not text.lower().endswith(".npy"):
+        raise argparse.ArgumentTypeError(
+            f"expected a file name ending in .npy (the features are a NumPy array), got {text!r}")
+    return text
 
 
 def _per_class_count(text):
@@ -340,7 +349,7 @@ def build_parser():
     p.add_argument("--param", type=_grid_param, action="append", required=True,
                    metavar="NAME=V1,V2", help="a FineTunedClassifier parameter and its values; "
                    "repeat for more parameters")
-    p.add_argument("--cv", type=_positive_int, default=3, metavar="K",
+    p.add_argument("--cv", type=_folds, default=3, metavar="K",
                    help="stratified, shuffled folds (default: %(default)s)")
     _add_model_options(p)
 
@@ -352,7 +361,7 @@ def build_parser():
     p = command("embed", "Save frozen backbone features of a folder of images "
                 "as a .npy array.")
     p.add_argument("data_dir", metavar="DATA_DIR", help="folder with one sub-folder per class")
-    p.add_argument("-o", "--output", required=True, metavar="FILE.npy",
+    p.add_argument("-o", "--output", type=_npy_path, required=True, metavar="FILE.npy",
                    help="features, shape (n_images, n_features); FILE.npy.json lists the "
                         "paths and labels of the rows")
     p.add_argument("--backbone", default="efficientnet_lite0", help="(default: %(default)s)")

@@ -211,9 +211,14 @@ def _check_grid(est, params):
     """Names and values of --param, checked before any fit (usage errors)."""
     from sklearn.base import clone
 
+    from .optimizers import make_optimizer
+
     known = est.get_params(deep=True)
     grid = {}
     for name, values in params:
+        if name in grid:
+            raise UsageError(f"argument --param: {name!r} is given twice; list all its values "
+                             f"in one --param {name}=V1,V2,...")
         if name not in known:
             hint = " (set --augment first)" if name.startswith("augmentation__") else ""
             names = ", ".join(sorted(est.get_params(deep=False)))
@@ -222,6 +227,8 @@ def _check_grid(est, params):
         for value in values:
             try:
                 clone(est).set_params(**{name: value})._validate_params()
+                if name == "optimizer":  # any string passes _validate_params
+                    make_optimizer(value, est.learning_rate)
             except (ValueError, TypeError) as exc:
                 raise UsageError(f"argument --param {name}={value!r}: {exc}") from None
         grid[name] = values

@@ -292,6 +292,20 @@ def test_grid_rejects_bad_params(param, fragment, images, tmp_path):
     assert not os.path.exists(out) and _leftovers(tmp_path) == []
 
 
+@pytest.mark.parametrize("argv, fragment", [
+    # regressions: each ran (part of) the search, or wrote the wrong thing, first
+    (["--param", "batch_size=4", "--param", "batch_size=8"], "'batch_size' is given twice"),
+    (["--param", "optimizer=adam,bogus"], "bogus"),
+    (["--param", "batch_size=4,8", "--cv", "1"], "an integer >= 2"),
+])
+def test_grid_usage_errors_come_before_any_fit(argv, fragment, images, tmp_path):
+    out = tmp_path / "grid"
+    code, _, stderr = _run(["grid", images, *FAST, *argv, "--out", out])
+    assert code == 2
+    assert "sktransfer: error:" in stderr and fragment in stderr
+    assert not os.path.exists(out) and _leftovers(tmp_path) == []
+
+
 def test_out_is_never_clobbered(images, tmp_path):
     foreign = tmp_path / "mine"
     foreign.mkdir()
@@ -340,7 +354,8 @@ def test_option_parsing():
                        (_cli_args._augmentation, "n_views=0"),
                        (_cli_args._augmentation, "zoom=big"), (_cli_args._head, "64,x"),
                        (_cli_args._per_class_count, "1.5"), (_cli_args._grid_param, "=1"),
-                       (_cli_args._weights, "/no/such/file.h5")]:
+                       (_cli_args._weights, "/no/such/file.h5"),
+                       (_cli_args._npy_path, "features.csv"), (_cli_args._folds, "1")]:
         with pytest.raises(argparse.ArgumentTypeError):
             func(text)
 
