@@ -47,7 +47,7 @@ keras = import_keras()
 
 from ._frozen import compute_frozen, frozen_stages, load_pixels, model_from_cut, retagged  # noqa: E402
 from ._views import ViewEpochs, augment_per_image  # noqa: E402
-from .optimizers import TwoRateTrainer, make_optimizer  # noqa: E402
+from .optimizers import BackboneRateFollowsHead, TwoRateTrainer, make_optimizer  # noqa: E402
 from ._trainers import fit_on_trainer  # noqa: E402
 
 __all__ = ["BaseImageClassifier"]
@@ -266,7 +266,8 @@ class BaseImageClassifier(PredictionMixin, KerasPickleMixin, ClassifierMixin, Tr
         def run(trainer):
             # Same random stream whichever trainer runs (fresh or reused, see _trainers).
             keras.utils.set_random_seed(seed)
-            return trainer.fit(epochs=self.epochs, callbacks=callbacks,
+            extra = [BackboneRateFollowsHead()] if isinstance(trainer, TwoRateTrainer) else []
+            return trainer.fit(epochs=self.epochs, callbacks=callbacks + extra,
                                verbose=_keras_verbose(self.verbose), **fit_args)
 
         whole = trained is network.model

@@ -116,7 +116,8 @@ class FineTunedClassifier(BaseImageClassifier):
     callbacks : list of keras.callbacks.Callback or None, default=None
         Keras callbacks of the training (with ``head_epochs``, of the second
         stage only), passed to ``fit`` with the ``EarlyStopping`` that
-        ``early_stopping`` adds.
+        ``early_stopping`` adds. A learning-rate callback moves the backbone's
+        rate with the head's, keeping ``backbone_lr_scale``.
     augmentation : Augmentation or None, default=None
         Random transformations applied while training only.
     tta : bool, default=True

@@ -31,7 +31,7 @@ from ._compat import import_keras
 keras = import_keras()
 import tensorflow as tf  # noqa: E402  (the custom train step below is TensorFlow's)
 
-__all__ = ["OPTIMIZERS", "TwoRateTrainer", "make_optimizer"]
+__all__ = ["OPTIMIZERS", "BackboneRateFollowsHead", "TwoRateTrainer", "make_optimizer"]
 
 OPTIMIZERS = {
     "sgd": ("SGD", 0.01),
@@ -149,3 +149,28 @@ class TwoRateTrainer(keras.Model):
         self.optimizer.apply_gradients(head)
         self.backbone_optimizer.apply_gradients(body)
         return self.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
+
+
+class BackboneRateFollowsHead(keras.callbacks.Callback):
+    """Move a :class:`TwoRateTrainer`'s backbone rate with its head's.
+
+    Keras' learning-rate callbacks (``LearningRateScheduler``,
+    ``ReduceLROnPlateau``) set ``model.optimizer``'s rate, the head's only. At
+    the start of each epoch, after them, this keeps the backbone's rate at the
+    ratio the fit began with (``backbone_lr_scale``); it leaves the rate alone
+    while the head's is unchanged, so fits without such callbacks train
+    exactly as before. Appended last to a fit's callbacks.
+    """
+
+    def on_train_begin(self, logs=None):
+        self._start = (self._rate(self.model.optimizer), self._rate(self.model.backbone_optimizer))
+
+    def on_epoch_begin(self, epoch, logs=None):
+        head, (head_0, backbone_0) = self._rate(self.model.optimizer), self._start
+        if head != head_0:
+            self.model.backbone_optimizer.learning_rate = backbone_0 * head / head_0
+
+    @staticmethod
+    def _rate(optimizer):
+        return float(keras.ops.convert_to_numpy(optimizer.learning_rate))
+

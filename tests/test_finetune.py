@@ -147,6 +147,21 @@ def test_backbone_lr_scale_slows_backbone(binary_sample):
     assert tiny < full * 1e-2
 
 
+def test_learning_rate_callbacks_move_the_backbone_rate_too(binary_sample):
+    """Regression: with backbone_lr_scale != 1, LearningRateScheduler and
+    ReduceLROnPlateau set the head's rate only; the backbone kept training at
+    its first rate (a schedule of 0 still moved top_conv)."""
+    import keras
+
+    X, y = binary_sample
+    reference, _ = build_backbone(BACKBONE, "imagenet", SIZE)
+    before = _layer_weights(reference)["top_conv"][0]
+    frozen = keras.callbacks.LearningRateScheduler(lambda epoch, rate: 0.0)
+    clf = _clf(trainable_layers=2, head_epochs=0, backbone_lr_scale=0.5, epochs=2,
+               callbacks=[frozen]).fit(X, y)
+    np.testing.assert_array_equal(_layer_weights(clf.model_)["top_conv"][0], before)
+
+
 def test_transform_and_pipeline_with_svc(binary_sample):
     X, y = binary_sample
     pipe = make_pipeline(_clf(head=(16,), epochs=3), SVC(random_state=0))
