@@ -246,4 +246,3 @@ def _fill(target, tmp):
         raise
     fsync_dir(target)
     os.rmdir(tmp)
-

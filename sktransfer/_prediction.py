@@ -174,4 +174,3 @@ class PredictionMixin:
         n = self.model_.get_layer(self._embedding_layer).output.shape[-1]
         prefix = type(self).__name__.lower()
         return np.asarray([f"{prefix}{i}" for i in range(n)], dtype=object)
-

@@ -395,4 +395,3 @@ class FineTunedClassifier(BaseImageClassifier):
             self._learning_rate(), self.backbone_lr_scale,
             ("whole", repr(self.augmentation)) if whole else ("cut", self._xla(network)),
         )
-

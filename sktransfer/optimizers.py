@@ -173,4 +173,3 @@ class BackboneRateFollowsHead(keras.callbacks.Callback):
     @staticmethod
     def _rate(optimizer):
         return float(keras.ops.convert_to_numpy(optimizer.learning_rate))
-

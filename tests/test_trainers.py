@@ -169,4 +169,3 @@ def test_a_bad_value_changes_no_setting_and_blocks_restore_only_their_own():
     a.__exit__(None, None, None)
     b.__exit__(None, None, None)
     assert sktransfer.get_config() == before
-
