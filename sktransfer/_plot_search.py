@@ -255,8 +255,8 @@ def plot_param_comparison(search, param="optimizer", *, metric="error", scoring=
     best = [cells[(v,)] for v in order[param]]
     # Each candidate's folds that did not fail: scikit-learn's mean is NaN as soon
     # as one fold fails (error_score=np.nan), but the others still count here.
-    folds = [(f := transform(_splits(results, key, i)))[np.isfinite(f)] for i in best]
-    n_folds = len(_splits(results, key, best[0])) if best else 0
+    splits = [transform(_splits(results, key, i)) for i in best]
+    folds = [split[np.isfinite(split)] for split in splits]
     means = np.array([f.mean() if len(f) else np.nan for f in folds], dtype=float)
     if kind == "box":
         ax.boxplot(folds, positions=positions, whis=(0, 100), patch_artist=True,
@@ -271,10 +271,10 @@ def plot_param_comparison(search, param="optimizer", *, metric="error", scoring=
         if ax.get_xscale() == "linear" and all(
                 isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in raw):
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs: 1, 2, 3, not 1.5
-    for position, kept in zip(positions, folds):
-        if len(kept) < n_folds:
+    for position, split, kept in zip(positions, splits, folds):
+        if len(kept) < len(split):
             text = ("all fits\nfailed" if not len(kept)
-                    else f"{n_folds - len(kept)} of {n_folds}\nfolds failed")
+                    else f"{len(split) - len(kept)} of {len(split)}\nfolds failed")
             ax.text(position, 0.5 if not len(kept) else 0.02, text, ha="center",
                     va="center" if not len(kept) else "bottom", color="tab:red",
                     transform=ax.get_xaxis_transform())
