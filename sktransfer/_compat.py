@@ -80,6 +80,26 @@ def safe_mode_scope():
     return SafeModeScope(True)
 
 
+_ARRAY_COPY_WARNING = r"__array__ implementation doesn't accept a copy keyword"
+
+
+def save_keras_model(model, path):
+    """``model.save(path)`` without NumPy 2's warning about Keras variables.
+
+    Keras 3's ``Variable.__array__`` takes no ``copy`` argument, so each
+    variable Keras converts with ``np.array`` while saving makes NumPy 2 warn
+    (``DeprecationWarning: __array__ implementation doesn't accept a copy
+    keyword``): hundreds of warnings per model, from every pickle or save.
+    Only that message is silenced, and only during the save.
+    """
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=_ARRAY_COPY_WARNING, category=DeprecationWarning)
+        model.save(path)
+
+
+
 def release_train_graphs(model):
     """Context manager around ``model.fit`` that lets its training graph be freed.
 

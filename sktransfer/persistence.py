@@ -47,7 +47,7 @@ import tempfile
 import warnings
 
 from ._atomic import make_public, sha256, staged_directory, write_json  # noqa: F401
-from ._compat import import_keras, safe_mode_scope
+from ._compat import import_keras, safe_mode_scope, save_keras_model
 from ._estimator_json import (
     FILE_NAME,
     FORMAT,
@@ -72,7 +72,7 @@ def model_to_bytes(model):
     """Serialise a Keras model to the bytes of a ``.keras`` archive."""
     with tempfile.TemporaryDirectory(prefix="sktransfer-") as tmp:
         path = os.path.join(tmp, "model.keras")
-        model.save(path)
+        save_keras_model(model, path)
         with open(path, "rb") as fh:
             return fh.read()
 
@@ -159,7 +159,7 @@ def save(estimator, directory, *, overwrite=False):
     with staged_directory(target, lambda: _target_state(target, overwrite)) as tmp:
         tmp = pathlib.Path(tmp)
         for attr, (file, model) in models.items():
-            model.save(str(tmp / file))
+            save_keras_model(model, str(tmp / file))
             document["models"][attr] = {"file": file, "sha256": sha256(tmp / file, fsync=True)}
         write_json(tmp / JSON_NAME, document)
     return target

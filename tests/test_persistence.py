@@ -62,3 +62,19 @@ def test_fit_does_not_change_parameters(binary_sample):
     before = joblib.hash(est.get_params())
     est.fit(X, y)
     assert joblib.hash(est.get_params()) == before
+
+
+def test_pickling_and_saving_a_fitted_estimator_emit_no_warning(binary_sample, tmp_path):
+    import warnings
+
+    from sktransfer.persistence import load, save
+
+    X, y = binary_sample
+    fitted = SimpleCNNClassifier(conv_filters=(4,), dense_units=4, input_size=SIZE, epochs=1,
+                                 random_state=0).fit(X[::4], y[::4])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        restored = pickle.loads(pickle.dumps(fitted))
+        load(save(fitted, tmp_path / "saved"))
+    assert [str(w.message)[:80] for w in caught] == []
+    np.testing.assert_array_equal(restored.predict_proba(X), fitted.predict_proba(X))
