@@ -357,6 +357,10 @@ def build_parser():
                 "and compare accuracy, speed and size.")
     _add_data_options(p, optional_data=False)
     _add_model_options(p, compare=True)
+    p.add_argument("--warm", action="store_true",
+                   help="let each model reuse the cached activations and backbones of the models "
+                        "before it: faster, but their time and memory then depend on the order "
+                        "(default: each model starts cold, as if run alone)")
 
     p = command("embed", "Save frozen backbone features of a folder of images "
                 "as a .npy array.")

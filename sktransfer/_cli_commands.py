@@ -298,14 +298,16 @@ def run_compare(args, out):
     n = max(len(backbones), len(weights))
     pairs = [(backbones[i % len(backbones)], weights[i % len(weights)]) for i in range(n)]
     target, data = _start(args)
-    from .compare import compare_models
+    from .compare import compare_models, short_names
 
     estimators = [classifier(args, backbone=b, weights=w, verbose=keras_verbose(args))
                   for b, w in pairs]
-    names = [b if len(weights) == 1 else f"{b} ({'none' if w is None else w})" for b, w in pairs]
+    labels = short_names([w for _, w in pairs])  # a weights file by its name, not its path
+    names = (labels if len(backbones) == 1 else backbones if len(weights) == 1
+             else [f"{b} ({label})" for (b, _), label in zip(pairs, labels)])
     with target.staging() as tmp:
         table = compare_models(estimators, data.X_train, data.y_train, data.X_test,
-                               data.y_test, names=names)
+                               data.y_test, names=names, warm=args.warm)
         best = max(table, key=lambda row: row["accuracy"])["name"]  # the first of ties
         est = table.estimators_[best]
         save_model(est, os.path.join(tmp, "model"))

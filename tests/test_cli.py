@@ -215,7 +215,9 @@ def test_compare_weights(images, tmp_path):
                                  "--epochs", 1, "--out", out])
     assert code == 0, stderr
     rows = json.loads((out / "compare.json").read_text())["comparison"]
-    assert [r["name"] for r in rows] == [f"{BACKBONE} (imagenet)", f"{BACKBONE} (none)"]
+    assert [r["name"] for r in rows] == ["imagenet", "random"]  # the weights, shortly
+    assert [r["backbone"] for r in rows] == [BACKBONE, BACKBONE]
+    assert [r["start"] for r in rows] == ["cold", "cold"]  # each model as if run alone
     assert os.path.isfile(out / "report.html") and os.path.isdir(out / "model")
     assert "accuracy" in stdout
 
@@ -377,7 +379,7 @@ def test_help_lists_options(command, capsys):
     assert f"usage: sktransfer {command}" in text and "--quiet" in text
     expected = {"fit": ["--trainable-layers", "--augment", "--out", "--test-per-class"],
                 "evaluate": ["MODEL_DIR", "--json"], "predict": ["IMAGE"],
-                "grid": ["--param", "--cv"], "compare": ["--backbone", "--weights"],
+                "grid": ["--param", "--cv"], "compare": ["--backbone", "--weights", "--warm"],
                 "embed": ["--output", "--pooling", "--tta"]}[command]
     assert all(option in text for option in expected)
 

@@ -19,6 +19,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from sklearn import metrics as skm  # noqa: E402
+from sklearn.base import BaseEstimator, TransformerMixin  # noqa: E402
 from sklearn.datasets import make_classification  # noqa: E402
 from sklearn.linear_model import LogisticRegression  # noqa: E402
 from sklearn.pipeline import make_pipeline  # noqa: E402
@@ -26,13 +27,19 @@ from sklearn.preprocessing import FunctionTransformer  # noqa: E402
 from sklearn.svm import SVC  # noqa: E402
 
 import sktransfer.compare as compare_module  # noqa: E402
+import sktransfer.compare._agreement as _agreement_module  # noqa: E402
+import sktransfer.compare._models as _models_module  # noqa: E402
+import sktransfer.compare._plot as _plot_module  # noqa: E402
 from sktransfer import FineTunedClassifier  # noqa: E402
 from sktransfer._peak_memory import _PeakMemory, _rss_reader  # noqa: E402
 from sktransfer.compare import (  # noqa: E402
     ComparisonTable,
     _param_counts,
+    agreement,
     compare_models,
+    plot_agreement,
     plot_comparison,
+    short_names,
 )
 
 
@@ -134,7 +141,7 @@ def test_table_prints_aligned_and_serialises(table):
 
 def test_plot_has_one_bar_group_per_model(table):
     fig = plot_comparison(table)
-    ax, time_ax = fig.axes
+    ax, time_ax, memory_ax = fig.axes
     assert [t.get_text() for t in ax.get_xticklabels()] == ["finetuned", "svc"]
     assert len(ax.containers) == 2  # accuracy, f1
     for container, metric in zip(ax.containers, ("accuracy", "f1")):
@@ -143,8 +150,12 @@ def test_plot_has_one_bar_group_per_model(table):
         assert heights == pytest.approx([row[metric] for row in table])
     centres = [[bar.get_x() + bar.get_width() / 2 for bar in c] for c in ax.containers]
     assert centres[0][0] < centres[1][0] < centres[0][1] < centres[1][1]  # grouped by model
-    heights = [bar.get_height() for bar in time_ax.containers[0]]
-    assert heights == pytest.approx([row["fit_seconds"] for row in table])
+    widths = [bar.get_width() for bar in time_ax.containers[0]]
+    assert widths == pytest.approx([row["fit_seconds"] for row in table])
+    widths = [bar.get_width() for bar in memory_ax.containers[0]]
+    assert widths == pytest.approx([row["peak_memory_mb"] for row in table])
+    assert [t.get_text() for t in memory_ax.get_yticklabels()] == ["finetuned", "svc"]
+    assert "cold start" in time_ax.get_title()
 
 
 def test_plot_into_given_axes_puts_fit_time_on_a_twin_axis(table):
@@ -204,4 +215,93 @@ def test_rss_is_read_with_or_without_psutil(psutil_installed, monkeypatch):
 
 
 def test_doctests():
-    assert doctest.testmod(compare_module).failed == 0
+    for module in (compare_module, _agreement_module, _models_module, _plot_module):
+        assert doctest.testmod(module).failed == 0
+
+
+class _StateProbe(TransformerMixin, BaseEstimator):
+    """A pass-through step that notes what the process shared when its pipeline began to fit."""
+
+    def fit(self, X, y=None):
+        from sktransfer import _trainers, backbones
+        from sktransfer._cache import get_cache
+
+        self.seen_ = (len(get_cache()), len(backbones._TEMPLATES), _trainers.n_trainers())
+        return self
+
+    def transform(self, X):
+        return X
+
+
+@pytest.fixture(scope="module")
+def twins(sample_split, make_classifier):
+    """The same pipeline twice, compared cold (the default) and warm."""
+    X_train, X_test, y_train, y_test = sample_split
+    models = {"first": make_pipeline(_StateProbe(), make_classifier()),
+              "second": make_pipeline(_StateProbe(), make_classifier())}
+    return {warm: compare_models(models, X_train, y_train, X_test, y_test, warm=warm)
+            for warm in (False, True)}
+
+
+def test_cold_start_each_model_finds_nothing_left_by_the_one_before(twins):
+    cold, warm = twins[False], twins[True]
+    assert [row["start"] for row in cold] == ["cold", "cold"]
+    assert [row["start"] for row in warm] == ["warm", "warm"]
+    for row in cold:
+        assert cold.estimators_[row["name"]][0].seen_ == (0, 0, 0)
+        assert row["start_state"] == {"cached_activations": 0, "backbone_templates": 0,
+                                      "compiled_trainers": 0}
+    # warm: the second model finds the first one's activations and backbone
+    cached, templates, _ = warm.estimators_["second"][0].seen_
+    assert cached >= 28 and templates >= 1
+    assert warm[1]["start_state"]["cached_activations"] == cached
+    # same model, cold both times: same figures up to noise (loose: 2 shared cores)
+    ratio = cold[1]["fit_seconds"] / cold[0]["fit_seconds"]
+    assert 0.2 < ratio < 5, [row["fit_seconds"] for row in cold]
+    assert cold[0]["accuracy"] == cold[1]["accuracy"]
+    assert "start" in str(cold).splitlines()[0] and "cold" in str(cold).splitlines()[1]
+
+
+def test_short_names_of_weights_files():
+    assert short_names(["imagenet", None, "none", "/m/rn50.weights.h5", "/m/b0.keras"]) == [
+        "imagenet", "random", "random", "rn50", "b0"]
+    assert short_names(["/x/a/w.h5", "/x/b/w.h5"]) == ["a/w", "b/w"]
+    assert short_names(["w.h5", "w.H5"]) == ["w.h5", "w.H5"]  # no distinct stem: the paths
+
+
+def test_agreement_counts_match_a_hand_count_and_plot():
+    y = np.array(["a", "b", "a", "b", "a", "b", "a"])
+    first = np.array(["a", "b", "b", "b", "a", "a", "b"])   # right on 0, 1, 3, 4
+    second = np.array(["a", "a", "a", "b", "b", "a", "b"])  # right on 0, 2, 3
+    result = agreement(y, first, second, names=("tuned", "frozen"))
+    # both right {0, 3}; only first {1, 4}; only second {2}; both wrong {5, 6}
+    assert result.counts.tolist() == [[2, 2], [1, 2]]
+    assert (result.both_right, result.only_first, result.only_second, result.both_wrong) == (
+        2, 2, 1, 2)
+    assert result.mcnemar_p == pytest.approx(1.0)  # 2 vs 1 disagreements: 2 * P(X >= 2 | 3, .5) > 1
+    lines = str(result).splitlines()
+    assert lines[0].split() == ["frozen", "right", "frozen", "wrong"]
+    assert lines[1].split() == ["tuned", "right", "2", "2"]
+    skewed = agreement(np.zeros(12), np.zeros(12), np.r_[np.ones(10), np.zeros(2)])
+    assert skewed.mcnemar_p == pytest.approx(2 * 0.5 ** 10)  # 10 disagreements, all one way
+    fig = plot_agreement(result)
+    assert [t.get_text().split("\n")[0] for t in fig.axes[0].texts] == ["2", "2", "1", "2"]
+    with pytest.raises(ValueError, match="one length"):
+        agreement(y, first[:3], second)
+
+
+def test_plot_of_long_names_keeps_labels_apart():
+    weights = ["imagenet", None, "/home/me/models/efficientnet_lite0_flowers_finetuned.weights.h5",
+               "/home/me/models/run2/efficientnet_lite0_imagenet21k.h5"]
+    rows = [dict(name=f"efficientnet_lite0 ({w})", accuracy=0.9, f1=0.8, fit_seconds=30.0 + i,
+                 peak_memory_mb=400.0 + i, start="cold")
+            for i, w in enumerate(short_names(weights))]
+    fig = plot_comparison(rows)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    for ax in fig.axes:
+        labels = ax.get_xticklabels() + ax.get_yticklabels()
+        boxes = [t.get_window_extent(renderer) for t in labels if t.get_text().strip("-.0123456789")]
+        assert len(boxes) >= 4
+        for i, box in enumerate(boxes):
+            assert not any(box.overlaps(other) for other in boxes[i + 1:]), ax.get_title()

@@ -1,113 +1,23 @@
-"""Compare models (or one backbone with different weights) on the same split.
+"""compare_models: fit clones of several estimators on one split and measure them.
 
-:func:`compare_models` fits clones of several estimators on one train/test
-split and measures, for each: accuracy, precision, recall and F1 (from
-:mod:`sktransfer.metrics`), fit seconds, prediction milliseconds per image,
-total and trainable parameters, peak memory, and the backbone and weights
-when known. :func:`plot_comparison` draws the result.
-
-How memory is measured
-----------------------
-A background thread samples the process's resident set size (RSS, via
-``psutil`` when installed, else ``/proc/self/statm``) every 5 ms while the
-estimator fits and predicts; ``peak_memory_mb`` is the highest sample minus
-the RSS just before the fit, in MiB. When the process's lifetime high-water
-mark (``getrusage().ru_maxrss``) rose during the fit, that mark is the true
-peak (a spike between two samples), so it is used instead. It is the memory
-of the whole process, so run comparisons one at a time, and note that memory
-a previous fit left behind (TensorFlow keeps its allocator's pool) is in the
-baseline: the first model compared may pay for TensorFlow's start-up.
-
-How time is measured
---------------------
-``fit_seconds`` is the wall-clock time of ``fit``. sktransfer's activation
-cache is shared by the whole process, so a FineTunedClassifier whose frozen
-part was already computed for these images (by an earlier fit with the same
-backbone, weights, input size and cut, e.g. another model of the same
-comparison) fits faster than a cold one: call
-:func:`sktransfer.clear_cache` before each model, or give the estimators
-``cache=False``, to compare cold fits.
+The package docstring (:mod:`sktransfer.compare`) says how time and memory are
+measured and what a cold start is.
 """
 
-import json
-import numbers
+import dataclasses
 import time
 
 import numpy as np
 from sklearn.base import clone
 from sklearn.utils.validation import column_or_1d
 
-from ._peak_memory import _PeakMemory
-from .metrics import _py, binary_summary, multiclass_summary
+from .._compat import import_keras
+from .._peak_memory import _PeakMemory
+from .._shared_state import forget_shared_state, shared_state
+from ..metrics import _py, binary_summary, multiclass_summary
+from ._table import ComparisonTable
 
-__all__ = ["ComparisonTable", "compare_models", "plot_comparison"]
-
-_COLUMNS = [  # (key, header, format)
-    ("name", "model", "{}"),
-    ("accuracy", "accuracy", "{:.3f}"),
-    ("precision", "precision", "{:.3f}"),
-    ("recall", "recall", "{:.3f}"),
-    ("f1", "F1", "{:.3f}"),
-    ("fit_seconds", "fit s", "{:.2f}"),
-    ("predict_ms_per_image", "ms/image", "{:.2f}"),
-    ("total_params", "params", "{:,}"),
-    ("trainable_params", "trainable", "{:,}"),
-    ("peak_memory_mb", "peak MB", "{:.1f}"),
-    ("backbone", "backbone", "{}"),
-    ("weights", "weights", "{}"),
-]
-
-
-class ComparisonTable(list):
-    """The rows of :func:`compare_models`: a list of dicts that prints as a table.
-
-    Each row holds plain Python values, so ``json.dumps(table)`` works;
-    :meth:`to_records` gives plain dicts and :meth:`to_frame` a pandas
-    DataFrame. ``estimators_`` maps each name to its fitted estimator (empty
-    for a table rebuilt from records, e.g. ``ComparisonTable(json.load(f))``).
-    """
-
-    def __init__(self, rows=(), estimators=None):
-        super().__init__(dict(row) for row in rows)
-        self.estimators_ = dict(estimators or {})
-
-    @property
-    def names(self):
-        return [row["name"] for row in self]
-
-    def to_records(self):
-        """The rows as a list of plain dicts."""
-        return [dict(row) for row in self]
-
-    def to_frame(self):
-        """The rows as a pandas DataFrame indexed by model name (needs pandas)."""
-        try:
-            import pandas as pd
-        except ImportError as exc:  # pragma: no cover - pandas is a test dependency
-            raise ImportError("to_frame() needs pandas: pip install pandas, or use "
-                              "to_records().") from exc
-        return pd.DataFrame(self.to_records()).set_index("name")
-
-    def to_json(self, **kwargs):
-        return json.dumps(self.to_records(), **kwargs)
-
-    def __str__(self):
-        cells = [[header for _, header, _ in _COLUMNS]]
-        for row in self:
-            cells.append(["-" if row.get(key) is None else fmt.format(row[key])
-                          for key, _, fmt in _COLUMNS])
-        widths = [max(len(r[i]) for r in cells) for i in range(len(_COLUMNS))]
-        lines = []
-        for r in cells:
-            left = r[0].ljust(widths[0])
-            lines.append("  ".join([left] + [c.rjust(w) for c, w in zip(r[1:], widths[1:])]))
-        return "\n".join(line.rstrip() for line in lines)
-
-    def __repr__(self):
-        return f"ComparisonTable({self.names})"
-
-    def _repr_pretty_(self, printer, cycle):
-        printer.text(str(self))
+__all__ = ["compare_models"]
 
 
 # -- what an estimator is --------------------------------------------------------
@@ -119,6 +29,10 @@ def _parts(estimator):
         return [p for _, step in estimator.steps if step not in (None, "passthrough")
                 for p in _parts(step)]
     return [estimator]
+
+
+def _is_keras(part):
+    return type(part).__module__.startswith("sktransfer.")
 
 
 def _count(model):
@@ -208,7 +122,7 @@ def _scores(y_true, y_pred, classes):
     return s["accuracy"], avg["precision"], avg["recall"], avg["f1"], "macro"
 
 
-def compare_models(estimators, X_train, y_train, X_test, y_test, *, names=None):
+def compare_models(estimators, X_train, y_train, X_test, y_test, *, names=None, warm=False):
     """Fit several estimators on the same split and compare them.
 
     Each estimator is cloned, fitted on (`X_train`, `y_train`) and predicts
@@ -224,6 +138,12 @@ def compare_models(estimators, X_train, y_train, X_test, y_test, *, names=None):
     names : list of str, default=None
         Names for a list of estimators; None derives them from the classes
         (``"FineTunedClassifier(resnet50v2)"``, ``"FunctionTransformer + SVC"``).
+    warm : bool, default=False
+        False measures every model from a cold start: the activation cache,
+        the backbone templates and the compiled trainers are emptied before
+        each (see the module docstring), so the figures do not depend on the
+        order of the models. True keeps what earlier models left: faster, but
+        a model after another with the same backbone looks cheaper.
 
     Returns
     -------
@@ -238,8 +158,11 @@ def compare_models(estimators, X_train, y_train, X_test, y_test, *, names=None):
         ``trainable_params`` (from ``backbone_info_``, else counted on
         ``model_``, summed over a Pipeline's steps; None when no step is a
         Keras model, e.g. an SVC), ``peak_memory_mb`` (see the module
-        docstring; None where RSS cannot be read), ``backbone``,
-        ``weights``, ``n_train`` and ``n_test``. ``table.estimators_`` holds
+        docstring; None where RSS cannot be read), ``start`` (``"cold"`` or
+        ``"warm"``), ``start_state`` (what the model found when it started:
+        ``{"cached_activations", "backbone_templates", "compiled_trainers"}``,
+        all 0 for a cold start), ``backbone``, ``weights``, ``n_train`` and
+        ``n_test``. ``table.estimators_`` holds
         the fitted estimators by name.
 
     Examples
@@ -276,9 +199,14 @@ def compare_models(estimators, X_train, y_train, X_test, y_test, *, names=None):
     n_test = len(y_test)
     if n_test == 0:
         raise ValueError("X_test is empty: compare_models needs test images.")
+    if not warm and any(_is_keras(part) for _, est in pairs for part in _parts(est)):
+        import_keras()  # once per process: not any model's cost
     rows, fitted = [], {}
     for name, estimator in pairs:
         model = clone(estimator)
+        if not warm:
+            forget_shared_state()
+        state = shared_state()
         with _PeakMemory() as memory:
             start = time.perf_counter()
             model.fit(X_train, y_train)
@@ -305,6 +233,8 @@ def compare_models(estimators, X_train, y_train, X_test, y_test, *, names=None):
             "total_params": total,
             "trainable_params": trainable,
             "peak_memory_mb": memory.peak_mb,
+            "start": "warm" if warm else "cold",
+            "start_state": dataclasses.asdict(state),
             "backbone": backbone,
             "weights": weights,
             "n_train": int(len(column_or_1d(y_train))),
@@ -314,65 +244,3 @@ def compare_models(estimators, X_train, y_train, X_test, y_test, *, names=None):
     return ComparisonTable(rows, fitted)
 
 
-def plot_comparison(table, *, metrics=("accuracy", "f1"), ax=None):
-    """Grouped bars of test metrics per model, and the fit time per model.
-
-    Parameters
-    ----------
-    table : ComparisonTable or list of dict
-        The result of :func:`compare_models` (or its records).
-    metrics : sequence of str, default=("accuracy", "f1")
-        Row keys drawn as bars, one bar per metric in each model's group.
-    ax : matplotlib Axes, default=None
-        None creates a figure with two panels: the metric bars, then fit
-        seconds per model. With `ax`, the metric bars go there and the fit
-        seconds are drawn as diamonds on a second y axis (``ax.twinx()``).
-
-    Returns
-    -------
-    fig : matplotlib Figure
-        In the metrics axes, ``ax.containers`` holds one BarContainer per
-        metric with one bar per model (x tick labels = model names).
-    """
-    import matplotlib.pyplot as plt
-
-    rows = list(table)
-    if not rows:
-        raise ValueError("The comparison table is empty.")
-    metrics = [metrics] if isinstance(metrics, str) else list(metrics)
-    missing = [m for m in metrics if m not in rows[0]]
-    if missing:
-        raise ValueError(f"Unknown metric(s) {missing}; the table has {list(rows[0])}.")
-    names = [str(row["name"]) for row in rows]
-    x = np.arange(len(rows))
-    if ax is None:
-        fig, (ax, time_ax) = plt.subplots(
-            1, 2, figsize=(max(8, 1.6 * len(rows) + 5), 4.5), layout="constrained",
-            gridspec_kw={"width_ratios": [2, 1]})
-    else:
-        time_ax = None
-    width = 0.8 / len(metrics)
-    for i, metric in enumerate(metrics):
-        values = [np.nan if row[metric] is None else float(row[metric]) for row in rows]
-        bars = ax.bar(x + (i - (len(metrics) - 1) / 2) * width, values, width, label=metric)
-        ax.bar_label(bars, fmt="%.2f", fontsize=8)
-    long_names = {"rotation": 20, "ha": "right"} if max(map(len, names)) > 12 else {}
-    ax.set_xticks(x, names, **long_names)
-    if all(isinstance(row[m], numbers.Real) and 0 <= row[m] <= 1 for row in rows for m in metrics
-           if row[m] is not None):
-        ax.set_ylim(0, 1.2)  # room for the bar labels and the legend
-    ax.set(ylabel="test score", title="Test metrics by model")
-    ax.grid(axis="y", alpha=0.3)
-    ax.legend(loc="upper left", ncol=len(metrics), fontsize=9)
-    seconds = [np.nan if row.get("fit_seconds") is None else row["fit_seconds"] for row in rows]
-    if time_ax is None:
-        twin = ax.twinx()
-        twin.plot(x, seconds, "D", color="k", label="fit seconds")
-        twin.set_ylabel("fit seconds")
-        twin.set_ylim(bottom=0)
-    else:
-        time_ax.bar(x, seconds, 0.6, color="tab:gray")
-        time_ax.set_xticks(x, names, **long_names)
-        time_ax.set(ylabel="seconds", title="Fit time")
-        time_ax.grid(axis="y", alpha=0.3)
-    return ax.figure
