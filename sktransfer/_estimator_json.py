@@ -21,8 +21,8 @@ from ._param_codec import InvalidSave, construct, decode, encode
 
 keras = import_keras()
 
-__all__ = ["FILE_NAME", "FORMAT", "FORMAT_VERSION", "build_estimator", "describe",
-           "read_document", "versions"]
+__all__ = ["FILE_NAME", "FORMAT", "FORMAT_VERSION", "build_estimator", "check_document",
+           "describe", "is_estimator", "read_document", "read_json", "versions"]
 
 FORMAT = "sktransfer-estimator"
 FORMAT_VERSION = 1
@@ -49,6 +49,11 @@ _ATTRIBUTE_TYPES = {
 _RUNTIME_PARAMS = {"callbacks": None, "cache": True}
 _KEYS = {"format", "format_version", "estimator", "params", "attributes", "models", "versions"}
 _SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+def is_estimator(obj):
+    """Whether ``obj`` is of a class a single-estimator save stores."""
+    return (type(obj).__module__, type(obj).__name__) in _ESTIMATORS
 
 
 def describe(estimator):
@@ -153,6 +158,11 @@ def read_document(path):
         Not strict JSON (duplicate keys, NaN), not this format or version, or
         a key missing, extra or of the wrong type.
     """
+    return check_document(read_json(path))
+
+
+def read_json(path):
+    """The strict JSON (no duplicate keys, no NaN) at ``path``; InvalidSave if it is not."""
     def pairs(items):
         keys = [k for k, _ in items]
         if len(set(keys)) < len(keys):
@@ -167,6 +177,11 @@ def read_document(path):
             document = json.load(fh, object_pairs_hook=pairs, parse_constant=constant)
     except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
         raise InvalidSave(f"not valid JSON ({exc})") from None
+    return document
+
+
+def check_document(document):
+    """``document`` if it is a well-formed single-estimator document, else InvalidSave."""
     if not isinstance(document, dict) or document.get("format") != FORMAT:
         raise InvalidSave(f"not an sktransfer save (no \"format\": \"{FORMAT}\")")
     if document.get("format_version") != FORMAT_VERSION:

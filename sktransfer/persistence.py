@@ -25,6 +25,11 @@ An unfitted estimator can be saved too (its parameters only); it loads unfitted.
 ``callbacks`` (Keras objects) and a ``cache`` object cannot be stored: they are
 saved as ``None`` / ``True`` with a warning.
 
+A scikit-learn object holding sktransfer estimators (a ``Pipeline``, a
+``CalibratedClassifierCV``, a search or its ``best_estimator_``) is saved as
+``skops`` (scikit-learn's secure format, loaded with a trust list) plus one such
+save per sktransfer estimator: :mod:`sktransfer._composite` describes it.
+
 Writes are atomic: everything goes to a temporary directory next to the target,
 is fsync'ed and renamed into place; an earlier save is replaced only with
 ``overwrite=True``, and kept intact when anything fails. The target is never a
@@ -48,13 +53,16 @@ import warnings
 
 from ._atomic import make_public, sha256, staged_directory, write_json  # noqa: F401
 from ._compat import import_keras, safe_mode_scope, save_keras_model
+from . import _composite
 from ._estimator_json import (
     FILE_NAME,
     FORMAT,
     FORMAT_VERSION,  # noqa: F401
     build_estimator,
+    check_document,
     describe,
-    read_document,
+    is_estimator,
+    read_json,
     versions,
 )
 from ._param_codec import InvalidSave
@@ -129,12 +137,16 @@ class KerasPickleMixin:
 
 # -- save -----------------------------------------------------------------------
 def save(estimator, directory, *, overwrite=False):
-    """Save an sktransfer estimator to ``directory`` without pickle (see the module docstring).
+    """Save an estimator, or a scikit-learn object holding some, to ``directory`` without pickle.
 
     Parameters
     ----------
-    estimator : FineTunedClassifier, SimpleCNNClassifier or PretrainedEmbedder
-        Fitted or not (an unfitted one is saved as its parameters only).
+    estimator : FineTunedClassifier, SimpleCNNClassifier, PretrainedEmbedder or a scikit-learn estimator
+        Fitted or not (an unfitted one is saved as its parameters only). A
+        scikit-learn object (a ``Pipeline``, ``CalibratedClassifierCV``, a
+        search's ``best_estimator_``...) is saved with ``skops`` and each
+        sktransfer estimator inside it as an ordinary save of its own (see
+        :mod:`sktransfer._composite`).
     directory : str or os.PathLike
         Created if missing. An existing empty directory is filled; an earlier
         save is replaced only with ``overwrite=True``; any other existing path
@@ -151,18 +163,74 @@ def save(estimator, directory, *, overwrite=False):
     FileExistsError
         ``directory`` holds a save and ``overwrite=False``, or holds something else.
     TypeError
-        The estimator's class or one of its values cannot be stored in JSON.
+        The estimator's class or one of its values cannot be stored.
+
+    Warns
+    -----
+    UserWarning
+        A scikit-learn object holds types that :func:`load` trusts only when
+        named in its ``trusted=`` (e.g. your own function in a
+        ``FunctionTransformer``).
     """
     target = pathlib.Path(os.path.abspath(os.fspath(directory)))
-    document, models = describe(estimator)
+    if is_estimator(estimator):
+        write = _single_writer(estimator)
+    else:
+        write = _composite_writer(estimator)
     _target_state(target, overwrite)  # fail before the slow part
     with staged_directory(target, lambda: _target_state(target, overwrite)) as tmp:
-        tmp = pathlib.Path(tmp)
-        for attr, (file, model) in models.items():
-            save_keras_model(model, str(tmp / file))
-            document["models"][attr] = {"file": file, "sha256": sha256(tmp / file, fsync=True)}
-        write_json(tmp / JSON_NAME, document)
+        write(pathlib.Path(tmp))
     return target
+
+
+def _single_writer(estimator):
+    document, models = describe(estimator)
+
+    def write(folder):
+        for attr, (file, model) in models.items():
+            save_keras_model(model, str(folder / file))
+            document["models"][attr] = {"file": file, "sha256": sha256(folder / file, fsync=True)}
+        write_json(folder / JSON_NAME, document)
+
+    return write
+
+
+def _composite_writer(obj):
+    from sklearn.base import BaseEstimator
+
+    if not isinstance(obj, BaseEstimator):
+        raise TypeError("sktransfer.save stores FineTunedClassifier, PretrainedEmbedder, "
+                        "SimpleCNNClassifier and scikit-learn estimators (a Pipeline...), got "
+                        f"{type(obj).__module__}.{type(obj).__qualname__}.")
+    import skops.io
+
+    skeleton, parts = _composite.split(obj, is_estimator)
+    writers = [_single_writer(part) for part in parts]
+    try:
+        data = skops.io.dumps(skeleton)
+    except Exception as exc:
+        raise TypeError(f"{type(obj).__name__} cannot be saved: skops cannot store it ({exc}).") \
+            from exc
+    untrusted = sorted(set(skops.io.get_untrusted_types(data=data))
+                       - set(_composite.trusted_types()))
+    if untrusted:
+        warnings.warn(f"The saved {type(obj).__name__} holds {untrusted}: load() creates them "
+                      f"only when told to trust them, load(directory, trusted={untrusted}).",
+                      UserWarning, stacklevel=3)
+
+    def write(folder):
+        digests = []
+        for i, part_writer in enumerate(writers):
+            part = folder / f"part-{i}"
+            part.mkdir()
+            part_writer(part)
+            digests.append(sha256(part / JSON_NAME, fsync=True))
+        skops_path = folder / _composite.SKOPS_FILE
+        skops_path.write_bytes(data)
+        write_json(folder / JSON_NAME, _composite.document(
+            sha256(skops_path, fsync=True), digests, versions()))
+
+    return write
 
 
 def _target_state(target, overwrite):
@@ -189,6 +257,9 @@ def _is_save(directory):
     try:
         with open(directory / JSON_NAME, encoding="utf-8") as fh:
             document = json.load(fh)
+        if document["format"] == _composite.COMPOSITE_FORMAT:
+            listed = {JSON_NAME, _composite.SKOPS_FILE} | {p["directory"] for p in document["parts"]}
+            return set(os.listdir(directory)) <= listed
         files = {entry["file"] for entry in document["models"].values()}
         listed = {JSON_NAME} | {f for f in files if FILE_NAME.fullmatch(f)}
         return document["format"] == FORMAT and set(os.listdir(directory)) <= listed
@@ -197,16 +268,22 @@ def _is_save(directory):
 
 
 # -- load -----------------------------------------------------------------------
-def load(directory):
-    """Load an estimator written by :func:`save`; nothing is unpickled or executed.
+def load(directory, *, trusted=None):
+    """Load what :func:`save` wrote; nothing is unpickled, no code from the save is executed.
 
     Parameters
     ----------
     directory : str or os.PathLike
+    trusted : list of str, default=None
+        For a saved scikit-learn object: type names (``"module.Name"``) to
+        create besides scikit-learn's estimators, NumPy / SciPy types and
+        sktransfer's own (``skops.io.get_untrusted_types`` lists what a file
+        holds). Only name types you know and trust: a type can run code when
+        it is created.
 
     Returns
     -------
-    estimator : FineTunedClassifier, SimpleCNNClassifier or PretrainedEmbedder
+    estimator : FineTunedClassifier, SimpleCNNClassifier, PretrainedEmbedder or a scikit-learn estimator
         Fitted if it was saved fitted (same predictions, same parameters).
 
     Raises
@@ -215,8 +292,9 @@ def load(directory):
         ``directory`` does not exist.
     ValueError
         A missing, changed or malformed file (the message names it), a class
-        outside the allow-list, an unknown or invalid parameter, or a model
-        file that contains code (a ``Lambda`` layer), which is refused.
+        outside the allow-list, an untrusted type in a scikit-learn object,
+        an unknown or invalid parameter, or a model file that contains code
+        (a ``Lambda`` layer), which is refused.
 
     Warns
     -----
@@ -230,7 +308,21 @@ def load(directory):
     if not json_path.is_file():
         raise ValueError(f"{json_path} is missing: {directory} is not an sktransfer save.")
     try:
-        document = read_document(json_path)
+        document = read_json(json_path)
+        if isinstance(document, dict) and document.get("format") == _composite.COMPOSITE_FORMAT:
+            _composite.check_document(document)
+        else:
+            check_document(document)
+    except (InvalidSave, ValueError) as exc:
+        raise ValueError(f"{json_path}: {exc}") from None
+    if document["format"] == _composite.COMPOSITE_FORMAT:
+        return _load_composite(directory, document, trusted)
+    return _load_single(directory, document)
+
+
+def _load_single(directory, document):
+    json_path = directory / JSON_NAME
+    try:
         estimator, files = build_estimator(document)
     except InvalidSave as exc:
         raise ValueError(f"{json_path}: {exc}") from None
@@ -240,7 +332,35 @@ def load(directory):
     return estimator
 
 
-def _load_model(path, digest, json_path):
+def _load_composite(directory, document, trusted):
+    import skops.io
+    from skops.io.exceptions import UntrustedTypesFoundException
+
+    json_path = directory / JSON_NAME
+    _warn_versions(document["versions"], json_path)
+    parts = []
+    for entry in document["parts"]:
+        part_json = directory / entry["directory"] / JSON_NAME
+        _check_file(part_json, entry["sha256"], json_path)
+        parts.append(load(part_json.parent))
+    skops_path = directory / document["skops"]["file"]
+    _check_file(skops_path, document["skops"]["sha256"], json_path)
+    try:
+        skeleton = skops.io.load(skops_path, trusted=_composite.trusted_types(trusted or ()))
+    except UntrustedTypesFoundException as exc:
+        raise ValueError(
+            f"{skops_path} was refused: {exc} Creating such types can run code; if you know "
+            "and trust them, name them in load(directory, trusted=[...])."
+        ) from None
+    except Exception as exc:
+        raise ValueError(f"{skops_path} could not be read: {exc}") from exc
+    try:
+        return _composite.join(skeleton, parts)
+    except ValueError as exc:
+        raise ValueError(f"{skops_path}: {exc}") from None
+
+
+def _check_file(path, digest, json_path):
     if not path.is_file():
         raise ValueError(f"{path} is missing (listed in {json_path}); the save is incomplete.")
     if sha256(path) != digest:
@@ -248,6 +368,10 @@ def _load_model(path, digest, json_path):
             f"{path} does not match the sha256 recorded in {json_path}: the file was changed "
             "or corrupted after saving; refusing to load it."
         )
+
+
+def _load_model(path, digest, json_path):
+    _check_file(path, digest, json_path)
     _register_custom_layers()
     try:
         with safe_mode_scope():
