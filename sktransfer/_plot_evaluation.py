@@ -12,7 +12,7 @@ from sklearn.utils.validation import column_or_1d
 
 from .metrics import _predict_scores, _py
 
-__all__ = ["plot_confusion_matrix", "plot_precision_recall", "plot_roc"]
+__all__ = ["plot_confusion_matrix", "plot_one_vs_rest", "plot_precision_recall", "plot_roc"]
 
 
 def plot_confusion_matrix(estimator=None, X=None, y=None, *, y_pred=None, y_true=None,
@@ -60,8 +60,9 @@ def plot_confusion_matrix(estimator=None, X=None, y=None, *, y_pred=None, y_true
         y_true = y if y_true is None else y_true
         if y_true is None or y_pred is None:
             raise ValueError("Pass estimator, X, y or y_true=..., y_pred=...")
-    titles = {None: "counts", "true": "normalised over true labels: rows sum to 1",
-              "pred": "normalised over predicted labels: columns sum to 1",
+    # Two short lines: a long title runs into the colour bar of a narrow panel.
+    titles = {None: "counts", "true": "normalised by true label:\nrows sum to 1",
+              "pred": "normalised by predicted label:\ncolumns sum to 1",
               "all": "normalised over all samples"}
     if normalize not in titles:
         raise ValueError(f"normalize must be None, 'true', 'pred' or 'all', got {normalize!r}.")
@@ -69,8 +70,79 @@ def plot_confusion_matrix(estimator=None, X=None, y=None, *, y_pred=None, y_true
         y_true, y_pred, labels=labels, normalize=normalize, cmap="Blues", ax=ax,
         values_format="d" if normalize is None else ".2f",
     )
-    display.ax_.set_title(f"Confusion matrix ({titles[normalize]})")
+    display.ax_.set_title(f"Confusion matrix ({titles[normalize]})", fontsize=11)
     return display
+
+
+def plot_one_vs_rest(estimator=None, X=None, y=None, *, y_pred=None, y_true=None, labels=None,
+                     fig=None):
+    """One 2 x 2 confusion matrix per class: that class against all the others.
+
+    The counts are scikit-learn's ``multilabel_confusion_matrix`` (those of
+    ``multiclass_summary(...)["one_vs_rest_confusion"]``), drawn with the
+    class as the positive label: rows true ("class", "rest"), columns
+    predicted, so the top-left cell is the class's true positives.
+
+    Parameters
+    ----------
+    estimator, X, y, y_pred, y_true, labels
+        As for :func:`plot_confusion_matrix`.
+    fig : matplotlib Figure, default=None
+
+    Returns
+    -------
+    fig : matplotlib Figure
+        One axes per class, in `labels` order, titled with the class,
+        its sensitivity and its precision.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> fig = plot_one_vs_rest(y_true=["a", "b", "c", "c"], y_pred=["a", "c", "c", "c"])
+    >>> [ax.get_title().split("\\n")[0] for ax in fig.axes[:3]]
+    ['a vs rest', 'b vs rest', 'c vs rest']
+    """
+    from sklearn.metrics import multilabel_confusion_matrix
+
+    if estimator is not None:
+        if X is None or y is None or y_pred is not None:
+            raise ValueError("With an estimator pass X and y (and no y_pred).")
+        y_true, y_pred = y, estimator.predict(X)
+        if labels is None:
+            labels = getattr(estimator, "classes_", None)
+    else:
+        y_true = y if y_true is None else y_true
+        if y_true is None or y_pred is None:
+            raise ValueError("Pass estimator, X, y or y_true=..., y_pred=...")
+    y_true, y_pred = column_or_1d(y_true), column_or_1d(y_pred)
+    labels = np.unique(np.r_[y_true, y_pred]) if labels is None else np.asarray(labels)
+    matrices = multilabel_confusion_matrix(y_true, y_pred, labels=labels)  # [[TN, FP], [FN, TP]]
+    k = len(labels)
+    cols = min(k, 4)
+    rows = -(-k // cols)
+    if fig is None:
+        fig = plt.figure(figsize=(2.9 * cols, 2.9 * rows + 0.3), layout="constrained")
+    axes = fig.subplots(rows, cols, squeeze=False).ravel()
+    for ax, label, m in zip(axes, labels, matrices):
+        tn, fp, fn, tp = (int(v) for v in m.ravel())
+        table = np.array([[tp, fn], [fp, tn]])  # the class first: TP top left
+        ax.imshow(table, cmap="Blues", vmin=0, vmax=max(int(table.max()), 1))
+        for (i, j), v in np.ndenumerate(table):
+            ax.text(j, i, str(v), ha="center", va="center",
+                    color="white" if v > table.max() / 2 else "black")
+        name = str(_py(label))
+        ax.set_xticks([0, 1], [name if len(name) <= 10 else "class", "rest"])
+        ax.set_yticks([0, 1], [name if len(name) <= 10 else "class", "rest"])
+        sensitivity = tp / (tp + fn) if tp + fn else float("nan")
+        precision = tp / (tp + fp) if tp + fp else float("nan")
+        ax.set_title(f"{name} vs rest\nsensitivity {sensitivity:.2f}, precision "
+                     f"{precision:.2f}", fontsize=9)
+        ax.set_xlabel("predicted", fontsize=8)
+        ax.set_ylabel("true", fontsize=8)
+    for ax in axes[k:]:
+        ax.set_visible(False)
+    return fig
 
 
 def _estimator_name(estimator):

@@ -5,7 +5,8 @@
   under-fitted, well trained, diverged).
 * :func:`plot_confusion_matrix`, :func:`plot_roc`, :func:`plot_precision_recall`:
   scikit-learn's ``ConfusionMatrixDisplay``, ``RocCurveDisplay`` and
-  ``PrecisionRecallDisplay`` (one-vs-rest curves for more than two classes).
+  ``PrecisionRecallDisplay`` (one-vs-rest curves for more than two classes);
+  :func:`plot_one_vs_rest`: one 2 x 2 matrix per class against the rest.
 * :func:`worst_errors`: a gallery of the most confident mistakes, with thumbnails.
 * :func:`plot_grid_search`, :func:`plot_param_comparison`, :func:`plot_by_epochs`:
   validation error of a fitted ``GridSearchCV`` by its parameters.
@@ -26,6 +27,7 @@ from ._plot_errors import WorstErrors, worst_errors
 from ._plot_evaluation import (  # noqa: F401: report.py imports _estimator_name from here
     _estimator_name,
     plot_confusion_matrix,
+    plot_one_vs_rest,
     plot_precision_recall,
     plot_roc,
 )
@@ -39,6 +41,7 @@ __all__ = [
     "plot_confusion_matrix",
     "plot_grid_search",
     "plot_learning_curves",
+    "plot_one_vs_rest",
     "plot_param_comparison",
     "plot_precision_recall",
     "plot_roc",
@@ -248,8 +251,9 @@ def diagnose_learning_curves(
             "not enough information", [f"only {n} epoch(s); need at least {min_epochs}"], nums)
     under, over = [], []
     if acc is not None and acc[-1] < min_train_accuracy:
-        under.append(f"final train accuracy {acc[-1]:.2f} < {min_train_accuracy:g}: the model "
-                     "does not fit its training data (train more layers, longer, or faster)")
+        under.append(f"train accuracy is only {acc[-1]:.2f} (below {min_train_accuracy:g}): "
+                     "under-fitted, the model does not even fit its training images (train "
+                     "more layers, for longer, or at a higher learning rate)")
     if val_loss is not None:
         best = int(np.argmin(val_loss))
         low = val_loss[best]
@@ -258,22 +262,24 @@ def diagnose_learning_curves(
                     final_val_loss=float(val_loss[-1]), val_loss_rise=rise)
         if (best + 1 <= len(val_loss) - overfit_patience and rise > max_val_loss_rise
                 and best < n and loss[-1] < loss[best]):  # best < n: val may be longer
-            over.append(f"validation loss was lowest at epoch {best + 1} of {len(val_loss)} and "
-                        f"then rose by {rise:.0%} (> {max_val_loss_rise:.0%}) while the train "
-                        "loss kept falling")
+            over.append(f"validation loss was lowest at epoch {best + 1} of {len(val_loss)}, "
+                        f"then rose {rise:.0%} while the train loss kept falling: over-fitted "
+                        f"after epoch {best + 1}")
     if val_acc is not None:
         nums["final_val_accuracy"] = float(val_acc[-1])
         if acc is not None:
             gap = float(acc[-1] - val_acc[-1])
             nums["accuracy_gap"] = gap
             if gap > max_accuracy_gap:
-                over.append(f"train accuracy {acc[-1]:.2f} exceeds validation accuracy "
-                            f"{val_acc[-1]:.2f} by {gap:.2f} (> {max_accuracy_gap:g})")
+                over.append(f"validation accuracy is {gap:.2f} below training ({val_acc[-1]:.2f} "
+                            f"vs {acc[-1]:.2f}): over-fitted, the model does better on the "
+                            "images it learnt from than on new ones")
     still = []
     if (nums["recent_train_loss_drop"] > max_recent_loss_drop
             and before - loss[-1] > min_recent_loss_drop_abs):
         still.append(f"train loss still fell {nums['recent_train_loss_drop']:.0%} over the last "
-                     f"{r} epochs (> {max_recent_loss_drop:.0%}): train for more epochs")
+                     f"{r} epochs: under-fitted, the model is still learning (train for more "
+                     "epochs)")
     if under:
         return LearningCurveDiagnosis("under-fitted", under + over + still, nums)
     if over:
@@ -284,11 +290,20 @@ def diagnose_learning_curves(
         return LearningCurveDiagnosis("not enough information", [
             "no validation curves, so over-fitting cannot be judged: set validation_fraction"],
             nums)
-    reasons = [f"validation loss lowest at epoch {nums['best_val_loss_epoch']} of {n}, final "
-               f"{nums['val_loss_rise']:.0%} above it"]
-    if nums["accuracy_gap"] is not None:
-        reasons.append(f"train-validation accuracy gap {nums['accuracy_gap']:.2f} "
-                       f"<= {max_accuracy_gap:g}")
-    reasons.append(f"train loss has levelled off ({nums['recent_train_loss_drop']:.0%} drop over "
-                   f"the last {r} epochs)")
+    best, rise = nums["best_val_loss_epoch"], nums["val_loss_rise"]
+    reasons = [f"validation loss was lowest at the last epoch ({n})" if best == n else
+               f"validation loss was lowest at epoch {best} of {n} and ends only {rise:.0%} "
+               "above that"]
+    gap = nums["accuracy_gap"]
+    if gap is not None:
+        reasons.append(f"validation accuracy is {gap:.2f} below training" if gap > 0.005 else
+                       f"validation accuracy is {-gap:.2f} above training" if gap < -0.005 else
+                       "validation and training accuracy are equal")
+    drop = nums["recent_train_loss_drop"]
+    if drop <= max_recent_loss_drop:
+        reasons.append(f"train loss has levelled off: it fell only {drop:.0%} over the last {r} "
+                       "epochs")
+    else:  # a large share of a small loss: converged
+        reasons.append(f"train loss has converged: already low ({loss[-1]:.3g}), it fell only "
+                       f"{before - loss[-1]:.3g} over the last {r} epochs")
     return LearningCurveDiagnosis("well trained", reasons, nums)

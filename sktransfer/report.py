@@ -29,6 +29,7 @@ from .plot import (
     plot_confusion_matrix,
     plot_grid_search,
     plot_learning_curves,
+    plot_one_vs_rest,
     plot_param_comparison,
     plot_precision_recall,
     plot_roc,
@@ -131,15 +132,19 @@ def _estimator_section(estimator):
     return "".join(out)
 
 
-def _metrics_section(summary):
+def _metrics_section(summary, classes=None):
     if summary["kind"] == "binary":
         pos, neg = summary["pos_label"], summary["neg_label"]
         threshold = format(summary["threshold"], "g")
+        # The classes in the confusion matrix's order (classes_: the positive one second).
+        first_pos = classes is not None and [_py(c) for c in classes].index(pos) == 0
+        order = [pos, neg] if first_pos else [neg, pos]
+        cell = {(pos, pos): "TP", (pos, neg): "FN", (neg, pos): "FP", (neg, neg): "TN"}
         out = [f"<p>Positive class {_e(repr(pos))}, threshold {_e(threshold)}, "
                f"n = {summary['n']}.</p>",
-               _table(["", f"predicted {pos}", f"predicted {neg}"],
-                      [[f"true {pos}", summary["TP"], summary["FN"]],
-                       [f"true {neg}", summary["FP"], summary["TN"]]], "confusion-counts")]
+               _table([""] + [f"predicted {c}" for c in order],
+                      [[f"true {t}"] + [summary[cell[t, p]] for p in order] for t in order],
+                      "confusion-counts")]
         names = [("accuracy", "accuracy"), ("balanced_accuracy", "balanced accuracy"),
                  ("precision", "precision"), ("sensitivity", "sensitivity (recall)"),
                  ("specificity", "specificity"), ("f1", "F1"), ("roc_auc", "ROC AUC"),
@@ -181,10 +186,12 @@ def _evaluation_sections(frozen, X_test, y_test, name):
     fig, axes = plt.subplots(1, 2, figsize=(2 * side + 1, side), layout="constrained")
     plot_confusion_matrix(frozen, X_test, y_test, ax=axes[0])
     plot_confusion_matrix(frozen, X_test, y_test, normalize="true", ax=axes[1])
-    axes[0].set_title("Counts")
-    axes[1].set_title("Normalised over true labels (rows sum to 1)")
-    sections = [("confusion", "Confusion matrix", _figure(
-        fig, "confusion matrix", "Rows are true labels, columns predicted labels."))]
+    confusion = _figure(fig, "confusion matrix", "Rows are true labels, columns predicted labels.")
+    if k > 2:
+        confusion += _figure(
+            plot_one_vs_rest(frozen, X_test, y_test), "one-vs-rest matrices",
+            "Each class against all the others: its true positives top left.")
+    sections = [("confusion", "Confusion matrix", confusion)]
     if frozen.kind == "label":
         missing = _note(f"{name} has neither predict_proba nor decision_function.")
         return sections + [("curves", "ROC and precision-recall curves", missing),
@@ -274,9 +281,10 @@ def write_report(path, estimator, X_test, y_test, *, X_train=None, y_train=None,
     ``backbone_info_``); test metrics from :func:`sktransfer.metrics.evaluate`
     (binary summary, or the per-class table); learning curves and their
     diagnosis (when the estimator, or a Pipeline's first step having one,
-    has ``history_``); the confusion matrix (counts and normalised); ROC and
-    precision-recall curves; the 5 worst errors; the grid search (when
-    `search` is given) and the model comparison (when `comparison` is given).
+    has ``history_``); the confusion matrix (counts and normalised, and
+    one-vs-rest for more than two classes); ROC and precision-recall curves;
+    the 5 worst errors; the grid search (when `search` is given) and the
+    model comparison (when `comparison` is given).
 
     Parameters
     ----------
@@ -320,8 +328,8 @@ def write_report(path, estimator, X_test, y_test, *, X_train=None, y_train=None,
     >>> flatten = FunctionTransformer(lambda a: a.reshape(len(a), -1) / 255)
     >>> clf = make_pipeline(flatten, LogisticRegression(max_iter=1000)).fit(X[::2], y[::2])
     >>> path = write_report(os.path.join(tempfile.mkdtemp(), "run.html"), clf, X[1::2], y[1::2])
-    >>> open(path).read().count('<img src="data:image/png;base64,')
-    3
+    >>> open(path).read().count('<img src="data:image/png;base64,')  # 4 classes: one-vs-rest too
+    4
     """
     del X_train  # the counts come from the labels
     path = os.fspath(path)
@@ -333,7 +341,8 @@ def write_report(path, estimator, X_test, y_test, *, X_train=None, y_train=None,
         sections = [
             ("data", "Data", _data_section(estimator, y_train, y_test, data_summary)),
             ("estimator", "Estimator", _estimator_section(estimator)),
-            ("metrics", "Test metrics", _metrics_section(evaluate(frozen, X_test, y_test))),
+            ("metrics", "Test metrics", _metrics_section(evaluate(frozen, X_test, y_test),
+                                                            frozen.classes_)),
             ("learning", "Learning curves", _learning_section(estimator)),
             *_evaluation_sections(frozen, X_test, y_test, name),
         ]

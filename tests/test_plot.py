@@ -202,3 +202,52 @@ def test_converged_curves_are_not_called_under_fitted():
                "val_loss": [0.6, 0.37, 0.25, 0.18, 0.14, 0.11, 0.09, 0.08, 0.075, 0.07],
                "val_accuracy": [0.81] + [1.0] * 9}
     assert diagnose_learning_curves(history).verdict == "well trained"
+
+
+def test_diagnosis_reasons_are_plain_sentences():
+    gap = dict(HISTORY, val_accuracy=[a - 0.2 for a in HISTORY["accuracy"]])
+    reason = diagnose_learning_curves(gap).reasons[-1]
+    assert reason.startswith("validation accuracy is 0.20 below training (")
+    assert reason.split(":")[1].strip().startswith("over-fitted")
+    # a loss halving from 0.04 to 0.02 is a converged model, not one "levelled off by 50 %"
+    tiny = dict(HISTORY, loss=[1.0, 0.5, 0.2, 0.1, 0.06, 0.05, 0.04, 0.03, 0.025, 0.02])
+    d = diagnose_learning_curves(tiny)
+    assert d.verdict == "well trained", d.reasons
+    assert d.reasons[-1].startswith("train loss has converged: already low (0.02)")
+    assert not any("levelled off" in r for r in d.reasons)
+    level = diagnose_learning_curves(HISTORY).reasons
+    assert any(r.startswith("train loss has levelled off: it fell only") for r in level), level
+    assert not any("(>" in r or "<=" in r for r in level)
+
+
+def test_normalised_confusion_matrix_title_clears_its_colour_bar():
+    """The report's layout: counts and normalised matrices side by side, 4.5 inches each."""
+    y_true = ["cat", "dog", "fox", "dog", "cat", "fox"]
+    y_pred = ["cat", "dog", "dog", "dog", "fox", "fox"]
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4.5), layout="constrained")
+    plot_confusion_matrix(y_true=y_true, y_pred=y_pred, ax=axes[0])
+    disp = plot_confusion_matrix(y_true=y_true, y_pred=y_pred, normalize="true", ax=axes[1])
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    title = disp.ax_.title.get_window_extent(renderer)
+    colorbar = disp.im_.colorbar.ax.get_tightbbox(renderer)
+    assert not title.overlaps(colorbar)
+    assert title.x1 <= fig.bbox.x1  # inside the figure
+    assert "rows sum to 1" in disp.ax_.get_title()
+
+
+def test_one_vs_rest_matrices_count_each_class_against_the_rest():
+    from sktransfer.plot import plot_one_vs_rest
+
+    y_true = ["a", "a", "b", "c", "c", "c"]
+    y_pred = ["a", "b", "b", "c", "a", "c"]
+    fig = plot_one_vs_rest(y_true=y_true, y_pred=y_pred)
+    # by hand, class first: [[TP, FN], [FP, TN]]
+    expected = {"a": [[1, 1], [1, 3]], "b": [[1, 0], [1, 4]], "c": [[2, 1], [0, 3]]}
+    for ax, (label, table) in zip(fig.axes, expected.items()):
+        assert ax.get_title().startswith(f"{label} vs rest")
+        assert [int(t.get_text()) for t in ax.texts] == [v for row in table for v in row]
+    assert "sensitivity 0.67, precision 1.00" in fig.axes[2].get_title()
+    assert len(fig.axes) == 3
+    five = plot_one_vs_rest(y_true=list("abcde"), y_pred=list("abcde"))
+    assert [ax.get_visible() for ax in five.axes] == [True] * 5 + [False] * 3  # 2 rows of 4

@@ -146,7 +146,8 @@ def test_one_embedded_png_per_figure(run):
     # learning curves, confusion matrices, ROC + PR, worst errors, grid search, comparison
     images = run["page"].images
     assert [img["alt"] for img in images] == [
-        "learning curves", "confusion matrix", "ROC and precision-recall curves",
+        "learning curves", "confusion matrix", "one-vs-rest matrices",
+        "ROC and precision-recall curves",
         "worst errors", "grid search", "model comparison"]
     for img in images:
         prefix = "data:image/png;base64,"
@@ -230,9 +231,12 @@ def test_pipeline_binary_report_without_probabilities(sample_split, tmp_path):
     for key, label in [("accuracy", "accuracy"), ("sensitivity", "sensitivity (recall)"),
                        ("specificity", "specificity"), ("f1", "F1"), ("roc_auc", "ROC AUC")]:
         assert overall[label] == [f"{summary[key]:.3f}"]
+    # classes in the confusion matrix's order (classes_: dahlia, temple), positive second
+    assert page.tables["confusion-counts"][0] == ["", "predicted dahlia", "predicted temple"]
     counts = page.rows("confusion-counts")
-    assert counts["true temple"] == [str(summary["TP"]), str(summary["FN"])]
-    assert counts["true dahlia"] == [str(summary["FP"]), str(summary["TN"])]
+    assert list(counts) == ["", "true dahlia", "true temple"]
+    assert counts["true dahlia"] == [str(summary["TN"]), str(summary["FP"])]
+    assert counts["true temple"] == [str(summary["FN"]), str(summary["TP"])]
     assert "backbone-info" in page.tables  # from the Pipeline's Keras step
     assert page.rows("parameters-1")["kernel"] == ["'rbf'"]  # one table per step
 
@@ -253,7 +257,7 @@ def test_classifier_without_scores_gets_notes_instead_of_curves(sample_split, tm
     clf = _MostFrequent().fit(X_train, y_train)
     text = open(write_report(tmp_path / "r.html", clf, X_test, y_test), encoding="utf-8").read()
     page = _Page(text)
-    assert [img["alt"] for img in page.images] == ["confusion matrix"]
+    assert [img["alt"] for img in page.images] == ["confusion matrix", "one-vs-rest matrices"]
     assert text.count("has neither predict_proba nor decision_function") == 2
     assert "No history_" in text
     assert page.rows("metrics-summary")["accuracy"] == [f"{np.mean(y_test == clf.classes_[0]):.3f}"]
