@@ -22,7 +22,7 @@ from ._param_codec import InvalidSave, construct, decode, encode
 keras = import_keras()
 
 __all__ = ["FILE_NAME", "FORMAT", "FORMAT_VERSION", "build_estimator", "check_document",
-           "describe", "is_estimator", "read_document", "read_json", "versions"]
+           "describe", "is_estimator", "read_document", "read_json", "versions", "warn_versions"]
 
 FORMAT = "sktransfer-estimator"
 FORMAT_VERSION = 1
@@ -98,7 +98,7 @@ def describe(estimator):
             encoded[name] = _RUNTIME_PARAMS[name]
             warnings.warn(
                 f"{name}={value!r} cannot be saved (a live Python object): it is stored as "
-                f"{_RUNTIME_PARAMS[name]!r}; set it again after load().", UserWarning, stacklevel=3,
+                f"{_RUNTIME_PARAMS[name]!r}; set it again after load().", UserWarning, stacklevel=4,
             )
     transient = set(getattr(cls, "_transient_attributes", ()))
     attributes, models = {}, {}
@@ -260,3 +260,24 @@ def build_estimator(document):
                               f"'sha256': '<hex>'}} with a plain file name, got {entry!r}")
         files[name] = (entry["file"], entry["sha256"])
     return estimator, files
+
+
+def warn_versions(saved, json_path):
+    installed = versions()
+    different = [
+        name for name in ("sktransfer", "keras")
+        if _major_minor(saved.get(name)) != _major_minor(installed[name])
+    ]
+    if different:
+        then = ", ".join(f"{n} {saved.get(n)}" for n in different)
+        now = ", ".join(f"{n} {installed[n]}" for n in different)
+        warnings.warn(
+            f"{json_path} was saved with {then}; installed: {now}. It may load or predict "
+            "differently: check its predictions, then save it again with these versions.",
+            UserWarning, stacklevel=4,
+        )
+
+
+def _major_minor(version):
+    parts = re.match(r"(\d+)\.(\d+)", version or "")
+    return parts.groups() if parts else version

@@ -47,7 +47,6 @@ every pickle: share models with :func:`save` / :func:`load`.
 import json
 import os
 import pathlib
-import re
 import tempfile
 import warnings
 
@@ -64,6 +63,7 @@ from ._estimator_json import (
     is_estimator,
     read_json,
     versions,
+    warn_versions,
 )
 from ._param_codec import InvalidSave
 
@@ -326,7 +326,7 @@ def _load_single(directory, document):
         estimator, files = build_estimator(document)
     except InvalidSave as exc:
         raise ValueError(f"{json_path}: {exc}") from None
-    _warn_versions(document["versions"], json_path)
+    warn_versions(document["versions"], json_path)
     for attr, (file, digest) in files.items():
         setattr(estimator, attr, _load_model(directory / file, digest, json_path))
     return estimator
@@ -337,7 +337,7 @@ def _load_composite(directory, document, trusted):
     from skops.io.exceptions import UntrustedTypesFoundException
 
     json_path = directory / JSON_NAME
-    _warn_versions(document["versions"], json_path)
+    warn_versions(document["versions"], json_path)
     parts = []
     for entry in document["parts"]:
         part_json = directory / entry["directory"] / JSON_NAME
@@ -388,24 +388,3 @@ def _load_model(path, digest, json_path):
     if not isinstance(model, keras.Model):  # pragma: no cover - load_model returns models
         raise ValueError(f"{path} does not hold a Keras model.")
     return model
-
-
-def _warn_versions(saved, json_path):
-    installed = versions()
-    different = [
-        name for name in ("sktransfer", "keras")
-        if _major_minor(saved.get(name)) != _major_minor(installed[name])
-    ]
-    if different:
-        then = ", ".join(f"{n} {saved.get(n)}" for n in different)
-        now = ", ".join(f"{n} {installed[n]}" for n in different)
-        warnings.warn(
-            f"{json_path} was saved with {then}; installed: {now}. It may load or predict "
-            "differently: check its predictions, then save it again with these versions.",
-            UserWarning, stacklevel=3,
-        )
-
-
-def _major_minor(version):
-    parts = re.match(r"(\d+)\.(\d+)", version or "")
-    return parts.groups() if parts else version
