@@ -119,7 +119,8 @@ def plot_comparison(table, *, metrics=("accuracy", "f1"), ax=None):
     if ax is None:
         lines = max(label.count("\n") + 1 for label in labels)
         bars_height = 0.6 + len(rows) * (0.2 + 0.2 * lines)  # the horizontal bars' labels fit
-        fig = plt.figure(figsize=(max(8.0, 1.6 * len(rows) * max(1, len(metrics) / 2) + 2),
+        width = min(16.0, max(8.0, 1.6 * len(rows) * max(1, len(metrics) / 2) + 2))
+        fig = plt.figure(figsize=(width,
                                   4.0 + 0.2 * lines + bars_height), layout="constrained")
         grid = fig.add_gridspec(2, 2, height_ratios=[3.5 + 0.2 * lines, bars_height])
         ax = fig.add_subplot(grid[0, :])
