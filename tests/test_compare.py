@@ -258,6 +258,9 @@ def test_cold_start_each_model_finds_nothing_left_by_the_one_before(twins):
     # same model, cold both times: same figures up to noise (loose: 2 shared cores)
     ratio = cold[1]["fit_seconds"] / cold[0]["fit_seconds"]
     assert 0.2 < ratio < 5, [row["fit_seconds"] for row in cold]
+    # and the second pays for its own backbone again (warm, it would find the first one's)
+    memory = [row["peak_memory_mb"] for row in cold]
+    assert memory[1] > 0.25 * memory[0], memory
     assert cold[0]["accuracy"] == cold[1]["accuracy"]
     assert "start" in str(cold).splitlines()[0] and "cold" in str(cold).splitlines()[1]
 
