@@ -298,7 +298,7 @@ def run_compare(args, out):
     n = max(len(backbones), len(weights))
     pairs = [(backbones[i % len(backbones)], weights[i % len(weights)]) for i in range(n)]
     target, data = _start(args)
-    from .compare import compare_models, short_names
+    from .compare import agreement, compare_models, short_names
 
     estimators = [classifier(args, backbone=b, weights=w, verbose=keras_verbose(args))
                   for b, w in pairs]
@@ -309,6 +309,10 @@ def run_compare(args, out):
         table = compare_models(estimators, data.X_train, data.y_train, data.X_test,
                                data.y_test, names=names, warm=args.warm)
         best = max(table, key=lambda row: row["accuracy"])["name"]  # the first of ties
+        agree = None
+        if len(table) == 2:  # two models (e.g. two weights): where each one is right
+            agree = agreement(data.y_test, *(table.estimators_[n].predict(data.X_test)
+                                             for n in table.names), names=table.names)
         est = table.estimators_[best]
         save_model(est, os.path.join(tmp, "model"))
         report = write_report_safely(
@@ -320,11 +324,16 @@ def run_compare(args, out):
         write_json(os.path.join(tmp, "compare.json"), jsonable({
             "command": args.command_line, "data": data.summary(), "best": best,
             "comparison": table.to_records(), "params": est.get_params(deep=False),
+            "agreement": None if agree is None else {
+                "names": list(agree.names), "counts": agree.counts.tolist(),
+                "mcnemar_p": agree.mcnemar_p},
             "sktransfer": __version__,
         }))
     written = ["model", "compare.json"] + (["report.html"] if report else [])
     print(f"data:   {data.description}\nsplit:  {data.split_description}\n{table}\n"
-          f"best:   {best} (saved as the model)\nwrote:  {file_list(args.out, written)}", file=out)
+          + ("" if agree is None else f"{agree}\n")
+          + f"best:   {best} (saved as the model)\nwrote:  {file_list(args.out, written)}",
+          file=out)
     return 0
 
 

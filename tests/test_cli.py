@@ -218,6 +218,10 @@ def test_compare_weights(images, tmp_path):
     assert [r["name"] for r in rows] == ["imagenet", "random"]  # the weights, shortly
     assert [r["backbone"] for r in rows] == [BACKBONE, BACKBONE]
     assert [r["start"] for r in rows] == ["cold", "cold"]  # each model as if run alone
+    agree = json.loads((out / "compare.json").read_text())["agreement"]
+    assert agree["names"] == ["imagenet", "random"]
+    assert sum(map(sum, agree["counts"])) == 4  # the 2 x 2 test images
+    assert "imagenet right" in stdout and "McNemar" in stdout
     assert os.path.isfile(out / "report.html") and os.path.isdir(out / "model")
     assert "accuracy" in stdout
 
