@@ -50,7 +50,7 @@ import pathlib
 import tempfile
 import warnings
 
-from ._atomic import make_public, sha256, staged_directory, write_json  # noqa: F401
+from ._atomic import fsync_dir, make_public, sha256, staged_directory, write_json  # noqa: F401
 from ._compat import import_keras, safe_mode_scope, save_keras_model
 from . import _composite
 from ._estimator_json import (
@@ -225,6 +225,7 @@ def _composite_writer(obj):
             part.mkdir()
             part_writer(part)
             digests.append(sha256(part / JSON_NAME, fsync=True))
+            fsync_dir(part)
         skops_path = folder / _composite.SKOPS_FILE
         skops_path.write_bytes(data)
         write_json(folder / JSON_NAME, _composite.document(
