@@ -61,16 +61,19 @@ def plot_confusion_matrix(estimator=None, X=None, y=None, *, y_pred=None, y_true
         if y_true is None or y_pred is None:
             raise ValueError("Pass estimator, X, y or y_true=..., y_pred=...")
     # Two short lines: a long title runs into the colour bar of a narrow panel.
-    titles = {None: "counts", "true": "normalised by true label:\nrows sum to 1",
-              "pred": "normalised by predicted label:\ncolumns sum to 1",
-              "all": "normalised over all samples"}
+    titles = {None: " (counts)", "true": " normalised\nby true label (rows sum to 1)",
+              "pred": " normalised\nby predicted label (columns sum to 1)",
+              "all": " normalised\nover all samples"}
     if normalize not in titles:
         raise ValueError(f"normalize must be None, 'true', 'pred' or 'all', got {normalize!r}.")
     display = ConfusionMatrixDisplay.from_predictions(
         y_true, y_pred, labels=labels, normalize=normalize, cmap="Blues", ax=ax,
         values_format="d" if normalize is None else ".2f",
     )
-    display.ax_.set_title(f"Confusion matrix ({titles[normalize]})", fontsize=11)
+    display.ax_.set_title(f"Confusion matrix{titles[normalize]}", fontsize=10)
+    ticks = display.ax_.get_xticklabels()
+    if sum(len(t.get_text()) for t in ticks) > 6 * len(ticks):  # long names: slanted apart
+        plt.setp(ticks, rotation=30, ha="right", rotation_mode="anchor")
     return display
 
 
