@@ -357,7 +357,7 @@ def _load_in_browser(text, tmp_path):
 
 def test_report_renders_in_chromium(run, tmp_path):
     result, console, stderr = _load_in_browser(run["text"], tmp_path)
-    assert result["total"] == len(run["page"].images) == 6
+    assert result["total"] == len(run["page"].images) == 7
     assert result["decoded"] == result["total"]
     assert result["errors"] == []
     assert console == [] and "Uncaught" not in stderr
