@@ -76,14 +76,20 @@ def test_image_content_same_file_name(images, tmp_path):
     _assert_no_collision(run(X), run(_other_pixels(X)))
 
 
-def test_backbone(images, monkeypatch):
-    """Two backbones with the same weights identity ("imagenet") and input size.
+def _lite0_other_function(**kwargs):
+    """EfficientNet-Lite0 with its ImageNet weights and a different last layer."""
+    model = EfficientNetLite0(**kwargs)
+    gamma, *rest = model.get_layer("top_bn").get_weights()
+    model.get_layer("top_bn").set_weights([gamma * 2.0, *rest])
+    return model
 
-    The second is the first registered under another name, with another
-    preprocessing, so that their features differ."""
+
+def test_backbone(images, monkeypatch):
+    """Two backbones with the same weights identity ("imagenet"), preprocessing and
+    input size: the registered one, and another name for another function."""
     X, _ = images
-    alias = dataclasses.replace(BACKBONES[BACKBONE], name="lite0_other_name",
-                                preprocessing="tf")
+    alias = dataclasses.replace(BACKBONES[BACKBONE], name="lite0_other_function",
+                                constructor=f"{__name__}._lite0_other_function")
     monkeypatch.setitem(BACKBONES, alias.name, alias)
     monkeypatch.setitem(PretrainedEmbedder._parameter_constraints, "backbone", [str])
     _assert_no_collision(lambda c: _embedder(c).fit(X).transform(X),

@@ -336,3 +336,71 @@ def test_scratch_cnn_scales_pixels_to_unit_range(images):
     after = keras.Model(model.get_layer("rescale").output, model.output)
     expected = keras.ops.convert_to_numpy(after(X.astype("float32") / 255.0))
     np.testing.assert_allclose(clf.predict_proba(X), expected, rtol=1e-4, atol=1e-6)
+
+
+# ------------------------------------------------------------------ the report's numbers
+def _html_table(text, table_id):
+    """{row label: [cells]} of the table with this id (cells as text)."""
+    import html
+    import re
+
+    body = re.search(rf'<table id="{table_id}">(.*?)</table>', text, re.S).group(1)
+    rows = {}
+    for row in re.findall(r"<tr>(.*?)</tr>", body, re.S):
+        cells = [html.unescape(re.sub(r"<[^>]+>", "", c)).strip()
+                 for c in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row, re.S)]
+        rows[cells[0]] = cells[1:]
+    return rows
+
+
+@pytest.fixture(scope="module")
+def flat_split(sample):
+    """A quick classifier without TensorFlow (logistic regression on pixels) and a test set."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    from sktransfer.model_selection import per_class_split
+
+    X, y = sample
+    X_train, X_test, y_train, y_test = per_class_split(X, y, y=y, n_test=6, random_state=0)
+    model = make_pipeline(FunctionTransformer(lambda x: x.reshape(len(x), -1) / 255.0),
+                          LogisticRegression(C=0.01, max_iter=200))
+    return model, X_train, X_test, y_train, y_test
+
+
+@pytest.mark.usefixtures("close_figures")
+def test_binary_report_numbers_are_sklearns(flat_split, tmp_path):
+    """The report's tables against scikit-learn's metrics on the same predictions.
+
+    (tests/test_report.py checks the multiclass tables against ``evaluate``, and
+    tests/test_metrics.py ``evaluate`` against scikit-learn.)"""
+    from sklearn import metrics as skm
+
+    from sktransfer.report import write_report
+
+    model, X_train, X_test, y_train, y_test = flat_split
+    train, test = np.isin(y_train, ["dahlia", "temple"]), np.isin(y_test, ["dahlia", "temple"])
+    model = clone(model).fit(X_train[train], y_train[train])
+    X_test, y_test = X_test[test], y_test[test]
+    text = open(write_report(tmp_path / "r.html", model, X_test, y_test),
+                encoding="utf-8").read()
+    predicted, score = model.predict(X_test), model.predict_proba(X_test)[:, 1]
+    pos = "temple"  # classes_[1]
+    (tn, fp), (fn, tp) = skm.confusion_matrix(y_test, predicted, labels=["dahlia", pos])
+    counts = _html_table(text, "confusion-counts")
+    assert counts[f"true {pos}"] == [str(tp), str(fn)]
+    assert counts["true dahlia"] == [str(fp), str(tn)]
+    overall = _html_table(text, "metrics-summary")
+    expected = {
+        "accuracy": skm.accuracy_score(y_test, predicted),
+        "balanced accuracy": skm.balanced_accuracy_score(y_test, predicted),
+        "precision": skm.precision_score(y_test, predicted, pos_label=pos, zero_division=0),
+        "sensitivity (recall)": skm.recall_score(y_test, predicted, pos_label=pos),
+        "specificity": tn / (tn + fp),
+        "F1": skm.f1_score(y_test, predicted, pos_label=pos),
+        "ROC AUC": skm.roc_auc_score(y_test == pos, score),
+        "average precision": skm.average_precision_score(y_test == pos, score),
+    }
+    for name, value in expected.items():
+        assert float(overall[name][0]) == pytest.approx(value, abs=5.1e-4), name
