@@ -162,8 +162,8 @@ def test_mirror_images_of_tta(images, embedder):
 def _classifier(cache, **params):
     # The offline ImageNet backbone (the suite's shared one): random weights give
     # features too small for the head to tell configurations apart.
-    defaults = dict(backbone="efficientnet_lite0", input_size=SIZE, epochs=1, batch_size=4, head_epochs=0,
-                    learning_rate=0.01, tta=False, random_state=0, cache=cache)
+    defaults = dict(backbone="efficientnet_lite0", input_size=SIZE, epochs=1, batch_size=4,
+                    head_epochs=0, learning_rate=0.01, tta=False, random_state=0, cache=cache)
     return FineTunedClassifier(**{**defaults, **params})
 
 

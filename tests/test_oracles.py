@@ -152,7 +152,8 @@ def test_finetuned_features_are_the_backbone_on_its_preprocess_input(
     name = REFERENCES[mode][0]
     # efficientnet_lite0 with its ImageNet weights: the suite's shared template
     weights = "imagenet" if name == BACKBONE else None
-    clf = FineTunedClassifier(name, weights=weights, input_size=SIZE, trainable_layers=trainable_layers,
+    clf = FineTunedClassifier(name, weights=weights, input_size=SIZE,
+                              trainable_layers=trainable_layers,
                               embedding="pooled", epochs=1, batch_size=4, head_epochs=0,
                               tta=False, cache=False, random_state=0)
     with sktransfer.config_context(xla=False):  # compiling the trained layers takes seconds
