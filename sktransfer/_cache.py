@@ -4,9 +4,9 @@ Everything below the lowest trainable layer is frozen and deterministic, so
 its output for an image never changes: it is computed once and kept here,
 keyed by
 
-* the *identity of the frozen part*: backbone, weights (a file's content hash
-  for a local file), input size, crop, cut layer (and pooling when the cut is
-  the pooled features);
+* the *identity of the frozen part*: backbone and its preprocessing, weights
+  (a file's content hash for a local file), input size, crop, cut layer (and
+  pooling when the cut is the pooled features);
 * the *content of the image*: a hash of the file's bytes for a path, of the
   pixel buffer for an array row.
 

@@ -267,4 +267,6 @@ def frozen_identity(spec, weights, input_size):
     """What the frozen activations depend on, for the cache key (None: don't cache)."""
     if weights is None:
         return None  # random weights differ from fit to fit
-    return (spec.name, weights_identity(weights), tuple(input_size), keras.__version__)
+    # The preprocessing too: a folder cache outlives a release that changes a backbone's.
+    return (spec.name, spec.preprocessing, weights_identity(weights), tuple(input_size),
+            keras.__version__)
