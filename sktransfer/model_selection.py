@@ -12,6 +12,9 @@ from the class's samples in their given order, or after shuffling them.
 Without shuffling, the first images of a class train and the last ones test.
 Splitters yield sorted indices; counts given as floats are fractions of each
 class (rounded up for test and validation, down for training).
+
+:class:`HistoryRecorder` keeps the learning curves (``history_``) of every
+candidate and fold of a search.
 """
 
 import math
@@ -22,7 +25,10 @@ from sklearn.model_selection import BaseCrossValidator
 from sklearn.utils import _safe_indexing, check_random_state, indexable
 from sklearn.utils.validation import column_or_1d
 
-__all__ = ["FirstNPerClassSplit", "PerClassSplit", "per_class_split"]
+from ._history_recorder import FitHistory, HistoryRecorder
+
+__all__ = ["FirstNPerClassSplit", "FitHistory", "HistoryRecorder", "PerClassSplit",
+           "per_class_split"]
 
 
 def _check_count(name, value, *, allow_none=False, allow_zero=False):
@@ -291,3 +297,4 @@ def per_class_split(*arrays, y, n_test, n_val=0, n_train=None, shuffle=True, ran
     if not n_val:
         parts = [parts[0], parts[2]]
     return [_safe_indexing(a, p) for a in arrays for p in parts]
+
