@@ -91,3 +91,26 @@ def test_plot_shades_the_head_only_stage():
     (span,) = ax.patches
     assert span.get_label() == "head-only stage"
     assert span.get_x() == 0.5 and span.get_width() == 3
+
+
+@pytest.mark.usefixtures("close_figures")
+@pytest.mark.parametrize("params, note", [
+    ({"trainable_layers": 2}, " (each after 30 head-only epochs)"),
+    ({"trainable_layers": 2, "head_epochs": 0}, ""),
+    ({"trainable_layers": 0}, ""),
+    ({"trainable_layers": 2, "weights": None}, ""),
+])
+def test_epochs_sweep_says_when_head_only_epochs_ran_first(params, note):
+    from types import SimpleNamespace
+
+    from sktransfer.plot import plot_by_epochs
+
+    results = {"params": [{"epochs": 1}, {"epochs": 2}],
+               "param_epochs": np.ma.masked_array([1, 2], mask=[False, False], dtype=object),
+               "mean_test_score": np.array([0.5, 0.6]), "std_test_score": np.array([0.1, 0.1]),
+               "rank_test_score": np.array([2, 1]),
+               "split0_test_score": np.array([0.4, 0.5]), "split1_test_score": np.array([0.6, 0.7])}
+    search = SimpleNamespace(estimator=FineTunedClassifier(BACKBONE, **params), cv_results_=results,
+                             scoring=None, multimetric_=False)
+    fig = plot_by_epochs(search)
+    assert fig.axes[0].get_xlabel() == "epochs" + note
