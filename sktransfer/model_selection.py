@@ -17,6 +17,7 @@ class (rounded up for test and validation, down for training).
 candidate and fold of a search.
 """
 
+import inspect
 import math
 import numbers
 
@@ -107,6 +108,14 @@ class _PerClassSplitter(BaseCrossValidator):
     Subclasses implement ``_train_test(y)``, a generator of (train, test)
     index arrays, and ``get_n_splits``.
     """
+
+    @classmethod
+    def _get_param_names(cls):
+        return sorted(name for name in inspect.signature(cls.__init__).parameters if name != "self")
+
+    def get_params(self, deep=True):
+        """The constructor's arguments by name (``sktransfer.save`` stores them)."""
+        return {name: getattr(self, name) for name in self._get_param_names()}
 
     def split(self, X, y=None, groups=None):
         """Generate train and test indices; `y` is required, `groups` ignored.

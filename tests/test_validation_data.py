@@ -150,3 +150,15 @@ def test_cli_validation_per_class_and_stated_defaults(capsys):
     assert "unlike the Python estimators' default resnet50v2" in help_text
     doc = " ".join(FineTunedClassifier.__doc__.split())
     assert "unlike the command line's 0.2" in doc and "the command line's default" in doc
+
+
+def test_save_and_load_keep_the_validation_splitter(parts, tmp_path):
+    from sktransfer import load, save
+
+    X, X_val, y, y_val = parts
+    clf = _clf(validation=PerClassSplit(2, random_state=3), epochs=1).fit(X, y)
+    save(clf, tmp_path / "model")
+    loaded = load(tmp_path / "model")
+    assert repr(loaded.validation) == repr(clf.validation)
+    assert loaded.validation is not clf.validation
+    assert loaded.history_ == clf.history_
