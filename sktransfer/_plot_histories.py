@@ -1,4 +1,6 @@
-"""Learning curves of every candidate of a search, from a :class:`~sktransfer.model_selection.HistoryRecorder`.
+"""Learning curves of every candidate of a search.
+
+The histories come from a :class:`~sktransfer.model_selection.HistoryRecorder`.
 
 Public through :mod:`sktransfer.plot`; no TensorFlow is imported here.
 """

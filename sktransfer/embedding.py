@@ -192,7 +192,7 @@ class PretrainedEmbedder(
 
     @fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None, sample_weight=None):
-        """Build the frozen backbone; ``X`` is only checked, ``y`` and ``sample_weight`` are ignored.
+        """Build the frozen backbone; ``X`` is only checked, ``y`` and the weights ignored.
 
         With ``on_error="skip"`` the files of ``X`` are decoded to find those
         that cannot be read (``skipped_files_``).

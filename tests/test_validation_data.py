@@ -149,7 +149,7 @@ def test_cli_validation_per_class_and_stated_defaults(capsys):
     assert "Python estimators' validation_fraction defaults to 0" in help_text
     assert "unlike the Python estimators' default resnet50v2" in help_text
     doc = " ".join(FineTunedClassifier.__doc__.split())
-    assert "unlike the command line's 0.2" in doc and "the command line's default" in doc
+    assert "the command line's default is 0.2" in doc and "the command line's default" in doc
 
 
 def test_save_and_load_keep_the_validation_splitter(parts, tmp_path):
