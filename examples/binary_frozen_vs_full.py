@@ -5,8 +5,8 @@ test set, train two classifiers on the rest with the same ImageNet backbone:
 (a) the backbone frozen and only a new head trained (``trainable_layers=0``),
 (b) every layer trained (``trainable_layers="all"``), the backbone with a 10x
 smaller learning rate than the head (``backbone_lr_scale=0.1``). Each fit holds
-out 20 images per class of its training images as a validation set (a
-stratified ``validation_fraction``) for the learning curves. Then compare the
+out 20 images per class of its training images as a validation set
+(``validation=20``) for the learning curves. Then compare the
 two: learning curves and their diagnosis, confusion matrix, accuracy,
 precision, sensitivity, specificity and ROC curve on the test images.
 
@@ -79,7 +79,7 @@ def main():
     # 2. Two models that differ only in what trains.
     common = dict(weights=weights, input_size=args.size, epochs=args.epochs,
                   batch_size=args.batch_size, learning_rate=args.learning_rate,
-                  validation_fraction=n_val / n_train,  # = n_val images of each class
+                  validation=n_val,  # n_val images of each class
                   random_state=args.seed)
     models = {
         "frozen": skt.FineTunedClassifier(args.backbone, trainable_layers=0, **common),

@@ -247,13 +247,15 @@ def _add_model_options(p, *, compare=False):
     else:
         p.add_argument("--backbone", default="efficientnet_lite0",
                        help="backbone name (default: %(default)s, whose ImageNet weights work "
-                            "offline; resnet50v2, mobilenetv2, ... need Keras' download)")
+                            "offline, unlike the Python estimators' default resnet50v2; "
+                            "resnet50v2, mobilenetv2, ... need Keras' download)")
         p.add_argument("--weights", type=_weights, default="imagenet",
                        help="imagenet, none (random initialisation) or a weights file "
                             "(default: imagenet)")
     p.add_argument("--trainable-layers", type=_trainable, default=0, metavar="0|N|all|BLOCK",
-                   help="0 trains the head only; N the top N backbone layers with weights; "
-                        "all; or a block name such as conv5 or block7 (default: 0)")
+                   help="0 trains the head only; N the top N backbone layers with weights, "
+                        "normalisation layers included; all; or a block name such as conv5 "
+                        "or block7 (default: 0)")
     p.add_argument("--optimizer", default="adam",
                    help="sgd, rmsprop, adam, adamw, nadam, adamax, adagrad, adadelta "
                         "(default: %(default)s)")
@@ -263,8 +265,9 @@ def _add_model_options(p, *, compare=False):
                    help="training epochs (default: %(default)s)")
     p.add_argument("--head-epochs", type=_count, default=30, metavar="N",
                    help="with --trainable-layers: first train the head alone for N epochs, "
-                        "then the head and the backbone layers together for --epochs; 0: "
-                        "both together from the start (default: %(default)s)")
+                        "then the head and the backbone layers together for --epochs (the "
+                        "history and learning curves show both stages); 0: both together "
+                        "from the start (default: %(default)s)")
     p.add_argument("--batch-size", type=_positive_int, default=32, metavar="N",
                    help="batch size (default: %(default)s)")
     p.add_argument("--input-size", type=_positive_int, metavar="N",
@@ -284,9 +287,14 @@ def _add_model_options(p, *, compare=False):
     p.add_argument("--validation-fraction", type=_fraction, default=0.2, metavar="F",
                    help="part of the training images held out to report val_loss each epoch, "
                         "so the report can draw and diagnose train vs validation curves; 0 "
-                        "trains on all of them (default: 0.2)")
+                        "trains on all of them (default: 0.2; the Python estimators' "
+                        "validation_fraction defaults to 0)")
+    p.add_argument("--validation-per-class", type=_positive_int, metavar="N",
+                   help="hold N training images of each class out as the validation set "
+                        "instead of --validation-fraction (validation=N in Python)")
     p.add_argument("--early-stopping", action="store_true",
-                   help="stop when val_loss stops improving (needs --validation-fraction)")
+                   help="stop when val_loss stops improving (needs a validation set); with "
+                        "--head-epochs each stage stops on its own")
     p.add_argument("--patience", type=_count, default=3, metavar="N",
                    help="epochs without improvement before early stopping (default: 3)")
 

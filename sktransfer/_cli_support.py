@@ -213,8 +213,12 @@ def classifier(args, *, backbone=None, weights="from args", verbose=0):
         raise UsageError(f"argument --optimizer: {exc}") from None
     same = ("trainable_layers", "head_epochs", "head", "optimizer", "learning_rate", "epochs",
             "batch_size", "validation_fraction", "early_stopping", "patience", "tta")
+    per_class = getattr(args, "validation_per_class", None)
+    if per_class is not None:  # replaces the fraction, whether given or the default
+        same = tuple(name for name in same if name != "validation_fraction")
     return FineTunedClassifier(
         backbone, weights=args.weights if weights == "from args" else weights,
+        validation=per_class,
         augmentation=args.augment, input_size=_input_size(args), random_state=args.seed,
         verbose=verbose, **{name: getattr(args, name) for name in same},
     )

@@ -24,6 +24,7 @@ cut and the first trainable layer run (in inference mode) in the top part.
 """
 
 import re
+import warnings
 import weakref
 from numbers import Integral
 
@@ -105,7 +106,35 @@ def resolve_trainable(model, spec, trainable_layers):
         )
     for layer in layers:
         set_trainable(layer, id(layer) in train)
+    if isinstance(trainable_layers, Integral):
+        _warn_if_only_normalisation(weighted, trainable_layers, spec)
     return [layer for layer in weighted if id(layer) in train]
+
+
+_NORMALISATION = ("BatchNormalization", "LayerNormalization", "GroupNormalization",
+                  "UnitNormalization", "RMSNormalization", "LayerScale")
+
+
+def _warn_if_only_normalisation(weighted, n, spec):
+    """Warn when the top ``n`` weighted layers only rescale (say, one BatchNormalization)."""
+    top = weighted[len(weighted) - n:]
+    if not top or any(type(layer).__name__ not in _NORMALISATION for layer in top):
+        return
+    below = [layer for layer in reversed(weighted[:len(weighted) - n])
+             if type(layer).__name__ not in _NORMALISATION]
+    count = sum(int(w.numpy().size) for layer in top for w in layer.trainable_weights)
+    advice = ""
+    if below:
+        reach = len(weighted) - weighted.index(below[0])
+        advice = (f"; trainable_layers={reach} reaches {below[0].name} "
+                  f"({type(below[0]).__name__})")
+    names = ", ".join(f"{layer.name} ({type(layer).__name__})" for layer in top)
+    warnings.warn(
+        f"trainable_layers={n} on {spec.name!r} trains only normalisation layers: {names}, "
+        f"{count:,} weights in all{advice}, or name a block "
+        f"({', '.join(spec.blocks) or 'see sktransfer.backbones'}).",
+        UserWarning, stacklevel=3,
+    )
 
 
 def set_trainable(layer, value):

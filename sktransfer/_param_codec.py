@@ -3,7 +3,8 @@
 None, bool, int, str, finite floats, lists and str-keyed dicts stay themselves;
 any other supported value becomes a tagged object such as ``{"__type__":
 "tuple", "items": [64, 32]}`` (tuples, other dicts, non-finite floats, numpy
-arrays and scalars, paths, :class:`~sktransfer.Augmentation`, Keras optimizers,
+arrays and scalars, paths, :class:`~sktransfer.Augmentation`, the per-class
+splitters of :mod:`sktransfer.model_selection` (``validation=``), Keras optimizers,
 RandomState). Decoding trusts nothing: it creates only these types and raises
 :class:`InvalidSave` for anything malformed. :mod:`sktransfer._estimator_json`
 uses it for the parameters and fitted attributes of ``estimator.json``.
@@ -23,7 +24,9 @@ keras = import_keras()
 __all__ = ["InvalidSave", "construct", "decode", "encode"]
 
 # Parameter objects that may appear inside the parameters: class -> module.
-_PARAM_OBJECTS = {"Augmentation": "sktransfer.augment"}
+_PARAM_OBJECTS = {"Augmentation": "sktransfer.augment",
+                  "FirstNPerClassSplit": "sktransfer.model_selection",  # validation=
+                  "PerClassSplit": "sktransfer.model_selection"}
 _TAG = "__type__"
 _TAGGED_FIELDS = {
     "float": {"value"}, "tuple": {"items"}, "dict": {"items"},
@@ -96,7 +99,7 @@ def encode(value, where):
     raise TypeError(
         f"Cannot save {where}: a {kind.__module__}.{kind.__qualname__} cannot be stored in JSON "
         "(supported: None, bool, int, float, str, list, tuple, dict, numpy arrays and scalars, "
-        "paths, Augmentation, Keras optimizers, RandomState)."
+        "paths, Augmentation, PerClassSplit, Keras optimizers, RandomState)."
     )
 
 

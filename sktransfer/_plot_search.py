@@ -296,5 +296,30 @@ def plot_by_epochs(search, param="epochs", *, metric="error", scoring=None, ax=N
     Returns
     -------
     fig : matplotlib Figure
+        When candidates of the search train backbone layers in two stages
+        (``FineTunedClassifier``'s ``head_epochs``), the x label says how many
+        head-only epochs ran before the ``epochs`` shown.
     """
-    return plot_param_comparison(search, param, metric=metric, scoring=scoring, kind="line", ax=ax)
+    fig = plot_param_comparison(search, param, metric=metric, scoring=scoring, kind="line", ax=ax)
+    note = _head_epochs_note(search)
+    if note:
+        axes = ax if ax is not None else fig.axes[0]
+        axes.set_xlabel(f"{axes.get_xlabel()} ({note})")
+    return fig
+
+
+def _head_epochs_note(search):
+    """"each after 30 head-only epochs" when candidates fit in two stages, else ""."""
+    if not hasattr(search, "estimator") or not hasattr(search, "cv_results_"):
+        return ""
+    base = search.estimator.get_params()
+    counts = set()
+    for candidate in search.cv_results_["params"]:
+        params = {name.rsplit("__", 1)[-1]: value for name, value in {**base, **candidate}.items()}
+        head = params.get("head_epochs")
+        if head and params.get("trainable_layers") not in (0, None) and params.get("weights"):
+            counts.add(head)
+    if not counts:
+        return ""
+    head = counts.pop() if len(counts) == 1 else "head_epochs"
+    return f"each after {head} head-only epochs"

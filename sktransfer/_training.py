@@ -16,13 +16,11 @@ them, for every epoch; the parts share their layers, so the full model is
 trained too.
 """
 
-import math
 import random
 from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
-from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import check_random_state, column_or_1d
 from sklearn.utils.class_weight import compute_class_weight
@@ -39,6 +37,8 @@ from ._compat import (
 from ._cache import resolve_cache
 from ._config import cpu_only, get_config
 from ._decode import FIT_HINT, reports_user_index, skip_unreadable
+from ._fit_data import check_fit_extras, loss_weights, training_data, validation_rule
+from ._history_recorder import HistoryRecorder
 from .images import check_image_input, input_checked, num_samples
 from .persistence import KerasPickleMixin
 from ._prediction import PredictionMixin, prediction_parts
@@ -63,6 +63,8 @@ class BaseImageClassifier(PredictionMixin, KerasPickleMixin, ClassifierMixin, Tr
         "epochs": [Interval(Integral, 1, None, closed="left")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "validation_fraction": [Interval(Real, 0, 1, closed="left")],
+        "validation": [Interval(Real, 0, 1, closed="neither"),
+                       Interval(Integral, 1, None, closed="left"), HasMethods(["split"]), None],
         "early_stopping": ["boolean"],
         "patience": [Interval(Integral, 0, None, closed="left")],
         "class_weight": [dict, StrOptions({"balanced"}), None],
@@ -89,7 +91,7 @@ class BaseImageClassifier(PredictionMixin, KerasPickleMixin, ClassifierMixin, Tr
     # -- fit ------------------------------------------------------------------
     @fit_context(prefer_skip_nested_validation=True)
     @reports_user_index(FIT_HINT)
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None, *, X_val=None, y_val=None):
         """Train on images ``X`` with labels ``y``.
 
         Parameters
@@ -100,6 +102,24 @@ class BaseImageClassifier(PredictionMixin, KerasPickleMixin, ClassifierMixin, Tr
             with their labels (see ``skipped_files_``).
         y : array-like of shape (n_samples,)
             Class labels (any hashable type; strings are fine).
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights of the images in the training loss (both
+            stages of a two-stage fit), multiplied by ``class_weight``'s. They
+            are rescaled to average 1 over the training images, so only their
+            ratios matter: an image of weight 2 counts as the same image twice
+            would (exactly when one batch holds every training image, in
+            expectation with smaller batches), one of weight 0 not at all.
+            Validation images are not weighted.
+        X_val, y_val : array-like, default=None
+            Your own validation images and their labels (each a class of
+            ``y``), instead of images held out of ``X``: every image of ``X``
+            trains; ``val_loss`` and ``val_accuracy`` are computed on these
+            each epoch, and ``early_stopping`` watches them (in both stages of
+            a two-stage fit). Not with ``validation_fraction`` or
+            ``validation``. In a search, route them like any fit parameter
+            (``set_fit_request(X_val=True, y_val=True)`` with metadata
+            routing); every candidate and fold then validates on the same
+            images.
 
         Returns
         -------
@@ -114,36 +134,48 @@ class BaseImageClassifier(PredictionMixin, KerasPickleMixin, ClassifierMixin, Tr
             raise ValueError(
                 f"X and y have different lengths: {num_samples(X)} images but {len(y)} labels."
             )
+        sample_weight, X_val, y_val = check_fit_extras(self, y, sample_weight, X_val, y_val)
         skipped = []
         if self.on_error == "skip":
             kept, skipped = skip_unreadable(X, self._input_size(), owner=type(self).__name__,
                                             n_jobs=self.n_jobs, verbose=bool(self.verbose))
             if skipped:
                 X, y = X[kept], self._check_y(y[kept])
-        if self.early_stopping and not self.validation_fraction:
+                sample_weight = None if sample_weight is None else sample_weight[kept]
+            if X_val is not None:
+                kept, skipped_val = skip_unreadable(X_val, self._input_size(),
+                                                    owner=type(self).__name__, n_jobs=self.n_jobs,
+                                                    verbose=bool(self.verbose))
+                X_val, y_val, skipped = X_val[kept], y_val[kept], skipped + skipped_val
+        if self.early_stopping and X_val is None and validation_rule(self) is None:
             raise ValueError(
-                "early_stopping=True needs a validation set: set validation_fraction "
-                "to a value in (0, 1), e.g. 0.1."
+                "early_stopping=True needs a validation set: pass X_val and y_val to fit, or set "
+                "validation (e.g. 20 images per class) or validation_fraction (e.g. 0.1)."
             )
         # A misspelt optimizer fails now, not after the frozen pass (minutes at 224 px).
         make_optimizer(self.optimizer, self._learning_rate())
         encoder = LabelEncoder().fit(y)
-        y_encoded = encoder.transform(y)
         seed = self._seed()
+        data = training_data(self, X, y, encoder, sample_weight, X_val, y_val, seed)
         with _seeded(seed):
             network = self._build_network(len(encoder.classes_), seed)
             # Without this TensorFlow keeps every fit's training graph alive
             # (+160 MB per fit measured, see _compat.release_train_graphs).
             with release_train_graphs(network.model):
-                history, stages = self._train(network, X, y_encoded, encoder.classes_, seed)
+                history, stages = self._train(network, data, encoder.classes_, seed)
         self.classes_ = encoder.classes_
         self.model_ = network.model
-        self.history_ = {k: [float(v) for v in vals] for k, vals in history.items()}
-        self.n_epochs_ = len(next(iter(self.history_.values()), []))
+        self.history_ = {k: [int(v) if k == "stage" else float(v) for v in vals]
+                         for k, vals in history.items()}
+        head_only = self.history_.get("stage", []).count(1)  # a two-stage fit's first epochs
+        self.n_epochs_ = len(self.history_.get("loss", [])) - head_only
         self.backbone_info_ = network.info
         self.skipped_files_ = skipped
         self._embedding_layer = network.embedding_layer
         prediction_parts(network.model, network.info, stages)  # predict reuses them
+        for recorder in self.callbacks or []:
+            if isinstance(recorder, HistoryRecorder):  # not a Keras callback: see its docstring
+                recorder.record(self)
         return self
 
     def _check_y(self, y):
@@ -186,26 +218,7 @@ class BaseImageClassifier(PredictionMixin, KerasPickleMixin, ClassifierMixin, Tr
             )
         return {i: float(self.class_weight.get(c, 1.0)) for i, c in enumerate(classes)}
 
-    def _split_indices(self, y, seed):
-        """Training and validation indices (stratified when every class allows it:
-        two images or more in each class, and as many images as classes in each part)."""
-        everything = np.arange(len(y))
-        if not self.validation_fraction:
-            return everything, None
-        n_val = math.ceil(self.validation_fraction * len(y))  # as train_test_split rounds
-        if n_val >= len(y):
-            raise ValueError(
-                f"validation_fraction={self.validation_fraction} holds out all {len(y)} "
-                "training images: leave some to train on, or set it to 0."
-            )
-        counts = np.bincount(y)
-        stratified = counts.min() >= 2 and min(n_val, len(y) - n_val) >= len(counts)
-        stratify = y if stratified else None
-        return train_test_split(
-            everything, test_size=self.validation_fraction, random_state=seed, stratify=stratify
-        )
-
-    def _view_data(self, network, stages, X, y, train, seed):
+    def _view_data(self, network, stages, X, seed):
         """Training data of cached augmented views (see :mod:`sktransfer._views`)."""
         aug = self.augmentation
         layers = aug.build_layers(seed)
@@ -213,7 +226,7 @@ class BaseImageClassifier(PredictionMixin, KerasPickleMixin, ClassifierMixin, Tr
         views = []
         for v in range(aug.n_views):
             views.append(self._frozen_activations(
-                retagged(stages, "view", v, *variant), X[train], network.info["input_size"],
+                retagged(stages, "view", v, *variant), X, network.info["input_size"],
                 transform=lambda pixels, keys, v=v: augment_per_image(layers, pixels, keys, v, seed),
             ))
         network.info["training_input"] = (
@@ -222,46 +235,51 @@ class BaseImageClassifier(PredictionMixin, KerasPickleMixin, ClassifierMixin, Tr
         )
         return views
 
-    def _train(self, network, X, y, classes, seed):
+    def _train(self, network, data, classes, seed):
         n_classes = len(classes)
         augmenting = self.augmentation is not None and self.augmentation.is_active()
         stages = frozen_stages(network.model, network.info)
         size = network.info["input_size"]
-        train, val = self._split_indices(y, seed)
-        target = (lambda idx: y[idx].astype("float32" if n_classes == 2 else "int32"))
-        class_weight = self._class_weight(y[train], classes)
+        validating = data.X_val is not None
+        target = (lambda labels: labels.astype("float32" if n_classes == 2 else "int32"))
+        class_weight = self._class_weight(data.y, classes)
+        weights = loss_weights(data.sample_weight, class_weight, data.y)
         views = None
         if stages is not None and not augmenting:
             # Frozen work once (and across fits, through the cache): every
             # epoch trains only the layers above the cut.
-            inputs = self._frozen_activations(stages, X, size)
+            inputs = self._frozen_activations(stages, data.X, size)
+            val_inputs = self._frozen_activations(stages, data.X_val, size) if validating else None
             trained = model_from_cut(network.model, network.info, "probabilities")
             network.info["training_input"] = "cached activations at the cut"
         elif stages is not None and self.augmentation.n_views:
-            views = self._view_data(network, stages, X, y, train, seed)
-            inputs = self._frozen_activations(stages, X[val], size) if val is not None else None
+            views = self._view_data(network, stages, data.X, seed)
+            val_inputs = self._frozen_activations(stages, data.X_val, size) if validating else None
             trained = model_from_cut(network.model, network.info, "probabilities")
         else:
-            inputs, trained = self._pixels(X, size), network.model
+            inputs, trained = self._pixels(data.X, size), network.model
+            val_inputs = self._pixels(data.X_val, size) if validating else None
             network.info["training_input"] = "images (full forward pass every epoch)"
-        callbacks = list(self.callbacks or [])
+        callbacks = [c for c in self.callbacks or [] if not isinstance(c, HistoryRecorder)]
         if self.early_stopping:
             callbacks.append(
                 keras.callbacks.EarlyStopping(
                     monitor="val_loss", patience=self.patience, restore_best_weights=True
                 )
             )
+        validation = (val_inputs, target(data.y_val)) if validating else None
         if views is not None:
-            weights = None
-            if class_weight is not None:
-                weights = np.array([class_weight[c] for c in y[train]], dtype="float32")
-            data = ViewEpochs(views, target(train), self.batch_size, seed, weights)
-            validation = None if val is None else (inputs, target(val))
-            fit_args = dict(x=data, validation_data=validation)
+            if weights is None and class_weight is not None:
+                weights = np.array([class_weight[c] for c in data.y], dtype="float32")
+            batches = ViewEpochs(views, target(data.y), self.batch_size, seed, weights)
+            fit_args = dict(x=batches, validation_data=validation)
         else:
-            validation = None if val is None else (inputs[val], target(val))
-            fit_args = dict(x=inputs[train], y=target(train), batch_size=self.batch_size,
-                            validation_data=validation, class_weight=class_weight, shuffle=True)
+            fit_args = dict(x=inputs, y=target(data.y), batch_size=self.batch_size,
+                            validation_data=validation, shuffle=True)
+            if weights is None:
+                fit_args["class_weight"] = class_weight
+            else:
+                fit_args["sample_weight"] = weights
 
         def run(trainer):
             # Same random stream whichever trainer runs (fresh or reused, see _trainers).

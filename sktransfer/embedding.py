@@ -6,6 +6,7 @@ from numbers import Integral
 import numpy as np
 
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
+from sklearn.utils import metadata_routing
 
 from ._compat import HasMethods, Interval, StrOptions, check_is_fitted, fit_context, import_keras
 from ._cache import identity_key, resolve_cache
@@ -184,9 +185,14 @@ class PretrainedEmbedder(
         spec = get_backbone_spec(self.backbone)
         return normalize_size(self.input_size, spec.default_size, spec.min_size)
 
+    # fit takes sample_weight (and ignores it) so that a weighted fit of the
+    # steps around it does not fail here; UNUSED: metadata routing never
+    # asks for it, nor complains that no request was set.
+    __metadata_request__fit = {"sample_weight": metadata_routing.UNUSED}
+
     @fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None):
-        """Build the frozen backbone; ``X`` is only checked, ``y`` is ignored.
+    def fit(self, X, y=None, sample_weight=None):
+        """Build the frozen backbone; ``X`` is only checked, ``y`` and the weights ignored.
 
         With ``on_error="skip"`` the files of ``X`` are decoded to find those
         that cannot be read (``skipped_files_``).
@@ -197,6 +203,10 @@ class PretrainedEmbedder(
             Images as a 0..255 array, or file paths.
         y : None
             Ignored.
+        sample_weight : None
+            Ignored: the embedder learns nothing from the images, so it has
+            nothing to weigh (weigh the estimator after it). Metadata routing
+            does not route it here.
 
         Returns
         -------

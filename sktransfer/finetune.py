@@ -7,6 +7,7 @@ from numbers import Integral, Real
 
 from ._compat import HasMethods, Interval, StrOptions, import_keras
 from ._cut import anchor_point, cut_position, resolve_trainable, set_trainable, split_at
+from ._fit_data import stage_history
 from ._frozen import frozen_identity
 from ._network import InferenceMode, Network, build_head, head_layers
 from ._training import BaseImageClassifier
@@ -45,14 +46,18 @@ class FineTunedClassifier(BaseImageClassifier):
     ----------
     backbone : str, default="resnet50v2"
         A name from :func:`sktransfer.backbones.available_backbones`;
-        ``"efficientnet_lite0"`` has ImageNet weights that work offline.
+        ``"efficientnet_lite0"`` (the command line's default) has ImageNet
+        weights that work offline.
     weights : "imagenet", str or None, default="imagenet"
         ``"imagenet"`` (Keras' download and cache), a local weights file, or
         ``None`` for random initialisation.
     trainable_layers : int, "all" or str, default=0
-        ``0`` trains the head only; ``N`` the top N backbone layers that have
-        weights; ``"all"`` everything; a block name (``"conv5"``, ``"block7"``)
-        that block and all above it. See :mod:`sktransfer._cut`.
+        ``0`` trains the head only; ``N`` the top N backbone layers that
+        have weights, counted down from the output (normalisation layers
+        count, activations and pooling do not: ``1`` on efficientnet_lite0
+        is its last BatchNormalization alone, which warns); ``"all"``
+        everything; a block name (``"conv5"``, ``"block7"``) that block and
+        all above it. See :mod:`sktransfer._cut`.
     head : tuple of int, default=()
         Hidden Dense layer sizes between pooling and the output, e.g. ``(1024, 1024)``.
     head_dropout : float, default=0.0
@@ -76,16 +81,14 @@ class FineTunedClassifier(BaseImageClassifier):
         then train the head and the backbone layers together for ``epochs``,
         starting from that head rather than from a random one, whose first
         large gradients would otherwise reach the pretrained layers. Both
-        stages use the same learning rate, batch size, augmentation,
-        validation split and early stopping, and the same class weights
-        (stage one's ``"balanced"`` ones are computed on all of ``y``, not
-        only its training part); ``callbacks`` and ``history_`` belong to the
-        second stage. ``0`` trains both together from the start.
-        Ignored when only the head trains and with ``weights=None`` (nothing
-        pretrained to protect). 30 is the head-only default's training. On
-        the photos measured, the top block trained this way scored 2.4 to
-        4.3 points higher than from a random head on small sets and the same
-        on 1,125 images (README, "Why the defaults").
+        stages use the same settings, images, validation set, weights and
+        early stopping (each stage stops on its own); ``callbacks`` belong to
+        the second; ``history_`` holds both (``history_["stage"]``). ``0``
+        trains both together from the start. Ignored when only the head
+        trains and with ``weights=None`` (nothing pretrained to protect). 30
+        is the head-only default's training. On the photos measured, the top block trained this way
+        scored 2.4 to 4.3 points higher than from a random head on small
+        sets and the same on 1,125 images (README, "Why the defaults").
     optimizer : str or keras.optimizers.Optimizer, default="adam"
         ``"sgd"``, ``"rmsprop"``, ``"adam"``, ``"adamw"``, ``"nadam"``,
         ``"adamax"``, ``"adagrad"``, ``"adadelta"`` or an instance (cloned per fit).
@@ -104,10 +107,16 @@ class FineTunedClassifier(BaseImageClassifier):
     validation_fraction : float, default=0.0
         Fraction of the training images held out (stratified, unless a class
         has one image or the part is smaller than the number of classes) to
-        compute ``val_loss`` / ``val_accuracy`` each epoch.
+        compute ``val_loss`` / ``val_accuracy`` each epoch (the command
+        line's default is 0.2).
+    validation : int, float, splitter or None, default=None
+        Images held out instead: ``20`` per class, a fraction, or the test
+        part of a splitter's first split (``PerClassSplit(20)``). Your own
+        validation images go to ``fit(X, y, X_val=..., y_val=...)``.
     early_stopping : bool, default=False
         Stop when ``val_loss`` has not improved for ``patience`` epochs and
-        restore the best weights; needs ``validation_fraction > 0``.
+        restore the best weights; needs a validation set (``X_val``,
+        ``validation`` or ``validation_fraction``).
     patience : int, default=3
     class_weight : dict, "balanced" or None, default=None
         Per-class loss weights keyed by the original labels; a class without
@@ -117,7 +126,8 @@ class FineTunedClassifier(BaseImageClassifier):
         Keras callbacks of the training (with ``head_epochs``, of the second
         stage only), passed to ``fit`` with the ``EarlyStopping`` that
         ``early_stopping`` adds. A learning-rate callback moves the backbone's
-        rate with the head's, keeping ``backbone_lr_scale``.
+        rate with the head's, keeping ``backbone_lr_scale``; a
+        :class:`~sktransfer.model_selection.HistoryRecorder` keeps every fit's ``history_``.
     augmentation : Augmentation or None, default=None
         Random transformations applied while training only.
     tta : bool, default=True
@@ -165,9 +175,12 @@ class FineTunedClassifier(BaseImageClassifier):
         image alone: test-time augmentation is applied by the estimator's
         methods, not by the Keras model).
     history_ : dict of list
-        Per-epoch ``loss`` and ``accuracy`` (and ``val_loss``, ``val_accuracy``).
+        Per-epoch ``loss`` and ``accuracy`` (and ``val_loss``,
+        ``val_accuracy``); after a two-stage fit (``head_epochs``) both
+        stages' epochs, and ``"stage"``: 1 for a head-only epoch, 2 for one
+        of ``epochs``.
     n_epochs_ : int
-        Epochs actually run.
+        Epochs actually run by the ``epochs`` stage.
     backbone_info_ : dict
         Backbone name, weights, input size, the cut, parameter counts and
         whether training ran on cached activations.
@@ -229,6 +242,7 @@ class FineTunedClassifier(BaseImageClassifier):
         epochs=30,
         batch_size=32,
         validation_fraction=0.0,
+        validation=None,
         early_stopping=False,
         patience=3,
         class_weight=None,
@@ -258,6 +272,7 @@ class FineTunedClassifier(BaseImageClassifier):
         self.epochs = epochs
         self.batch_size = batch_size
         self.validation_fraction = validation_fraction
+        self.validation = validation
         self.early_stopping = early_stopping
         self.patience = patience
         self.class_weight = class_weight
@@ -360,25 +375,31 @@ class FineTunedClassifier(BaseImageClassifier):
             info=info,
         )
 
-    def _train(self, network, X, y, classes, seed):
-        if self.head_epochs and network.backbone_variables and self.weights is not None:
-            self._train_head_first(network, X, y, classes, seed)
-        return super()._train(network, X, y, classes, seed)
+    def _train(self, network, data, classes, seed):
+        if not (self.head_epochs and network.backbone_variables and self.weights is not None):
+            return super()._train(network, data, classes, seed)
+        first = self._train_head_first(network, data, classes, seed)
+        second, stages = super()._train(network, data, classes, seed)
+        return stage_history(first, second), stages
 
-    def _train_head_first(self, network, X, y, classes, seed):
-        """Stage one of ``head_epochs``: train the head alone, put it on ``network``."""
-        # The head-only fit of the same estimator: same seed (so the same
-        # initial head), same data and validation split; y is encoded here,
-        # so class weights go by index. Built from get_params rather than
-        # clone(), which would deep-copy the user's callbacks (not used here).
+    def _train_head_first(self, network, data, classes, seed):
+        """Stage one of ``head_epochs``: train the head alone, put it on ``network``.
+
+        Returns its history."""
+        # The head-only fit of the same estimator: same seed (so the same initial
+        # head), images, weights and validation set; y is encoded here, so class
+        # weights go by index. get_params, not clone(), which would deep-copy the
+        # user's callbacks (not used here).
         params = {**self.get_params(deep=False), "trainable_layers": 0,
                   "epochs": self.head_epochs, "head_epochs": 0, "callbacks": None,
-                  "class_weight": self._class_weight(y, classes), "on_error": "raise",
-                  "random_state": seed}
-        first = type(self)(**params).fit(X, y)
+                  "class_weight": self._class_weight(data.y, classes), "on_error": "raise",
+                  "validation": None, "validation_fraction": 0.0, "random_state": seed}
+        first = type(self)(**params).fit(data.X, data.y, sample_weight=data.sample_weight,
+                                         X_val=data.X_val, y_val=data.y_val)
         for layer in head_layers(first.model_):
             network.model.get_layer(layer.name).set_weights(layer.get_weights())
         network.info["head_epochs"] = self.head_epochs
+        return first.history_
 
     def _trainer_key(self, network, n_classes, whole):
         # Everything the compiled trainer depends on: a reused trainer is
@@ -395,3 +416,4 @@ class FineTunedClassifier(BaseImageClassifier):
             self._learning_rate(), self.backbone_lr_scale,
             ("whole", repr(self.augmentation)) if whole else ("cut", self._xla(network)),
         )
+

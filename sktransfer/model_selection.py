@@ -12,8 +12,12 @@ from the class's samples in their given order, or after shuffling them.
 Without shuffling, the first images of a class train and the last ones test.
 Splitters yield sorted indices; counts given as floats are fractions of each
 class (rounded up for test and validation, down for training).
+
+:class:`HistoryRecorder` keeps the learning curves (``history_``) of every
+candidate and fold of a search.
 """
 
+import inspect
 import math
 import numbers
 
@@ -22,7 +26,10 @@ from sklearn.model_selection import BaseCrossValidator
 from sklearn.utils import _safe_indexing, check_random_state, indexable
 from sklearn.utils.validation import column_or_1d
 
-__all__ = ["FirstNPerClassSplit", "PerClassSplit", "per_class_split"]
+from ._history_recorder import FitHistory, HistoryRecorder
+
+__all__ = ["FirstNPerClassSplit", "FitHistory", "HistoryRecorder", "PerClassSplit",
+           "per_class_split"]
 
 
 def _check_count(name, value, *, allow_none=False, allow_zero=False):
@@ -101,6 +108,14 @@ class _PerClassSplitter(BaseCrossValidator):
     Subclasses implement ``_train_test(y)``, a generator of (train, test)
     index arrays, and ``get_n_splits``.
     """
+
+    @classmethod
+    def _get_param_names(cls):
+        return sorted(name for name in inspect.signature(cls.__init__).parameters if name != "self")
+
+    def get_params(self, deep=True):
+        """The constructor's arguments by name (``sktransfer.save`` stores them)."""
+        return {name: getattr(self, name) for name in self._get_param_names()}
 
     def split(self, X, y=None, groups=None):
         """Generate train and test indices; `y` is required, `groups` ignored.
@@ -291,3 +306,4 @@ def per_class_split(*arrays, y, n_test, n_val=0, n_train=None, shuffle=True, ran
     if not n_val:
         parts = [parts[0], parts[2]]
     return [_safe_indexing(a, p) for a in arrays for p in parts]
+

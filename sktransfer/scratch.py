@@ -35,7 +35,7 @@ class SimpleCNNClassifier(BaseImageClassifier):
         Images are resized to this; each block halves it, so it must be at
         least ``2 ** len(conv_filters)``.
     optimizer, learning_rate, epochs, batch_size, validation_fraction, \
-early_stopping, patience, class_weight, callbacks, augmentation, n_jobs, \
+validation, early_stopping, patience, class_weight, callbacks, augmentation, n_jobs, \
 on_error, random_state, verbose
         As in :class:`FineTunedClassifier`, except two defaults: ``epochs=10``,
         and ``learning_rate=None`` means the optimizer's rate in the table of
@@ -87,6 +87,7 @@ on_error, random_state, verbose
         epochs=10,
         batch_size=32,
         validation_fraction=0.0,
+        validation=None,
         early_stopping=False,
         patience=3,
         class_weight=None,
@@ -108,6 +109,7 @@ on_error, random_state, verbose
         self.epochs = epochs
         self.batch_size = batch_size
         self.validation_fraction = validation_fraction
+        self.validation = validation
         self.early_stopping = early_stopping
         self.patience = patience
         self.class_weight = class_weight

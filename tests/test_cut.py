@@ -76,6 +76,7 @@ def _assert_close(got, expected):
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=max(1e-5 * scale, 1e-30))
 
 
+@pytest.mark.filterwarnings("ignore:trainable_layers=1 .* only normalisation:UserWarning")
 @pytest.mark.parametrize("request_", REQUESTS)
 def test_split_composes_and_freezes(backbone, request_):
     model, spec, block, x, expected = backbone

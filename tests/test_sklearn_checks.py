@@ -48,6 +48,13 @@ _TABULAR_FIT_CHECKS = [
     "check_transformer_data_not_an_array",
     "check_transformer_general",
     "check_transformer_preserve_dtypes",
+    "check_sample_weights_pandas_series",
+    "check_sample_weights_not_an_array",
+    "check_sample_weights_list",
+    "check_all_zero_sample_weights_error",
+    "check_sample_weights_shape",
+    "check_sample_weights_not_overwritten",
+    "check_sample_weight_equivalence_on_dense_data",
 ]
 _TABULAR_CLASSIFIER_CHECKS = [
     "check_class_weight_classifiers",
@@ -56,6 +63,7 @@ _TABULAR_CLASSIFIER_CHECKS = [
     "check_classifiers_train",
     "check_decision_proba_consistency",
     "check_supervised_y_2d",
+    "check_classifiers_one_label_sample_weights",
 ]
 _OTHER_REASONS = {
     "check_dtype_object": "fits on an object array of numbers; an object array must hold file paths",
