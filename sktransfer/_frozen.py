@@ -29,7 +29,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from ._cache import content_keys, identity_key, weights_identity
+from ._cache import content_keys, identity_key
 from ._compat import import_keras
 from ._config import get_config, inference_batch
 from .images import load_images
@@ -267,4 +267,6 @@ def frozen_identity(spec, weights, input_size):
     """What the frozen activations depend on, for the cache key (None: don't cache)."""
     if weights is None:
         return None  # random weights differ from fit to fit
-    return (spec.name, weights_identity(weights), tuple(input_size), keras.__version__)
+    from .backbones import pretrained_identity  # a keras-hub preset: its files' content hash
+
+    return (spec.name, pretrained_identity(spec, weights), tuple(input_size), keras.__version__)
