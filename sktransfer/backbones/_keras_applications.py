@@ -63,7 +63,8 @@ def _convnext(variant):
     prefix = f"convnext_{variant}"
     return {"stem": f"^{prefix}_stem",
             "stage0": f"^{prefix}_stage_0_",
-            **{f"stage{i}": f"^{prefix}_(downsampling_block_{i - 1}|stage_{i}_)" for i in range(1, 4)}}
+            **{f"stage{i}": f"^{prefix}_(downsampling_block_{i - 1}|stage_{i}_)"
+               for i in range(1, 4)}}
 
 
 # Block patterns that match each block's last layer (block_ends=True).
@@ -140,7 +141,8 @@ _SPECS = [
     *[_spec(f"efficientnetv2{v.lower()}", f"EfficientNetV2{v}", "none", size, 1280 if dim is None
             else dim, params, _efficientnet(stages))
       for v, size, dim, params, stages in [
-          ("B0", 224, None, 5919312, 6), ("B1", 240, None, 6931124, 6), ("B2", 260, 1408, 8769374, 6),
+          ("B0", 224, None, 5919312, 6), ("B1", 240, None, 6931124, 6),
+          ("B2", 260, 1408, 8769374, 6),
           ("B3", 300, 1536, 12930622, 6), ("S", 384, None, 20331360, 6),
           ("M", 480, None, 53150388, 7), ("L", 480, None, 117746848, 7)]],
     *[_spec(f"convnext{v.lower()}", f"ConvNeXt{v}", "none", 224, dim, params, _convnext(v.lower()))

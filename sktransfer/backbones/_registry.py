@@ -76,16 +76,29 @@ def get_backbone_spec(name):
     raise ValueError(_unknown_message(name))
 
 
+def _match_key(candidate):
+    """``hf://timm/resnet18.a1_in1k`` and ``resnet_18_imagenet`` both -> ``resnet18``."""
+    base = candidate.split("://")[-1].split("/")[-1].split(".")[0].lower()
+    return base.replace("_imagenet", "").replace("_", "")
+
+
+def _closest(name, candidates, n=6, cutoff=0.75):
+    query = _match_key(str(name))
+    scored = [(difflib.SequenceMatcher(None, query, _match_key(c)).ratio(), i, c)
+              for i, c in enumerate(candidates)]
+    return [c for ratio, _, c in sorted(scored, key=lambda t: (-t[0], t[1])) if ratio >= cutoff][:n]
+
+
 def _unknown_message(name):
     from ._keras_hub import hub_names
 
-    candidates = available_backbones() + hub_names()
-    close = difflib.get_close_matches(str(name).lower(), candidates, n=5, cutoff=0.5)
+    close = _closest(name, available_backbones() + hub_names())
     hint = f" Closest: {', '.join(close)}." if close else ""
     return (f"Unknown backbone {name!r}.{hint} Registered names: "
             f"{', '.join(available_backbones())}; or a keras-hub preset name, "
             "'hf://timm/<architecture>.<tag>', 'kaggle://...' or a local preset folder "
-            "(see sktransfer.backbones.available_backbones(details=True) or `sktransfer backbones`).")
+            "(see sktransfer.backbones.available_backbones(details=True) or "
+            "`sktransfer backbones`).")
 
 
 def build_backbone(name="resnet50v2", weights="imagenet", input_size=None):
