@@ -213,6 +213,9 @@ _EPILOG = {
                "imagenet,none \\\n      --trainable-layers all --out cmp/",
     "embed": "example:\n  sktransfer embed flowers/ -o features.npy   "
              "# + features.npy.json: paths, labels",
+    "backbones": "examples:\n  sktransfer backbones                      # every name, one line each\n"
+                 "  sktransfer backbones hf://timm/resnet50.tv2_in1k   # one in full (loaded)\n"
+                 "  sktransfer backbones ./resnet18.a1_in1k --json     # a checkpoint folder",
 }
 
 
@@ -388,4 +391,11 @@ def build_parser():
     p.add_argument("--batch-size", type=_positive_int, default=32, metavar="N",
                    help="(default: %(default)s)")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
+
+    p = command("backbones", "List the backbones --backbone accepts: name, source, default "
+                "input size, parameters, feature dimension and blocks (--trainable-layers).")
+    p.add_argument("name", nargs="?", metavar="NAME",
+                   help="describe one backbone in full: a registered name or a keras-hub "
+                        "handle or preset folder (loaded to read its blocks)")
+    p.add_argument("--json", action="store_true", help="print JSON")
     return parser

@@ -24,6 +24,7 @@ from ._cli_support import (
     save_model,
     write_report_safely,
 )
+from ._cli_backbones import run_backbones
 from .cli import CommandError, UsageError
 
 __all__ = ["COMMANDS"]
@@ -388,4 +389,4 @@ def run_embed(args, out):
 
 
 COMMANDS = {"fit": run_fit, "evaluate": run_evaluate, "predict": run_predict, "grid": run_grid,
-            "compare": run_compare, "embed": run_embed}
+            "compare": run_compare, "embed": run_embed, "backbones": run_backbones}

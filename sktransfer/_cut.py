@@ -146,6 +146,16 @@ def set_trainable(layer, value):
 
 def _block_start(layers, spec, name):
     pattern = spec.blocks.get(name)
+    if pattern is not None and spec.block_ends:
+        # The patterns match each block's last layer: this block starts after the previous one's.
+        names = list(spec.blocks)
+        index = names.index(name)
+        if index == 0:
+            return 0
+        previous = spec.blocks[names[index - 1]]
+        for i, layer in enumerate(layers):
+            if re.match(previous, layer.name):
+                return i + 1
     for i, layer in enumerate(layers):
         if (pattern is not None and re.match(pattern, layer.name)) or layer.name == name:
             return i

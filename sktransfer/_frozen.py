@@ -29,7 +29,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from ._cache import content_keys, identity_key, weights_identity
+from ._cache import content_keys, identity_key
 from ._compat import import_keras
 from ._config import get_config, inference_batch
 from .images import load_images
@@ -267,6 +267,8 @@ def frozen_identity(spec, weights, input_size):
     """What the frozen activations depend on, for the cache key (None: don't cache)."""
     if weights is None:
         return None  # random weights differ from fit to fit
+    from .backbones import pretrained_identity  # a keras-hub preset: its files' content hash
+
     # The preprocessing too: a folder cache outlives a release that changes a backbone's.
-    return (spec.name, spec.preprocessing, weights_identity(weights), tuple(input_size),
+    return (spec.name, spec.preprocessing, pretrained_identity(spec, weights), tuple(input_size),
             keras.__version__)

@@ -14,13 +14,12 @@ from ._decode import OUTPUT_HINT, reports_user_index, skip_unreadable
 from ._frozen import compute_frozen, mirror_view
 from ._network import InferenceMode
 from .backbones import (
-    BACKBONES,
     TEMPLATE_LOCK,
-    BackbonePreprocessing,
     backbone_template,
     build_backbone,
     get_backbone_spec,
     normalize_size,
+    preprocessing_layer,
 )
 from ._frozen import frozen_identity
 from .images import check_image_input, input_checked
@@ -60,11 +59,11 @@ def _embedding_model(name, weights, size, pooling):
 def _build_embedding_model(backbone, spec, pooling):
     backbone.trainable = False
     inputs = keras.Input(backbone.input.shape[1:], name="image")
-    x = BackbonePreprocessing(spec.preprocessing, name="preprocess")(inputs)
+    x = preprocessing_layer(spec)(inputs)
     x = InferenceMode(backbone, name="backbone_frozen")(x)
     pool = keras.layers.GlobalAveragePooling2D if pooling == "avg" else keras.layers.GlobalMaxPooling2D
     outputs = pool(name="pool")(x)
-    return keras.Model(inputs, outputs, name=f"embedder_{spec.name}"), spec
+    return keras.Model(inputs, outputs, name=f"embedder_{spec.model_name}"), spec
 
 
 class PretrainedEmbedder(
@@ -79,10 +78,13 @@ class PretrainedEmbedder(
 
     Parameters
     ----------
-    backbone : str, default="resnet50v2"
-        A name from :func:`sktransfer.backbones.available_backbones`.
+    backbone : str or path, default="resnet50v2"
+        A name from :func:`sktransfer.backbones.available_backbones` or, with
+        keras-hub installed, a keras-hub preset name, ``"hf://timm/<arch>.<tag>"``,
+        ``"kaggle://..."`` or a local preset folder (see :mod:`sktransfer.backbones`).
     weights : "imagenet", str or None, default="imagenet"
-        ``"imagenet"`` (Keras' download and cache), a local weights file, or
+        ``"imagenet"`` (Keras' download and cache; for a keras-hub handle, the
+        preset's own weights), a local weights file, or
         ``None`` (random initialisation).
     pooling : {"avg", "max"}, default="avg"
     input_size : int, (int, int) or None, default=None
@@ -144,7 +146,7 @@ class PretrainedEmbedder(
     """
 
     _parameter_constraints = {
-        "backbone": [StrOptions(set(BACKBONES))],
+        "backbone": [str, os.PathLike],
         "weights": [StrOptions({"imagenet"}), str, os.PathLike, None],
         "pooling": [StrOptions({"avg", "max"})],
         "input_size": [Interval(Integral, 1, None, closed="left"), tuple, list, None],

@@ -12,13 +12,12 @@ from ._frozen import frozen_identity
 from ._network import InferenceMode, Network, build_head, head_layers
 from ._training import BaseImageClassifier
 from .backbones import (
-    BACKBONES,
     TEMPLATE_LOCK,
-    BackbonePreprocessing,
     backbone_template,
     build_backbone,
     get_backbone_spec,
     normalize_size,
+    preprocessing_layer,
 )
 
 keras = import_keras()
@@ -44,12 +43,14 @@ class FineTunedClassifier(BaseImageClassifier):
 
     Parameters
     ----------
-    backbone : str, default="resnet50v2"
-        A name from :func:`sktransfer.backbones.available_backbones`;
-        ``"efficientnet_lite0"`` (the command line's default) has ImageNet
-        weights that work offline.
+    backbone : str or path, default="resnet50v2"
+        A name from :func:`sktransfer.backbones.available_backbones` or, with
+        keras-hub installed, a keras-hub preset name, ``"hf://timm/<arch>.<tag>"``,
+        ``"kaggle://..."`` or a local preset folder (see :mod:`sktransfer.backbones`);
+        ``"efficientnet_lite0"`` has ImageNet weights that work offline.
     weights : "imagenet", str or None, default="imagenet"
-        ``"imagenet"`` (Keras' download and cache), a local weights file, or
+        ``"imagenet"`` (Keras' download and cache; for a keras-hub handle, the
+        preset's own weights), a local weights file, or
         ``None`` for random initialisation.
     trainable_layers : int, "all" or str, default=0
         ``0`` trains the head only; ``N`` the top N backbone layers that
@@ -206,7 +207,7 @@ class FineTunedClassifier(BaseImageClassifier):
 
     _parameter_constraints = {
         **BaseImageClassifier._parameter_constraints,
-        "backbone": [StrOptions(set(BACKBONES))],
+        "backbone": [str, os.PathLike],
         "weights": [StrOptions({"imagenet"}), str, os.PathLike, None],
         "trainable_layers": [Interval(Integral, 0, None, closed="left"), str],
         "head": [tuple, list],
@@ -328,7 +329,7 @@ class FineTunedClassifier(BaseImageClassifier):
         if self.augmentation is not None and self.augmentation.is_active():
             for layer in self.augmentation.build_layers(seed):
                 x = layer(x)
-        x = BackbonePreprocessing(spec.preprocessing, name="preprocess")(x)
+        x = preprocessing_layer(spec)(x)
         cut_tensor = None
         if bottom is not None:
             x = cut_tensor = InferenceMode(bottom, name="backbone_frozen")(x)
@@ -351,7 +352,7 @@ class FineTunedClassifier(BaseImageClassifier):
             n_outputs=n_outputs,
             seed=seed,
         )
-        model = keras.Model(inputs, outputs, name=f"finetuned_{spec.name}")
+        model = keras.Model(inputs, outputs, name=f"finetuned_{spec.model_name}")
         info = {
             "backbone": spec.name,
             "weights": self.weights if self.weights is None else str(self.weights),

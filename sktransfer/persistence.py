@@ -85,19 +85,22 @@ def model_to_bytes(model):
             return fh.read()
 
 
-def _register_custom_layers():
+def _register_custom_layers(path=None):
     # The custom layers register themselves with Keras when their modules are
     # imported; make sure they are before a model that uses them is loaded.
     from . import _network, backbones  # noqa: F401
 
+    if path is not None:
+        backbones.register_saved_sources(path)  # keras-hub layers, when the model has any
+
 
 def model_from_bytes(data, *, safe_mode=True):
     """Rebuild a Keras model from :func:`model_to_bytes` output (no optimizer state)."""
-    _register_custom_layers()
     with tempfile.TemporaryDirectory(prefix="sktransfer-") as tmp:
         path = os.path.join(tmp, "model.keras")
         with open(path, "wb") as fh:
             fh.write(data)
+        _register_custom_layers(path)
         return keras.saving.load_model(path, compile=False, safe_mode=safe_mode)
 
 
@@ -373,7 +376,7 @@ def _check_file(path, digest, json_path):
 
 def _load_model(path, digest, json_path):
     _check_file(path, digest, json_path)
-    _register_custom_layers()
+    _register_custom_layers(path)
     try:
         with safe_mode_scope():
             model = keras.saving.load_model(str(path), compile=False, safe_mode=True)

@@ -136,27 +136,101 @@ def test_build_backbone_unknown_name():
         build_backbone("nope", weights=None, input_size=32)
 
 
-def test_every_backbone_builds_and_its_blocks_resolve():
-    """Build each registered backbone once (weights=None, smallest size)."""
-    problems = []
+# The smallest member of each keras.applications family (and the offline
+# Lite0), built here; the others share its constructor and block patterns and
+# are checked by their spec (building NASNetLarge or ConvNeXtXLarge would cost
+# the suite minutes). Value: the keras.applications module whose own
+# preprocess_input the family's in-model preprocessing must reproduce.
+FAMILIES = {
+    "xception": "xception", "vgg16": "vgg16", "vgg19": "vgg19", "resnet50": "resnet", "resnet50v2": "resnet_v2",
+    "inceptionv3": "inception_v3", "inceptionresnetv2": "inception_resnet_v2",
+    "mobilenet_0.25": "mobilenet", "mobilenetv2_0.35": "mobilenet_v2",
+    "mobilenetv3small": "mobilenet_v3", "densenet121": "densenet", "nasnetmobile": "nasnet",
+    "efficientnetb0": "efficientnet", "efficientnetv2b0": "efficientnet_v2",
+    "convnexttiny": "convnext", "efficientnet_lite0": None,
+}
+
+
+def _family(spec):
+    """The FAMILIES member whose keras.applications module holds ``spec``'s constructor."""
+    if spec.name == "efficientnet_lite0":
+        return spec.name
+    ctor = spec.constructor.rsplit(".", 1)[-1]
+    for name, module in FAMILIES.items():
+        if module is None:
+            continue
+        # keras.applications.mobilenet_v3 does not export its constructors
+        if hasattr(getattr(keras.applications, module), ctor) or (
+                module == "mobilenet_v3" and ctor.startswith("MobileNetV3")):
+            return name
+    return None
+
+
+def test_every_keras_application_is_registered():
+    """All of keras.applications' ImageNet models, by lower-case name (issue 21)."""
+    expected = {n.lower() for n in dir(keras.applications) if n[0].isupper()}
+    constructors = {spec.constructor.rsplit(".", 1)[-1].lower() for spec in BACKBONES.values()}
+    assert expected <= constructors, sorted(expected - constructors)
+    for name in ["xception", "vgg16", "vgg19", "resnet152", "inceptionv3", "inceptionresnetv2",
+                 "mobilenet_0.75", "mobilenetv3small", "mobilenetv3large", "densenet169",
+                 "densenet201", "nasnetmobile", "nasnetlarge", "efficientnetb7",
+                 "efficientnetv2s", "efficientnetv2l", "convnextxlarge"]:
+        assert name in BACKBONES
+
+
+@pytest.mark.parametrize("name", [n for n, m in FAMILIES.items() if m is not None])
+def test_family_preprocessing_matches_its_preprocess_input(pixels, name):
+    """The in-model preprocessing of every family is its application's preprocess_input;
+    the families that normalise inside their graph get the identity (never twice)."""
+    spec = BACKBONES[name]
+    module = getattr(keras.applications, FAMILIES[name])
+    expected = np.asarray(module.preprocess_input(pixels.copy()))
+    np.testing.assert_allclose(np.asarray(BackbonePreprocessing(spec.preprocessing)(pixels)),
+                               expected, atol=1e-4)
+    assert spec.normalises_inside == np.array_equal(expected, pixels)
+    for other in BACKBONES.values():  # the same family, the same preprocessing
+        if _family(other) == name:
+            assert other.preprocessing == spec.preprocessing, other.name
+
+
+def test_every_backbone_spec_is_consistent():
+    """Specs of the members that are not built: a family, a size, blocks, parameters."""
     for name, spec in BACKBONES.items():
-        keras.backend.clear_session()
-        size = max(32, spec.min_size)
-        model, got_spec = build_backbone(name, weights=None, input_size=size)
-        assert got_spec is spec
-        assert tuple(model.input.shape[1:]) == (size, size, 3), name
-        if model.output.shape[-1] != spec.feature_dim:
-            problems.append(f"{name}: {model.output.shape[-1]} channels != {spec.feature_dim}")
+        assert _family(spec) is not None, name
+        assert spec.default_size >= spec.min_size and spec.params > 0 and spec.feature_dim > 0
         assert list(spec.blocks), name
-        for block in spec.blocks:
-            try:
-                trainable = resolve_trainable(model, spec, block)
-            except ValueError as exc:
-                problems.append(f"{name}: block {block!r} does not resolve ({exc})")
-                continue
-            if not trainable:
-                problems.append(f"{name}: block {block!r} gives no trainable layer")
-        del model
+        if spec.normalises_inside:
+            assert spec.preprocessing == "none", name
+
+
+@pytest.mark.parametrize("name", list(FAMILIES))
+def test_family_builds_and_its_blocks_resolve(name):
+    """Build the smallest member of each family once (weights=None, smallest size)."""
+    spec = BACKBONES[name]
+    keras.backend.clear_session()
+    size = max(32, spec.min_size)
+    model, got_spec = build_backbone(name, weights=None, input_size=size)
+    assert got_spec is spec
+    assert tuple(model.input.shape[1:]) == (size, size, 3)
+    assert model.output.shape[-1] == spec.feature_dim
+    assert model.count_params() == spec.params
+    if spec.normalises_inside:  # its own normalisation is in the graph
+        assert any(isinstance(layer, (keras.layers.Rescaling, keras.layers.Normalization))
+                   for layer in model.layers)
+    problems = []
+    previous = None
+    for block in spec.blocks:
+        try:
+            trainable = resolve_trainable(model, spec, block)
+        except ValueError as exc:
+            problems.append(f"block {block!r} does not resolve ({exc})")
+            continue
+        if not trainable:
+            problems.append(f"block {block!r} gives no trainable layer")
+        elif previous is not None and len(trainable) >= previous:
+            problems.append(f"block {block!r} does not train fewer layers than the one before")
+        previous = len(trainable)
+    del model
     keras.backend.clear_session()
     assert not problems, "\n".join(problems)
 

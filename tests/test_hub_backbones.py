@@ -1,0 +1,206 @@
+"""keras-hub as a second source of backbones: timm checkpoint folders and keras-hub presets.
+
+The checkpoints are written here (tests/hub_checkpoints.py): ResNet-18 with
+random weights under timm's key names, two seeds, and a keras-hub preset
+written with ``save_to_preset``. No network.
+"""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import shutil  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import textwrap  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+keras_hub = pytest.importorskip("keras_hub")
+safetensors_numpy = pytest.importorskip("safetensors.numpy")
+
+from sklearn.base import clone  # noqa: E402
+from sklearn.model_selection import GridSearchCV  # noqa: E402
+
+from hub_checkpoints import write_keras_hub_preset, write_timm_resnet18  # noqa: E402
+from sktransfer import FineTunedClassifier, PretrainedEmbedder  # noqa: E402
+from sktransfer._cache import ActivationCache  # noqa: E402
+from sktransfer.backbones import (  # noqa: E402
+    WeightsUnavailableError,
+    export_backbone,
+    get_backbone_spec,
+)
+
+SIZE = 32
+MEAN_A, STD_A = (0.40, 0.50, 0.60), (0.20, 0.25, 0.30)  # not ImageNet's: the preset's own
+
+
+@pytest.fixture(scope="module")
+def folders(tmp_path_factory):
+    root = tmp_path_factory.mktemp("hub")
+    a = write_timm_resnet18(root / "resnet18.a1_in1k", seed=0, tag="a1_in1k", mean=MEAN_A, std=STD_A)
+    b = write_timm_resnet18(root / "resnet18.tv_in1k", seed=1, tag="tv_in1k")
+    return {"a": a, "b": b, "root": root}
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.default_rng(0)
+    X = rng.integers(0, 256, size=(8, SIZE, SIZE, 3), dtype=np.uint8)
+    y = np.array(["cat", "dog"] * 4)
+    return X, y
+
+
+def _reference_features(folder, X, mean, std):
+    """keras-hub's own backbone on (x / 255 - mean) / std, average-pooled."""
+    backbone = keras_hub.models.Backbone.from_preset(folder, image_shape=(SIZE, SIZE, 3))
+    x = (X.astype("float32") / 255.0 - np.array(mean, "float32")) / np.array(std, "float32")
+    return np.asarray(backbone(x, training=False)).mean(axis=(1, 2))
+
+
+def test_spec_of_a_timm_folder(folders):
+    spec = get_backbone_spec(folders["a"])
+    assert spec.source == "keras-hub" and spec.constructor == "ResNetBackbone"
+    assert [b for b in spec.blocks if b.startswith("stack")] == ["stack0", "stack1", "stack2", "stack3"]
+    assert spec.feature_dim == 512 and spec.default_size == 224
+    state = safetensors_numpy.load_file(os.path.join(folders["a"], "model.safetensors"))
+    # Every tensor of the checkpoint but the classifier and BatchNorm's batch counters.
+    expected = sum(v.size for k, v in state.items()
+                   if not k.startswith("fc.") and not k.endswith("num_batches_tracked"))
+    assert spec.params == expected
+    np.testing.assert_allclose(spec.scale, 1.0 / (255.0 * np.array(STD_A)))
+    np.testing.assert_allclose(spec.offset, -np.array(MEAN_A) / np.array(STD_A))
+
+
+def test_embedder_applies_the_preset_normalisation_once(folders, data):
+    X, _ = data
+    got = PretrainedEmbedder(folders["a"], input_size=SIZE, cache=False).fit(X).transform(X)
+    expected = _reference_features(folders["a"], X, MEAN_A, STD_A)
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
+
+
+def test_two_tags_never_share_cache_entries(folders, data):
+    X, _ = data
+    a, b = get_backbone_spec(folders["a"]), get_backbone_spec(folders["b"])
+    assert a.weights_id != b.weights_id
+    cache = ActivationCache()
+    fa = PretrainedEmbedder(folders["a"], input_size=SIZE, cache=cache).fit(X).transform(X)
+    fb = PretrainedEmbedder(folders["b"], input_size=SIZE, cache=cache).fit(X).transform(X)
+    assert cache.hits == 0
+    imagenet = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
+    np.testing.assert_allclose(fb, _reference_features(folders["b"], X, *imagenet),
+                               rtol=1e-4, atol=1e-4)
+    assert not np.allclose(fa, fb, rtol=1e-2, atol=0)
+    # The identity is the content, not the path: a copy is the same weights.
+    copy = shutil.copytree(folders["a"], folders["root"] / "copy_of_a")
+    assert get_backbone_spec(copy).weights_id == a.weights_id
+
+
+def test_grid_search_over_trainable_layers_reuses_the_cache(folders, data):
+    X, y = data
+    cache = ActivationCache()
+    clf = FineTunedClassifier(folders["a"], input_size=SIZE, epochs=1, head_epochs=0, batch_size=4,
+                              cache=cache, tta=False, random_state=0)
+    search = GridSearchCV(clf, {"trainable_layers": [0, "stack3"]}, cv=2).fit(X, y)
+    assert cache.hits > 0  # folds and candidates share the frozen activations
+    misses = cache.misses
+    again = clone(clf).set_params(trainable_layers="stack3").fit(X, y)
+    assert cache.misses == misses  # nothing frozen computed twice
+    assert search.best_estimator_.predict(X).shape == (8,)
+    assert again.transform(X).shape == (8, 512)
+
+
+def test_keras_hub_preset_folder_equals_the_timm_folder(folders, data):
+    X, _ = data
+    preset = write_keras_hub_preset(folders["a"], folders["root"] / "keras_hub_preset")
+    spec = get_backbone_spec(preset)
+    assert spec.source == "keras-hub" and spec.constructor == "ResNetBackbone"
+    np.testing.assert_allclose(spec.scale, get_backbone_spec(folders["a"]).scale)
+    got = PretrainedEmbedder(preset, input_size=SIZE, cache=False).fit(X).transform(X)
+    np.testing.assert_allclose(got, _reference_features(folders["a"], X, MEAN_A, STD_A),
+                               rtol=1e-4, atol=1e-4)
+
+
+_LOAD_OFFLINE = textwrap.dedent("""
+    import sys
+    import numpy as np
+    import sktransfer
+    X = np.load(sys.argv[1])
+    for saved, expected in zip(sys.argv[2::2], sys.argv[3::2]):
+        model = sktransfer.load(saved)
+        np.testing.assert_allclose(model.predict_proba(X), np.load(expected), atol=1e-5)
+        print("loaded", model.backbone_info_["backbone"].endswith("moved_away"))
+""")
+
+
+def test_saved_models_load_offline_without_the_folder(folders, data, tmp_path):
+    """Head only (the whole backbone frozen) and the last stage trained: both load in a
+    fresh process with HF_HUB_OFFLINE=1, once the checkpoint folder is gone."""
+    X, y = data
+    import sktransfer
+
+    folder = shutil.copytree(folders["a"], tmp_path / "moved_away")
+    np.save(tmp_path / "X.npy", X)
+    args = [os.fspath(tmp_path / "X.npy")]
+    for layers in (0, "stack3"):
+        clf = FineTunedClassifier(os.fspath(folder), input_size=SIZE, trainable_layers=layers,
+                                  epochs=1, head_epochs=1, random_state=0).fit(X, y)
+        sktransfer.save(clf, tmp_path / f"saved_{layers}")
+        np.save(tmp_path / f"p_{layers}.npy", clf.predict_proba(X))
+        args += [os.fspath(tmp_path / f"saved_{layers}"), os.fspath(tmp_path / f"p_{layers}.npy")]
+    shutil.rmtree(folder)
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": os.getcwd(),
+           "HF_HOME": os.fspath(tmp_path / "hf_home"), "KAGGLEHUB_CACHE": os.fspath(tmp_path)}
+    out = subprocess.run([sys.executable, "-c", _LOAD_OFFLINE, *args],
+                         env=env, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.count("loaded True") == 2
+
+
+def test_exported_backbone_is_accepted_by_weights(folders, data, tmp_path):
+    X, y = data
+    clf = FineTunedClassifier(folders["a"], input_size=SIZE, trainable_layers="stack3", epochs=1,
+                              head_epochs=0, learning_rate=0.05, random_state=0).fit(X, y)
+    path = export_backbone(clf, tmp_path / "tuned.weights.h5")
+    tuned = PretrainedEmbedder(folders["a"], weights=path, input_size=SIZE, cache=False).fit(X)
+    expected = clf.transform(X)  # head=(): the pooled backbone features
+    np.testing.assert_allclose(tuned.transform(X), expected, rtol=1e-4, atol=1e-4)
+    pretrained = PretrainedEmbedder(folders["a"], input_size=SIZE, cache=False).fit(X).transform(X)
+    assert not np.allclose(pretrained, expected, rtol=1e-3, atol=0)  # it did train
+
+
+def test_network_handle_offline_says_how_to_download(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", os.fspath(tmp_path))
+    import huggingface_hub.constants as hf_constants
+
+    monkeypatch.setattr(hf_constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(hf_constants, "HF_HUB_CACHE", os.fspath(tmp_path / "hub"))
+    with pytest.raises(WeightsUnavailableError) as info:
+        get_backbone_spec("hf://timm/resnet18.a1_in1k")
+    message = str(info.value)
+    assert "huggingface-cli download timm/resnet18.a1_in1k --local-dir" in message
+    assert "save_to_preset" in message and "resnet18.a1_in1k" in message
+
+
+def test_unknown_name_suggests_the_hub_handles():
+    with pytest.raises(ValueError) as info:
+        get_backbone_spec("resnet18")
+    message = str(info.value)
+    assert "Closest:" in message and "resnet_18_imagenet" in message
+
+
+def test_imagenet_classifier_uses_the_checkpoint_head(folders, data):
+    """PretrainedImageNetClassifier on a timm folder: softmax(pooled @ fc.weight.T + fc.bias)."""
+    from sktransfer import PretrainedImageNetClassifier
+
+    X, _ = data
+    clf = PretrainedImageNetClassifier(folders["a"], input_size=SIZE).fit()
+    state = safetensors_numpy.load_file(os.path.join(folders["a"], "model.safetensors"))
+    logits = _reference_features(folders["a"], X, MEAN_A, STD_A) @ state["fc.weight"].T
+    logits += state["fc.bias"]
+    expected = np.exp(logits - logits.max(axis=1, keepdims=True))
+    expected /= expected.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(clf.predict_imagenet_proba(X), expected, rtol=1e-4, atol=1e-6)
+    assert clf.imagenet_classes_[1] == "goldfish"
