@@ -1,4 +1,4 @@
-"""Fidelity of the offline EfficientNet-Lite0 port (sktransfer.efficientnet_lite).
+"""Fidelity of the offline EfficientNet-Lite0 port (sktransfer.backbones.efficientnet_lite).
 
 Classifies cat and dog photos with the converted 1000-class ImageNet head and
 reports the fraction of cats predicted in the ImageNet cat classes (281-285),
@@ -34,7 +34,7 @@ sys.path.insert(0, REPO)
 
 import keras  # noqa: E402
 
-from sktransfer.efficientnet_lite import (  # noqa: E402
+from sktransfer.backbones.efficientnet_lite import (
     EfficientNetLite0,
     imagenet_weights_path,
     preprocess_input,

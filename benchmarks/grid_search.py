@@ -118,7 +118,7 @@ def frozen_floor(args, weights, images):
     """Seconds of one frozen forward pass of the backbone over all images."""
     import keras
 
-    from sktransfer._frozen import run_model
+    from sktransfer._engine.frozen import run_model
     from sktransfer.backbones import build_backbone
 
     model, _ = build_backbone(args.backbone, weights, args.size)

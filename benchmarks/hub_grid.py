@@ -44,7 +44,7 @@ def parse_args():
 
 def run(backbone, X, y, grid, args, cache):
     import sktransfer as skt
-    from sktransfer.backbones import clear_templates
+    from sktransfer._engine.templates import clear_templates
 
     clear_templates()
     skt.clear_cache()

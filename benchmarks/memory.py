@@ -113,9 +113,9 @@ def main():
     if args.without_fix:
         import contextlib
 
-        import sktransfer._training
+        import sktransfer.estimators._base
 
-        sktransfer._training.release_train_graphs = lambda model: contextlib.nullcontext()
+        sktransfer.estimators._base.release_train_graphs = lambda model: contextlib.nullcontext()
 
     import tensorflow as tf
 

@@ -32,8 +32,13 @@ import numpy as np
 from _common import limit_per_class, save
 import sktransfer as skt
 from sktransfer.metrics import evaluate
-from sktransfer.plot import (diagnose_learning_curves, plot_confusion_matrix,
-                             plot_learning_curves, plot_precision_recall, plot_roc)
+from sktransfer.plot import (
+    diagnose_learning_curves,
+    plot_confusion_matrix,
+    plot_learning_curves,
+    plot_precision_recall,
+    plot_roc,
+)
 
 
 def parse_args():

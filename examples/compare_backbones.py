@@ -35,7 +35,8 @@ import numpy as np
 
 from _common import SHARED_MOBILENET, limit_per_class, save
 import sktransfer as skt
-from sktransfer.backbones import WeightsUnavailableError, build_backbone
+from sktransfer.exceptions import WeightsUnavailableError
+from sktransfer.backbones import build_backbone
 from sktransfer.compare import agreement, compare_models, plot_agreement, plot_comparison
 
 BACKBONES = ["efficientnet_lite0", "mobilenet_0.25", "mobilenet", "mobilenetv2",

@@ -39,9 +39,15 @@ from sklearn.svm import SVC
 from _common import limit_per_class, save
 import sktransfer as skt
 from sktransfer.metrics import evaluate
-from sktransfer.plot import (plot_by_epochs, plot_confusion_matrix, plot_grid_search,
-                             plot_learning_curves, plot_param_comparison,
-                             plot_precision_recall, worst_errors)
+from sktransfer.plot import (
+    plot_by_epochs,
+    plot_confusion_matrix,
+    plot_grid_search,
+    plot_learning_curves,
+    plot_param_comparison,
+    plot_precision_recall,
+    worst_errors,
+)
 
 
 def int_or_name(text):

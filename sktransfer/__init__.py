@@ -7,14 +7,16 @@ stays fast.
 
 import importlib
 
+from . import _moved
+
 __version__ = "0.1.0"
 
 _LAZY = {
-    "Augmentation": "augment",
-    "FineTunedClassifier": "finetune",
-    "PretrainedEmbedder": "embedding",
-    "PretrainedImageNetClassifier": "imagenet",
-    "SimpleCNNClassifier": "scratch",
+    "Augmentation": "estimators",
+    "FineTunedClassifier": "estimators",
+    "PretrainedEmbedder": "estimators",
+    "PretrainedImageNetClassifier": "estimators",
+    "SimpleCNNClassifier": "estimators",
     "load_image_folder": "datasets",
     "load_sample": "datasets",
     "load_images": "images",
@@ -22,10 +24,11 @@ _LAZY = {
     "FirstNPerClassSplit": "model_selection",
     "per_class_split": "model_selection",
     "available_backbones": "backbones",
-    "ActivationCache": "_cache",
-    "clear_cache": "_cache",
-    "get_cache": "_cache",
-    "set_cache": "_cache",
+    "ActivationCache": "_engine.cache",
+    "clear_cache": "_engine.cache",
+    "get_cache": "_engine.cache",
+    "set_cache": "_engine.cache",
+    "clear_templates": "_engine.templates",
     "config_context": "_config",
     "get_config": "_config",
     "set_config": "_config",
@@ -34,33 +37,31 @@ _LAZY = {
     "save": "persistence",
     "load": "persistence",
 }
-# Every public module, loaded on first attribute access (``sktransfer.optimizers``).
+# Every public module, loaded on first attribute access (``sktransfer.metrics``).
 _SUBMODULES = (
-    "augment",
     "backbones",
     "cli",
     "compare",
     "datasets",
-    "efficientnet_lite",
-    "embedding",
-    "finetune",
-    "imagenet",
+    "estimators",
+    "exceptions",
     "images",
     "metrics",
     "model_selection",
-    "optimizers",
     "persistence",
     "plot",
     "report",
-    "scratch",
     "tuning",
 )
+# Modules of sktransfer 0.1.0 that moved: importing one warns FutureWarning (see _moved).
+_moved.install()
+_DEPRECATED_MODULES = tuple(sorted(_moved.MOVED))
 
 __all__ = sorted(_LAZY) + list(_SUBMODULES) + ["__version__"]
 
 
 def __getattr__(name):
-    if name in _SUBMODULES:
+    if name in _SUBMODULES or name in _DEPRECATED_MODULES:
         module = importlib.import_module(f".{name}", __name__)
         globals()[name] = module
         return module

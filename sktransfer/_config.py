@@ -10,7 +10,7 @@ over them, and saved models do not depend on them).
     candidates and CV folds of a grid search) train on one compiled Keras
     model, reloaded with each fit's fresh weights and optimizer state,
     instead of tracing a new training graph every fit. See
-    :mod:`sktransfer._trainers`.
+    :mod:`sktransfer._engine.trainers`.
 ``xla`` ({"auto", True, False}, default "auto")
     Compile the training step of the layers above the cut with XLA
     (``jit_compile``). ``"auto"``: on CPU-only machines, when backbone

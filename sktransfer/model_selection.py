@@ -26,7 +26,7 @@ from sklearn.model_selection import BaseCrossValidator
 from sklearn.utils import _safe_indexing, check_random_state, indexable
 from sklearn.utils.validation import column_or_1d
 
-from ._history_recorder import FitHistory, HistoryRecorder
+from ._engine.history_recorder import FitHistory, HistoryRecorder
 
 __all__ = ["FirstNPerClassSplit", "FitHistory", "HistoryRecorder", "PerClassSplit",
            "per_class_split"]

@@ -104,8 +104,8 @@ def candidate_grid(backbone="resnet50v2", *, weights="imagenet", input_size=None
     >>> [type(g["model"][0]).__name__ for g in grid]
     ['Pipeline', 'FineTunedClassifier']
     """
-    from .embedding import PretrainedEmbedder
-    from .finetune import FineTunedClassifier
+    from .estimators import PretrainedEmbedder
+    from .estimators import FineTunedClassifier
 
     unknown = [name for name in include if name not in CANDIDATES]
     if unknown or not include or isinstance(include, str):

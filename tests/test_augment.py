@@ -1,4 +1,4 @@
-"""Tests of the Augmentation parameter object (sktransfer.augment)."""
+"""Tests of the Augmentation parameter object (sktransfer.estimators)."""
 
 import os
 

@@ -9,17 +9,17 @@ import urllib.error  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from sktransfer import efficientnet_lite  # noqa: E402
-from sktransfer._cut import resolve_trainable  # noqa: E402
-from sktransfer.backbones import (  # noqa: E402
+from sktransfer.backbones import efficientnet_lite  # noqa: E402
+from sktransfer._engine.cut import resolve_trainable  # noqa: E402
+from sktransfer.backbones import (
     BACKBONES,
     BackbonePreprocessing,
-    WeightsUnavailableError,
     available_backbones,
     build_backbone,
     get_backbone_spec,
     normalize_size,
 )
+from sktransfer.exceptions import WeightsUnavailableError
 
 import keras  # noqa: E402  (after sktransfer, which quiets TensorFlow's log)
 
@@ -302,7 +302,7 @@ def test_new_weights_file_at_the_same_path_is_not_served_from_the_template(tmp_p
     activation cache, keyed by the file's content, then filed them under the new
     weights."""
     from sktransfer import PretrainedEmbedder
-    from sktransfer.backbones import clear_templates
+    from sktransfer._engine.templates import clear_templates
 
     X = np.random.default_rng(0).integers(0, 256, size=(4, 32, 32, 3), dtype=np.uint8)
     model, _ = build_backbone("mobilenet_0.25", weights=None, input_size=32)

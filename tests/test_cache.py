@@ -11,7 +11,7 @@ from PIL import Image
 from sklearn.base import clone
 
 from sktransfer import FineTunedClassifier, PretrainedEmbedder, clear_cache
-from sktransfer._cache import ActivationCache, content_keys, resolve_cache
+from sktransfer._engine.cache import ActivationCache, content_keys, resolve_cache
 
 
 def test_eviction_keeps_the_byte_budget():
@@ -225,7 +225,7 @@ def test_augmented_views_are_cached_and_do_not_depend_on_the_cache(binary_sample
 
 def test_compiled_and_eager_inference_agree(binary_sample):
     """Large inputs run through a tf.function (fused ops), small ones eagerly: same numbers."""
-    from sktransfer import _frozen
+    from sktransfer._engine import frozen as _frozen
 
     X, _ = binary_sample
     emb = PretrainedEmbedder(BACKBONE, input_size=SIZE, cache=False, batch_size=4).fit(X)
@@ -240,7 +240,7 @@ def test_compiled_inference_traces_once_whatever_the_batch_sizes(binary_sample):
     """One graph per model for every batch of a pass, the shorter last one included,
     and for later passes with other numbers of images (each trace costs 0.1-0.2 s;
     a warm head-only fit of a grid search costs 0.3 s)."""
-    from sktransfer import _frozen
+    from sktransfer._engine import frozen as _frozen
 
     X, _ = binary_sample
     emb = PretrainedEmbedder(BACKBONE, input_size=SIZE, cache=False, batch_size=4).fit(X)
@@ -269,7 +269,8 @@ def test_compiled_inference_traces_once_whatever_the_batch_sizes(binary_sample):
 def test_inference_passes_run_in_inference_batches(monkeypatch, setting, cpu, batch_size, side,
                                                    n, sizes):
     import sktransfer
-    from sktransfer import _config, _frozen
+    from sktransfer import _config
+    from sktransfer._engine import frozen as _frozen
 
     class Record:
         def __init__(self):
@@ -292,7 +293,7 @@ def test_large_inputs_run_compiled_in_every_chunk(binary_sample, monkeypatch):
     """Decoding overlaps compute in chunks of a few batches; each chunk must still run
     through the compiled function when the whole input is large (it ran eagerly, about
     half as fast, when the choice was made per chunk)."""
-    from sktransfer import _frozen
+    from sktransfer._engine import frozen as _frozen
 
     X, _ = binary_sample
     monkeypatch.setattr(_frozen, "_CHUNK", 8)  # 40 images: 5 chunks of 2 batches of 4
@@ -312,7 +313,7 @@ def test_content_keys_remember_files_until_they_change(tmp_path):
     """File hashes are remembered by stat, except for files modified in the last seconds."""
     import time
 
-    from sktransfer import _cache
+    from sktransfer._utils import hashing
 
     path = tmp_path / "a.bin"
     X = np.array([str(path)], dtype=object)
@@ -328,13 +329,13 @@ def test_content_keys_remember_files_until_they_change(tmp_path):
     assert second != first
     old = now - 3600 * 10**9
     os.utime(path, ns=(old, old))
-    n_remembered = len(_cache._DIGESTS)
+    n_remembered = len(hashing._DIGESTS)
     assert content_keys(X)[0] == second
-    assert len(_cache._DIGESTS) == n_remembered + 1
+    assert len(hashing._DIGESTS) == n_remembered + 1
     path.write_bytes(b"z" * 10)  # a later change moves the mtime on
     assert content_keys(X)[0] not in (first, second)
     clear_cache()
-    assert not _cache._DIGESTS
+    assert not hashing._DIGESTS
 
 
 @pytest.mark.parametrize("trainable_layers", [0, 2])

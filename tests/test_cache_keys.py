@@ -18,8 +18,8 @@ from PIL import Image
 from conftest import SIZE
 import sktransfer
 from sktransfer import Augmentation, FineTunedClassifier, PretrainedEmbedder
-from sktransfer._cache import ActivationCache
-from sktransfer._frozen import frozen_identity
+from sktransfer._engine.cache import ActivationCache
+from sktransfer._engine.frozen import frozen_identity
 from sktransfer.backbones import BACKBONES
 
 import keras  # after sktransfer, which quiets TensorFlow's start-up log

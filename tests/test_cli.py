@@ -22,7 +22,7 @@ import pytest
 from conftest import BACKBONE, SIZE
 from PIL import Image
 
-from sktransfer import _cli_args, _cli_support, cli
+from sktransfer.cli import _args as _cli_args, _support as _cli_support, _main as cli
 from sktransfer.cli import main
 from sktransfer.datasets import load_sample
 

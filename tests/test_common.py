@@ -82,7 +82,7 @@ def test_outputs_of_a_subset_and_of_a_permutation(fitted, binary_sample):
 def test_repeated_outputs_trace_each_model_once(fitted, binary_sample):
     """Outputs reuse their models and compiled functions (without a frozen part, every
     prediction built a new model and traced its function again)."""
-    from sktransfer._prediction import prediction_parts
+    from sktransfer.estimators._prediction import prediction_parts
 
     if not hasattr(fitted, "classes_"):
         pytest.skip("the embedder has one model")

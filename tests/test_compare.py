@@ -31,8 +31,8 @@ import sktransfer.compare._agreement as _agreement_module  # noqa: E402
 import sktransfer.compare._models as _models_module  # noqa: E402
 import sktransfer.compare._plot as _plot_module  # noqa: E402
 from sktransfer import FineTunedClassifier  # noqa: E402
-from sktransfer._peak_memory import _PeakMemory, _rss_reader  # noqa: E402
-from sktransfer.compare import (  # noqa: E402
+from sktransfer._utils.peak_memory import PeakMemory, _rss_reader  # noqa: E402
+from sktransfer.compare import (
     ComparisonTable,
     _param_counts,
     agreement,
@@ -195,7 +195,7 @@ def test_binary_default_names_and_errors():
 
 
 def test_peak_memory_sees_a_temporary_allocation():
-    with _PeakMemory() as memory:
+    with PeakMemory() as memory:
         block = np.ones(64 * 1024 * 1024 // 8)  # 64 MiB, touched
         time.sleep(0.05)
         del block
@@ -223,10 +223,11 @@ class _StateProbe(TransformerMixin, BaseEstimator):
     """A pass-through step that notes what the process shared when its pipeline began to fit."""
 
     def fit(self, X, y=None):
-        from sktransfer import _trainers, backbones
-        from sktransfer._cache import get_cache
+        from sktransfer._engine import trainers as _trainers
+        from sktransfer._engine import templates
+        from sktransfer._engine.cache import get_cache
 
-        self.seen_ = (len(get_cache()), len(backbones._TEMPLATES), _trainers.n_trainers())
+        self.seen_ = (len(get_cache()), templates.n_templates(), _trainers.n_trainers())
         return self
 
     def transform(self, X):

@@ -1,4 +1,4 @@
-"""Tests of trainable-layer resolution and the frozen/trainable split (sktransfer._cut)."""
+"""Tests of trainable-layer resolution and the frozen/trainable split (sktransfer._engine.cut)."""
 
 import os
 
@@ -7,7 +7,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from sktransfer._cut import cut_points, resolve_trainable, split_at  # noqa: E402
+from sktransfer._engine.cut import cut_points, resolve_trainable, split_at  # noqa: E402
 from sktransfer.backbones import build_backbone  # noqa: E402
 
 import keras  # noqa: E402  (after sktransfer, which quiets TensorFlow's log)

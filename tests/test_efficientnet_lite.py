@@ -1,4 +1,4 @@
-"""Tests of the offline EfficientNet-Lite0 port (sktransfer.efficientnet_lite)."""
+"""Tests of the offline EfficientNet-Lite0 port (sktransfer.backbones.efficientnet_lite)."""
 
 import os
 import pickle
@@ -11,8 +11,8 @@ import warnings
 import numpy as np
 import pytest
 
-from sktransfer import efficientnet_lite as lite
-from sktransfer.efficientnet_lite import (
+from sktransfer.backbones import efficientnet_lite as lite
+from sktransfer.backbones.efficientnet_lite import (
     EfficientNetLite0,
     imagenet_weights_path,
     preprocess_input,

@@ -76,7 +76,7 @@ def test_fits_share_one_frozen_network(sample64):
     Random weights: a fresh network per fit."""
     from sklearn.base import clone
 
-    from sktransfer.backbones import clear_templates
+    from sktransfer._engine.templates import clear_templates
 
     X, _ = sample64
     clear_templates()

@@ -25,12 +25,9 @@ from sklearn.model_selection import GridSearchCV  # noqa: E402
 
 from hub_checkpoints import write_keras_hub_preset, write_timm_resnet18  # noqa: E402
 from sktransfer import FineTunedClassifier, PretrainedEmbedder  # noqa: E402
-from sktransfer._cache import ActivationCache  # noqa: E402
-from sktransfer.backbones import (  # noqa: E402
-    WeightsUnavailableError,
-    export_backbone,
-    get_backbone_spec,
-)
+from sktransfer._engine.cache import ActivationCache  # noqa: E402
+from sktransfer.exceptions import WeightsUnavailableError
+from sktransfer.backbones import export_backbone, get_backbone_spec
 
 SIZE = 32
 MEAN_A, STD_A = (0.40, 0.50, 0.60), (0.20, 0.25, 0.30)  # not ImageNet's: the preset's own

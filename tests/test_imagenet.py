@@ -10,9 +10,9 @@ import pytest  # noqa: E402
 pytest.importorskip("keras_hub")  # the offline source of the ImageNet class names
 
 from sktransfer import PretrainedImageNetClassifier  # noqa: E402
-from sktransfer import efficientnet_lite  # noqa: E402
+from sktransfer.backbones import efficientnet_lite  # noqa: E402
 from sktransfer.datasets import load_sample  # noqa: E402
-from sktransfer.imagenet import imagenet_class_names  # noqa: E402
+from sktransfer.estimators import imagenet_class_names  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -14,8 +14,8 @@ from PIL import Image
 from sklearn.base import clone
 
 from sktransfer import PretrainedEmbedder, SimpleCNNClassifier
-from sktransfer import _decode
-from sktransfer.images import UnreadableImageError
+from sktransfer.images import _decode
+from sktransfer.exceptions import UnreadableImageError
 from sktransfer.persistence import load, save
 
 

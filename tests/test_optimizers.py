@@ -1,4 +1,4 @@
-"""Tests of optimizer construction and the two-learning-rate trainer (sktransfer.optimizers)."""
+"""Tests of optimizer construction and the two-learning-rate trainer (sktransfer.estimators)."""
 
 import os
 
@@ -7,11 +7,12 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from sktransfer.optimizers import OPTIMIZERS, TwoRateTrainer, make_optimizer  # noqa: E402
+from sktransfer.estimators import OPTIMIZERS, make_optimizer  # noqa: E402
+from sktransfer._engine.two_rate import TwoRateTrainer
 
 import keras  # noqa: E402  (after sktransfer, which quiets TensorFlow's log)
 
-# The documented defaults (module docstring of sktransfer.optimizers).
+# The documented defaults (module docstring of sktransfer.estimators).
 DOCUMENTED = {
     "sgd": (keras.optimizers.SGD, 0.01),
     "rmsprop": (keras.optimizers.RMSprop, 0.001),

@@ -16,7 +16,7 @@ from conftest import BACKBONE, SIZE
 import sktransfer
 from sktransfer import Augmentation, FineTunedClassifier, PretrainedEmbedder, SimpleCNNClassifier
 from sktransfer.backbones import BACKBONES, PREPROCESSING_MODES, BackbonePreprocessing
-from sktransfer.efficientnet_lite import EfficientNetLite0
+from sktransfer.backbones.efficientnet_lite import EfficientNetLite0
 
 import keras  # after sktransfer, which quiets TensorFlow's start-up log
 
@@ -241,7 +241,7 @@ def test_balanced_class_weight_changes_what_is_learned(unbalanced, make_classifi
 @pytest.fixture
 def views_seen(monkeypatch):
     """The cached augmented views each fit trains on (one array per view)."""
-    import sktransfer._training as training
+    import sktransfer.estimators._base as training
 
     seen = []
 

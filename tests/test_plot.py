@@ -21,7 +21,7 @@ from sklearn.pipeline import make_pipeline  # noqa: E402
 from sklearn.preprocessing import FunctionTransformer  # noqa: E402
 from sklearn.svm import SVC  # noqa: E402
 
-from sktransfer.plot import (  # noqa: E402
+from sktransfer.plot import (
     diagnose_learning_curves,
     plot_confusion_matrix,
     plot_learning_curves,

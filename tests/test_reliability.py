@@ -52,7 +52,7 @@ def test_memory_stays_flat_over_fits(make_classifier):
     Measured on this configuration (blocks 6, 7 and top of EfficientNet-Lite0
     train, 7 s per cycle): without the fix RSS grew by 145 MB and the Python
     objects by 136,000 from cycle 2 to 4; with it by -1 to +4 MB and 928
-    objects. See benchmarks/memory.py and sktransfer._compat.release_train_graphs.
+    objects. See benchmarks/memory.py and sktransfer._utils.compat.release_train_graphs.
     """
     X, y = load_sample(size=SIZE, n_per_class=2, random_state=0, return_X_y=True)
     rss, objects = [], []
@@ -147,7 +147,7 @@ def _fitted_attributes(est):
 
 def test_interrupted_first_fit_leaves_estimator_unfitted(binary_sample, make_classifier):
     X, y = binary_sample
-    from sktransfer._trainers import clear_trainers
+    from sktransfer._engine.trainers import clear_trainers
 
     clear_trainers()
     clf = make_classifier(epochs=3, callbacks=[_InterruptAtEpoch(1)])
@@ -158,7 +158,7 @@ def test_interrupted_first_fit_leaves_estimator_unfitted(binary_sample, make_cla
     with pytest.raises(NotFittedError):
         clf.predict(X)
     # The half-trained graph is released too: the fit's own at once, the reused
-    # trainer's (see sktransfer._trainers) when the pool drops it.
+    # trainer's (see sktransfer._engine.trainers) when the pool drops it.
     clear_trainers()
     assert _custom_gradients() == registered
 

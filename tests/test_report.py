@@ -30,7 +30,7 @@ from sklearn.pipeline import make_pipeline  # noqa: E402
 from sklearn.preprocessing import FunctionTransformer  # noqa: E402
 from sklearn.svm import SVC  # noqa: E402
 
-import sktransfer.report as report_module  # noqa: E402
+import sktransfer.report._sections as report_module  # noqa: E402
 from sktransfer import FineTunedClassifier  # noqa: E402
 from sktransfer.compare import ComparisonTable  # noqa: E402
 from sktransfer.metrics import evaluate  # noqa: E402

@@ -12,8 +12,8 @@ import pytest
 from sklearn.base import clone
 
 from sktransfer import Augmentation, FineTunedClassifier, PretrainedEmbedder, SimpleCNNClassifier
-from sktransfer._cache import ActivationCache, clear_cache
-from sktransfer._compat import import_keras
+from sktransfer._engine.cache import ActivationCache, clear_cache
+from sktransfer._utils.compat import import_keras
 from sktransfer.datasets import load_sample
 from sktransfer.persistence import JSON_NAME, load, save
 
@@ -126,7 +126,7 @@ def test_round_trip_gives_the_same_estimator(make, data, tmp_path):
 def test_layout_hashes_and_versions(cnn, cnn_save):
     assert sorted(p.name for p in cnn_save.iterdir()) == ["estimator.json", "model.keras"]
     document = _read(cnn_save)
-    assert document["estimator"] == {"module": "sktransfer.scratch", "class": "SimpleCNNClassifier"}
+    assert document["estimator"] == {"module": "sktransfer", "class": "SimpleCNNClassifier"}
     assert document["models"]["model_"]["file"] == "model.keras"
     digest = hashlib.sha256((cnn_save / "model.keras").read_bytes()).hexdigest()
     assert document["models"]["model_"]["sha256"] == digest
@@ -258,7 +258,7 @@ def test_interrupted_save_keeps_the_previous_one(failure, cnn, data, copy_of_sav
 def test_model_file_with_a_lambda_layer_is_refused(where, copy_of_save):
     from keras.src.backend.common import global_state
 
-    from sktransfer._network import InferenceMode
+    from sktransfer._engine.network import InferenceMode
 
     inputs = keras.Input((32, 32, 3))
     lambda_model = keras.Model(inputs, keras.layers.Lambda(lambda x: x * 2.0)(inputs))

@@ -12,7 +12,7 @@ from sklearn.model_selection import GridSearchCV, StratifiedKFold
 from sklearn.pipeline import make_pipeline
 
 from sktransfer import FineTunedClassifier
-from sktransfer._plot_histories import plot_search_histories
+from sktransfer.plot import plot_search_histories
 from sktransfer.model_selection import FitHistory, HistoryRecorder
 
 

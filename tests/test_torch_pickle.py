@@ -12,8 +12,8 @@ from collections import OrderedDict
 import numpy as np
 import pytest
 
-from sktransfer import _torch_pickle
-from sktransfer._torch_pickle import read_legacy_torch_state_dict
+from sktransfer.backbones import _torch_pickle
+from sktransfer.backbones._torch_pickle import read_legacy_torch_state_dict
 
 _HEADERS = (_torch_pickle._TORCH_MAGIC, _torch_pickle._TORCH_PROTOCOL, {"little_endian": True})
 

@@ -7,7 +7,7 @@ import pytest
 
 import sktransfer
 from sktransfer import FineTunedClassifier
-from sktransfer import _trainers
+from sktransfer._engine import trainers as _trainers
 
 from conftest import BACKBONE, SIZE
 

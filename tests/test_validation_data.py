@@ -132,8 +132,8 @@ def test_trainable_layers_of_only_normalisation_warns(sample):
 
 
 def test_cli_validation_per_class_and_stated_defaults(capsys):
-    from sktransfer._cli_args import build_parser
-    from sktransfer._cli_support import classifier
+    from sktransfer.cli._args import build_parser
+    from sktransfer.cli._support import classifier
 
     parser = build_parser()
     args = parser.parse_args(["fit", "--out", "run", "--validation-per-class", "20"])

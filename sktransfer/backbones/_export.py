@@ -2,7 +2,7 @@
 
 import os
 
-from .._compat import import_keras
+from .._utils.compat import import_keras
 
 keras = import_keras()
 

@@ -149,7 +149,7 @@ _SPECS = [
       for v, dim, params in [("Tiny", 768, 27820128), ("Small", 768, 49454688),
                              ("Base", 1024, 87566464), ("Large", 1536, 196230336),
                              ("XLarge", 2048, 348147968)]],
-    BackboneSpec("efficientnet_lite0", "sktransfer.efficientnet_lite.EfficientNetLite0",
+    BackboneSpec("efficientnet_lite0", "sktransfer.backbones.efficientnet_lite.EfficientNetLite0",
                  "efficientnet_lite", 224, 1280, _efficientnet(7), params=3413024, source=OFFLINE),
 ]
 KERAS_APPLICATIONS_SPECS = {s.name: s for s in _SPECS}
@@ -158,7 +158,7 @@ KERAS_APPLICATIONS_SPECS = {s.name: s for s in _SPECS}
 def _import(dotted):
     module_name, _, attr = dotted.rpartition(".")
     if module_name == "keras.applications":
-        from .._compat import import_keras
+        from .._utils.compat import import_keras
 
         return getattr(import_keras().applications, attr)
     import importlib

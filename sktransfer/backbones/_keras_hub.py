@@ -29,7 +29,7 @@ import os
 import re
 import threading
 
-from .._compat import import_keras
+from .._utils.compat import import_keras
 from ._spec import KERAS_HUB, BackboneSpec, WeightsUnavailableError
 from ._timm_tags import TIMM_TAGS
 
@@ -155,7 +155,7 @@ def _preset_files(handle, config):
 
 
 def _content_hash(files):
-    from .._cache import file_digest
+    from .._utils.hashing import file_digest
 
     h = hashlib.blake2b(digest_size=16)
     for path in files:

@@ -8,11 +8,14 @@ the saved model (a Lambda layer would not load in Keras' safe mode).
 
 from numbers import Real
 
-from .._compat import import_keras
+from .._utils.compat import import_keras
 
 keras = import_keras()
 
-__all__ = ["PREPROCESSING_MODES", "BackbonePreprocessing", "preprocessing_layer"]
+__all__ = ["PREPROCESSING_MODES", "PREPROCESS_LAYER", "BackbonePreprocessing", "preprocessing_layer"]
+
+#: The name of the preprocessing layer inside every model sktransfer builds.
+PREPROCESS_LAYER = "preprocess"
 
 _CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
 _TORCH_MEAN = (0.485, 0.456, 0.406)
@@ -94,7 +97,7 @@ def _floats(values, name):
     return tuple(float(v) for v in values) * (3 if len(values) == 1 else 1)
 
 
-def preprocessing_layer(spec, name="preprocess"):
+def preprocessing_layer(spec, name=PREPROCESS_LAYER):
     """The :class:`BackbonePreprocessing` layer of a :class:`BackboneSpec`."""
     return BackbonePreprocessing(spec.preprocessing, scale=spec.scale, offset=spec.offset,
                                  name=name)

@@ -3,15 +3,13 @@
 from dataclasses import dataclass, field
 from numbers import Integral
 
+from ..exceptions import WeightsUnavailableError
+
 __all__ = ["BackboneSpec", "WeightsUnavailableError", "normalize_size", "prefix_blocks"]
 
 KERAS_APPLICATIONS = "keras.applications"
 KERAS_HUB = "keras-hub"
 OFFLINE = "sktransfer (offline weights)"
-
-
-class WeightsUnavailableError(OSError):
-    """Pretrained weights could not be downloaded or found in a local cache."""
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ each model pays for its own.
 Cold or warm
 ------------
 Fits in one process share the activation cache, the pretrained backbone
-templates and the compiled trainers (see :mod:`sktransfer._shared_state`), so
+templates and the compiled trainers (see :mod:`sktransfer._engine.shared_state`), so
 a model fitted after another with the same backbone would start warm: its
 frozen activations already computed, its backbone already built, in seconds
 and megabytes that the first model paid for. By default (``warm=False``)
@@ -50,7 +50,7 @@ Modules: :mod:`._models` (:func:`compare_models`), :mod:`._table`
 from ._agreement import Agreement, agreement
 from ._models import _param_counts, compare_models  # noqa: F401: tests import _param_counts
 from ._plot import plot_agreement, plot_comparison, short_names
-from ._table import _COLUMNS, ComparisonTable  # noqa: F401: report.py imports _COLUMNS
+from ._table import COLUMNS, ComparisonTable  # noqa: F401  (the report imports COLUMNS)
 
 __all__ = ["Agreement", "ComparisonTable", "agreement", "compare_models", "plot_agreement",
            "plot_comparison", "short_names"]

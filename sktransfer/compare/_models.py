@@ -11,10 +11,12 @@ import numpy as np
 from sklearn.base import clone
 from sklearn.utils.validation import column_or_1d
 
-from .._compat import import_keras
-from .._peak_memory import _PeakMemory
-from .._shared_state import forget_shared_state, shared_state
-from ..metrics import _py, binary_summary, multiclass_summary
+from .._utils.compat import import_keras
+from .._utils.peak_memory import PeakMemory
+from .._engine.shared_state import forget_shared_state, shared_state
+from ..metrics import binary_summary, multiclass_summary
+from .._utils.estimators import flat_parts
+from .._utils.jsonable import to_python
 from ._table import ComparisonTable
 
 __all__ = ["compare_models"]
@@ -23,12 +25,7 @@ __all__ = ["compare_models"]
 # -- what an estimator is --------------------------------------------------------
 def _parts(estimator):
     """The estimator and, for a Pipeline or a search, what is inside it."""
-    if hasattr(estimator, "best_estimator_"):
-        return _parts(estimator.best_estimator_)
-    if hasattr(estimator, "steps"):
-        return [p for _, step in estimator.steps if step not in (None, "passthrough")
-                for p in _parts(step)]
-    return [estimator]
+    return flat_parts(estimator)
 
 
 def _is_keras(part):
@@ -114,7 +111,7 @@ def _first(X, k):
 def _scores(y_true, y_pred, classes):
     """accuracy, precision, recall, F1: binary for two classes, else macro averages."""
     if len(classes) == 2:
-        pos = _py(classes[1])
+        pos = to_python(classes[1])
         s = binary_summary(y_true, (y_pred == classes[1]).astype(float), pos_label=pos)
         return s["accuracy"], s["precision"], s["recall"], s["f1"], "binary"
     s = multiclass_summary(y_true, y_pred, labels=classes)
@@ -207,7 +204,7 @@ def compare_models(estimators, X_train, y_train, X_test, y_test, *, names=None, 
         if not warm:
             forget_shared_state()
         state = shared_state()
-        with _PeakMemory() as memory:
+        with PeakMemory() as memory:
             start = time.perf_counter()
             model.fit(X_train, y_train)
             fit_seconds = time.perf_counter() - start

@@ -4,7 +4,7 @@ import json
 
 __all__ = ["ComparisonTable"]
 
-_COLUMNS = [  # (key, header, format)
+COLUMNS = [  # (key, header, format)
     ("name", "model", "{}"),
     ("accuracy", "accuracy", "{:.3f}"),
     ("precision", "precision", "{:.3f}"),
@@ -55,11 +55,11 @@ class ComparisonTable(list):
         return json.dumps(self.to_records(), **kwargs)
 
     def __str__(self):
-        cells = [[header for _, header, _ in _COLUMNS]]
+        cells = [[header for _, header, _ in COLUMNS]]
         for row in self:
             cells.append(["-" if row.get(key) is None else fmt.format(row[key])
-                          for key, _, fmt in _COLUMNS])
-        widths = [max(len(r[i]) for r in cells) for i in range(len(_COLUMNS))]
+                          for key, _, fmt in COLUMNS])
+        widths = [max(len(r[i]) for r in cells) for i in range(len(COLUMNS))]
         lines = []
         for r in cells:
             left = r[0].ljust(widths[0])

@@ -1,0 +1,356 @@
+"""The report's sections and :func:`write_report` (see :mod:`sktransfer.report`)."""
+
+import datetime
+import numbers
+import os
+from collections.abc import Mapping
+
+import matplotlib.pyplot as plt
+import numpy as np
+from sklearn.utils.validation import column_or_1d
+
+from .. import __version__
+from .._utils.atomic import write_file
+from .._utils.estimators import unwrap
+from ..metrics import predict_scores
+from ._html import _e, _figure, _note, _page, _short, _table
+from ..compare import COLUMNS, plot_comparison
+from ..metrics import evaluate
+from .._utils.jsonable import to_python
+from ..plot import (
+    estimator_name,
+    diagnose_learning_curves,
+    plot_by_epochs,
+    plot_confusion_matrix,
+    plot_grid_search,
+    plot_learning_curves,
+    plot_one_vs_rest,
+    plot_param_comparison,
+    plot_precision_recall,
+    plot_roc,
+    worst_errors,
+)
+
+__all__ = ["write_report"]
+
+
+class _Predictions:
+    """Stands in for the estimator on X_test: the scores of one prediction pass.
+
+    It has ``predict_proba`` or ``decision_function`` exactly when the
+    estimator has, so :func:`evaluate` and the plots make the same choices as
+    with the estimator itself; ``predict`` follows :func:`evaluate`'s rule
+    (threshold 0.5 / 0 for two classes, the most probable class otherwise),
+    so the confusion matrix matches the metrics table.
+    """
+
+    def __init__(self, estimator, X):
+        self._X = X
+        self.classes_, self.kind, scores = predict_scores(estimator, X)
+        classes = self.classes_
+        if self.kind == "proba":
+            self.predict_proba = self._give(scores)
+            pred = (classes[(scores[:, 1] >= 0.5).astype(int)] if len(classes) == 2
+                    else classes[np.argmax(scores, axis=1)])
+        elif self.kind == "decision":
+            self.decision_function = self._give(scores)
+            pred = (classes[(scores.ravel() >= 0).astype(int)] if len(classes) == 2
+                    else np.asarray(estimator.predict(X)))
+        else:
+            pred = scores
+        self.predict = self._give(pred)
+
+    def _give(self, value):
+        def method(X):
+            if X is not self._X:
+                raise ValueError("report internals: predictions are cached for X_test only.")
+            return value
+        return method
+
+
+def _parts(estimator):
+    """[(label, estimator)] to describe: a search's best estimator, a Pipeline's steps."""
+    return [("estimator" if name is None else f"step {name!r}", step)
+            for name, step in unwrap(estimator)]
+
+
+def _with_history(estimator):
+    """The estimator, or a Pipeline's first step, that has a ``history_``."""
+    for _, part in _parts(estimator):
+        if isinstance(getattr(part, "history_", None), Mapping):
+            return part
+    return None
+
+
+def _class_order(estimator, *labels):
+    classes = getattr(estimator, "classes_", None)
+    seen = [] if classes is None else [to_python(c) for c in classes]
+    extra = {to_python(c) for y in labels if y is not None for c in np.unique(column_or_1d(y))}
+    return seen + sorted(extra - set(seen), key=str)
+
+
+# -- sections -------------------------------------------------------------------------
+def _data_section(estimator, y_train, y_test, data_summary):
+    out = []
+    if data_summary:
+        out.append(_table(["", "value"], [[k, v] for k, v in data_summary.items()],
+                          "data-summary"))
+    columns = [("train", y_train), ("test", y_test)]
+    columns = [(name, column_or_1d(y)) for name, y in columns if y is not None]
+    rows = [[c] + [int(np.sum(y == c)) for _, y in columns]
+            for c in _class_order(estimator, y_train, y_test)]
+    rows.append(["total"] + [len(y) for _, y in columns])
+    out.append(_table(["class"] + [name for name, _ in columns], rows, "class-counts"))
+    return "".join(out)
+
+
+def _estimator_section(estimator):
+    out = [f"<p><code>{_e(_short(estimator, 300))}</code></p>"]
+    if hasattr(estimator, "best_params_"):
+        best = _short(estimator.best_params_, 300)
+        out.append(f"<p>Best parameters of the search: <code>{_e(best)}</code></p>")
+    info_id = "backbone-info"
+    for i, (label, part) in enumerate(_parts(estimator)):
+        if hasattr(part, "get_params"):
+            params = part.get_params(deep=False)
+            out.append(f"<h3>{_e(label)}: {_e(type(part).__name__)}</h3>")
+            out.append(_table(["parameter", "value"], [[k, _short(v)] for k, v in params.items()],
+                              f"parameters-{i}"))
+        info = getattr(part, "backbone_info_", None)
+        if isinstance(info, Mapping):
+            out.append(f"<h3>{_e(label)}: backbone_info_</h3>")
+            out.append(_table(["", "value"], [[k, _short(v)] for k, v in info.items()], info_id))
+            info_id = f"backbone-info-{i}"  # ids stay unique
+    return "".join(out)
+
+
+def _metrics_section(summary, classes=None):
+    if summary["kind"] == "binary":
+        pos, neg = summary["pos_label"], summary["neg_label"]
+        threshold = format(summary["threshold"], "g")
+        # The classes in the confusion matrix's order (classes_: the positive one second).
+        first_pos = classes is not None and [to_python(c) for c in classes].index(pos) == 0
+        order = [pos, neg] if first_pos else [neg, pos]
+        cell = {(pos, pos): "TP", (pos, neg): "FN", (neg, pos): "FP", (neg, neg): "TN"}
+        out = [f"<p>Positive class {_e(repr(pos))}, threshold {_e(threshold)}, "
+               f"n = {summary['n']}.</p>",
+               _table([""] + [f"predicted {c}" for c in order],
+                      [[f"true {t}"] + [summary[cell[t, p]] for p in order] for t in order],
+                      "confusion-counts")]
+        names = [("accuracy", "accuracy"), ("balanced_accuracy", "balanced accuracy"),
+                 ("precision", "precision"), ("sensitivity", "sensitivity (recall)"),
+                 ("specificity", "specificity"), ("f1", "F1"), ("roc_auc", "ROC AUC"),
+                 ("average_precision", "average precision")]
+        out.append(_table(["metric", "value"], [[label, summary[key]] for key, label in names],
+                          "metrics-summary"))
+        return "".join(out)
+    header = ["class", "precision", "sensitivity", "specificity", "F1", "support", "ROC AUC"]
+    keys = ["precision", "sensitivity", "specificity", "f1", "support"]
+    rows = [[label] + [d[k] for k in keys] + [d["roc_auc"]]
+            for label, d in summary["per_class"].items()]
+    rows.append(["macro avg"] + [summary["macro_avg"][k] for k in keys]
+                + [summary["roc_auc_ovr_macro"]])
+    rows.append(["weighted avg"] + [summary["weighted_avg"][k] for k in keys] + [""])
+    overall = [["accuracy", summary["accuracy"]],
+               ["balanced accuracy", summary["balanced_accuracy"]],
+               ["ROC AUC (one-vs-rest, macro)", summary["roc_auc_ovr_macro"]]]
+    return (f"<p>{len(summary['labels'])} classes, n = {summary['n']}.</p>"
+            + _table(header, rows, "metrics-per-class")
+            + _table(["metric", "value"], overall, "metrics-summary"))
+
+
+def _learning_section(estimator):
+    part = _with_history(estimator)
+    if part is None:
+        return _note("No history_: learning curves exist for sktransfer's Keras classifiers.")
+    diagnosis = diagnose_learning_curves(part)
+    reasons = "".join(f"<li>{_e(r)}</li>" for r in diagnosis.reasons)
+    return (_figure(plot_learning_curves(part), "learning curves",
+                    f"Loss and accuracy per epoch of {type(part).__name__}.")
+            + f'<p>Diagnosis: <span class="verdict" id="verdict">{_e(diagnosis.verdict)}</span>'
+            f"</p><ul>{reasons}</ul>")
+
+
+def _evaluation_sections(frozen, X_test, y_test, name):
+    """[(id, heading, html)]: confusion matrix, ROC / PR curves, worst errors."""
+    k = len(frozen.classes_)
+    side = max(4.5, 0.45 * k + 2.5)
+    fig, axes = plt.subplots(1, 2, figsize=(2 * side + 1, side), layout="constrained")
+    plot_confusion_matrix(frozen, X_test, y_test, ax=axes[0])
+    plot_confusion_matrix(frozen, X_test, y_test, normalize="true", ax=axes[1])
+    confusion = _figure(fig, "confusion matrix", "Rows are true labels, columns predicted labels.")
+    if k > 2:
+        confusion += _figure(
+            plot_one_vs_rest(frozen, X_test, y_test), "one-vs-rest matrices",
+            "Each class against all the others: its true positives top left.")
+    sections = [("confusion", "Confusion matrix", confusion)]
+    if frozen.kind == "label":
+        missing = _note(f"{name} has neither predict_proba nor decision_function.")
+        return sections + [("curves", "ROC and precision-recall curves", missing),
+                           ("errors", "Worst errors", missing)]
+    fig, axes = plt.subplots(1, 2, figsize=(12, 5), layout="constrained")
+    plot_roc(frozen, X_test, y_test, name=name, ax=axes[0])
+    plot_precision_recall(frozen, X_test, y_test, name=name, ax=axes[1])
+    sections.append(("curves", "ROC and precision-recall curves",
+                     _figure(fig, "ROC and precision-recall curves")))
+    try:
+        result = worst_errors(frozen, X_test, y_test, k=5)
+    except (TypeError, ValueError) as exc:  # e.g. X_test is not images
+        errors = _note(f"No worst-errors gallery: {exc}")
+    else:
+        where = "; ".join(f"{panel.replace('_', ' ')}: {result.indices(panel)}"
+                          for panel in result.panels)
+        errors = _figure(result.figure, "worst errors", f"The most confident mistakes (score: "
+                         f"{result.score_name}). Indices into X_test, {where}.")
+    return sections + [("errors", "Worst errors", errors)]
+
+
+def _searched(results):
+    """{parameter: number of distinct values} of the parameters that vary."""
+    counts = {}
+    for key in results:
+        if key.startswith("param_"):
+            values = {repr(to_python(v)) for v in np.ma.getdata(results[key])}
+            if len(values) > 1:
+                counts[key[len("param_"):]] = len(values)
+    return counts
+
+
+def _pick(counts, preferred, exclude=()):
+    for name in counts:
+        if (name == preferred or name.endswith("__" + preferred)) and name not in exclude:
+            return name
+    return None
+
+
+def _search_section(search):
+    results = search.cv_results_
+    scoring = None
+    if "mean_test_score" not in results:
+        refit = getattr(search, "refit", None)
+        scoring = refit if isinstance(refit, str) else next(
+            k[len("mean_test_"):] for k in results if k.startswith("mean_test_"))
+    key = f"test_{scoring or 'score'}"
+    out = [f"<p>{len(results['params'])} candidates; best parameters "
+           f"<code>{_e(_short(getattr(search, 'best_params_', None), 300))}</code>.</p>"]
+    counts = _searched(results)
+    numeric = [p for p in counts if all(isinstance(to_python(v), numbers.Real) and not isinstance(
+        to_python(v), bool) for v in np.ma.getdata(results["param_" + p]))]
+    x = _pick(counts, "trainable_layers") or max(numeric or counts, key=counts.get, default=None)
+    if x is not None:
+        hue = _pick(counts, "batch_size", (x,)) or min(
+            (p for p in counts if p != x), key=counts.get, default=None)
+        out.append(_figure(plot_grid_search(search, x=x, hue=hue, scoring=scoring),
+                           "grid search", f"Validation error by {x}"
+                           + (f" and {hue}" if hue else "") + "."))
+        for param, plot in (("optimizer", plot_param_comparison), ("epochs", plot_by_epochs)):
+            name = _pick(counts, param, (x, hue))
+            if name is not None:
+                out.append(_figure(plot(search, name, scoring=scoring), f"search by {name}"))
+    order = np.argsort(results[f"rank_{key}"], kind="stable")[:10]
+    rows = [[int(results[f"rank_{key}"][i]), _short(results["params"][i], 120),
+             results[f"mean_{key}"][i], results[f"std_{key}"][i]] for i in order]
+    out.append(_table(["rank", "parameters", f"mean {scoring or 'score'}", "std"], rows,
+                      "search-top"))
+    return "".join(out)
+
+
+def _comparison_section(comparison):
+    rows = [[f"{row[key]:,}" if key.endswith("_params") and row.get(key) is not None
+             else row.get(key) for key, _, _ in COLUMNS] for row in comparison]
+    return (_table([header for _, header, _ in COLUMNS], rows, "comparison")
+            + _figure(plot_comparison(list(comparison)), "model comparison"))
+
+
+# -- the report ------------------------------------------------------------------
+def write_report(path, estimator, X_test, y_test, *, X_train=None, y_train=None, search=None,
+                 comparison=None, title="sktransfer report", data_summary=None):
+    """Write one self-contained HTML report of a fitted classifier.
+
+    Sections: title and date; data (`data_summary`, then image counts per
+    class for train and test); the estimator (``get_params(deep=False)`` of
+    it or of each Pipeline step, long values shortened, and
+    ``backbone_info_``); test metrics from :func:`sktransfer.metrics.evaluate`
+    (binary summary, or the per-class table); learning curves and their
+    diagnosis (when the estimator, or a Pipeline's first step having one,
+    has ``history_``); the confusion matrix (counts and normalised, and
+    one-vs-rest for more than two classes); ROC and precision-recall curves;
+    the 5 worst errors; the grid search (when `search` is given) and the
+    model comparison (when `comparison` is given).
+
+    Parameters
+    ----------
+    path : str or path-like
+        The HTML file to write; it is replaced atomically (written next to
+        it, then renamed), so a reader never sees half a report.
+    estimator : fitted classifier
+        An sktransfer classifier, a Pipeline or a fitted search.
+    X_test, y_test : array-like
+        Test images (arrays or file paths) and labels, predicted once.
+    X_train, y_train : array-like, default=None
+        Training data; only the labels are used (class counts). `X_train`
+        is accepted so a call can pass the whole split.
+    search : fitted GridSearchCV or RandomizedSearchCV, default=None
+        Adds the validation error plots (x: ``trainable_layers`` when
+        searched, else the numeric parameter with most values; lines:
+        ``batch_size`` when searched, else the parameter with fewest values;
+        plus by optimizer and by epochs when those were searched) and the top
+        10 candidates.
+    comparison : ComparisonTable or list of dict, default=None
+        The result of :func:`sktransfer.compare.compare_models`.
+    title : str, default="sktransfer report"
+    data_summary : dict, default=None
+        Extra facts about the data (source, image size, ...), shown as is.
+
+    Returns
+    -------
+    path : str
+        The path written.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn.preprocessing import FunctionTransformer
+    >>> from sktransfer.datasets import load_sample
+    >>> X, y = load_sample(size=16, n_per_class=10, return_X_y=True)
+    >>> flatten = FunctionTransformer(lambda a: a.reshape(len(a), -1) / 255)
+    >>> clf = make_pipeline(flatten, LogisticRegression(max_iter=1000)).fit(X[::2], y[::2])
+    >>> path = write_report(os.path.join(tempfile.mkdtemp(), "run.html"), clf, X[1::2], y[1::2])
+    >>> open(path).read().count('<img src="data:image/png;base64,')  # 4 classes: one-vs-rest too
+    4
+    """
+    del X_train  # the counts come from the labels
+    path = os.fspath(path)
+    y_test = column_or_1d(y_test)
+    open_before = set(plt.get_fignums())
+    try:
+        name = estimator_name(estimator)
+        frozen = _Predictions(estimator, X_test)  # the one prediction pass
+        sections = [
+            ("data", "Data", _data_section(estimator, y_train, y_test, data_summary)),
+            ("estimator", "Estimator", _estimator_section(estimator)),
+            ("metrics", "Test metrics", _metrics_section(evaluate(frozen, X_test, y_test),
+                                                            frozen.classes_)),
+            ("learning", "Learning curves", _learning_section(estimator)),
+            *_evaluation_sections(frozen, X_test, y_test, name),
+        ]
+        if search is not None:
+            sections.append(("search", "Grid search", _search_section(search)))
+        if comparison is not None:
+            sections.append(("comparison", "Model comparison", _comparison_section(comparison)))
+    finally:
+        for number in set(plt.get_fignums()) - open_before:
+            plt.close(number)
+    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    meta = f"{name} on {len(y_test)} test images; generated {now} by sktransfer {__version__}."
+    _write_atomically(path, _page(title, meta, sections))
+    return path
+
+
+def _write_atomically(path, text):
+    """Write next to `path`, then rename: readers see the old file or the new one."""
+    write_file(path, text)
