@@ -238,7 +238,7 @@ class PretrainedEmbedder(
 
     @reports_user_index(OUTPUT_HINT)
     def transform(self, X):
-        """Pooled backbone features, shape (n_samples, n_features_out_), float32.
+        """Pooled backbone features, shape ``(n_samples, n_features_out_)``, float32.
 
         With ``tta=True``, the mean of the image's and its mirror image's.
 
@@ -252,7 +252,7 @@ class PretrainedEmbedder(
 
         Returns
         -------
-        X_new : ndarray of shape (n_samples, n_features_out_), float32
+        X_new : ndarray of shape ``(n_samples, n_features_out_)``, float32
         """
         check_is_fitted(self)
         # The fitted model's size and pooling, not the parameters' current values:
