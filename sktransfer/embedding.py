@@ -105,8 +105,8 @@ class PretrainedEmbedder(
         passes; the mirror image's features are cached under their own key).
         It applies to every image transformed, training and new images alike,
         so the estimator after it sees one kind of feature; the name follows
-        :class:`FineTunedClassifier`'s ``tta``. On the photos of README's
-        accuracy table it raised the SVM's and the linear probe's accuracy;
+        :class:`FineTunedClassifier`'s ``tta``. On the photos of the accuracy
+        benchmarks it raised the SVM's and the linear probe's accuracy;
         the default keeps the plain features of the literature.
     cache : bool, str or ActivationCache, default=True
         Where embeddings are kept so that an image is embedded once, ever:
