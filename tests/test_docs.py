@@ -156,3 +156,14 @@ def test_built_page_renders_in_chromium(page, tmp_path):
                for url in result["resources"]), result["resources"]
     if page.startswith("auto_examples/"):
         assert result["total"] >= 2  # the gallery's figures, not only the logo
+
+
+def test_cli_page_shows_the_current_help():
+    import subprocess
+
+    env = {**os.environ, "COLUMNS": "80", "PYTHONPATH": ROOT + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    done = subprocess.run([sys.executable, "-m", "sktransfer", "--help"], capture_output=True,
+                          text=True, env=env, check=True, timeout=120)
+    with open(os.path.join(DOCS, "guide", "cli.md"), encoding="utf-8") as fh:
+        page = fh.read()
+    assert done.stdout.strip() in page, "docs/guide/cli.md: paste the new `sktransfer --help`"
