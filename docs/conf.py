@@ -3,6 +3,7 @@
 Build (offline, warnings are errors):  python -m sphinx -W -b html docs docs/_build/html
 """
 
+import inspect
 import os
 import re
 import sys
@@ -49,6 +50,43 @@ numpydoc_class_members_toctree = False
 numpydoc_attributes_as_param_list = False
 numpydoc_xref_param_type = False
 
+
+def _documented_methods(cls):
+    """The public methods a class page shows: those sktransfer defines with a
+    docstring, inherited from sktransfer's own bases included. scikit-learn's
+    (``get_params``, ``score``) and Keras' (``compile``) are documented on
+    their sites; an override without a docstring (a Keras callback hook) is
+    not shown with Keras' docstring."""
+    names = []
+    for name in sorted(dir(cls)):
+        if name.startswith("_"):
+            continue
+        owner = next(k for k in cls.__mro__ if name in vars(k))
+        member = vars(owner)[name]
+        member = getattr(member, "__func__", member)  # static and class methods
+        if (owner.__module__.startswith("sktransfer") and inspect.isfunction(member)
+                and member.__doc__):
+            names.append(name)
+    return names
+
+
+def _public_classes():
+    """``{name as the API page writes it: class}`` for every public class."""
+    import importlib
+
+    found = {}
+    for name in sktransfer.__all__:
+        if name in sktransfer._SUBMODULES:
+            module = importlib.import_module(f"sktransfer.{name}")
+            found.update({f"sktransfer.{name}.{n}": getattr(module, n) for n in module.__all__})
+        elif name != "__version__":
+            found[f"sktransfer.{name}"] = getattr(sktransfer, name)
+    return {name: obj for name, obj in found.items() if inspect.isclass(obj)}
+
+
+autosummary_context = {"sktransfer_methods": {
+    name: _documented_methods(cls) for name, cls in _public_classes().items()}}
+
 # -- Gallery -------------------------------------------------------------------
 # Only the plot_*.py examples run while the docs build (seconds each, offline, on
 # the built-in sample); the real-data scripts (a data folder argument, minutes)
@@ -84,13 +122,13 @@ html_show_sourcelink = False
 html_context = {"default_mode": "light"}
 
 
-_REF = re.compile(r":ref:`([^`<]*?)(?:\s*<[^`]*>)?`")
+_REF = re.compile(r":(?:ref|term|doc):`([^`<]*?)(?:\s*<[^`]*>)?`")
 
 
 def _plain_foreign_refs(app, what, name, obj, options, lines):
-    """scikit-learn's inherited docstrings (``score``, ``get_params``) point
-    into scikit-learn's own site (``:ref:`accuracy_score```), which this site
-    lacks: keep the words, drop the link."""
+    """scikit-learn's docstrings (``set_fit_request``, ``score``) point into
+    scikit-learn's own site (``:ref:`accuracy_score```, ``:term:`meta-estimator```),
+    which this site lacks: keep the words, drop the link."""
     module = getattr(obj, "__module__", "") or ""
     if not module.startswith("sktransfer"):
         lines[:] = [_REF.sub(lambda m: m.group(1).strip(), line) for line in lines]

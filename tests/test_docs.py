@@ -167,3 +167,18 @@ def test_cli_page_shows_the_current_help():
     with open(os.path.join(DOCS, "guide", "cli.md"), encoding="utf-8") as fh:
         page = fh.read()
     assert done.stdout.strip() in page, "docs/guide/cli.md: paste the new `sktransfer --help`"
+
+
+def test_class_pages_show_sktransfer_methods_not_inherited_ones():
+    import conf
+
+    methods = conf.autosummary_context["sktransfer_methods"]
+    fine_tuner = methods["sktransfer.FineTunedClassifier"]
+    assert {"fit", "predict", "predict_proba", "transform"} <= set(fine_tuner)
+    assert not {"get_params", "set_params", "score"} & set(fine_tuner)
+    # A Keras callback hook overridden without a docstring is not shown with Keras' one.
+    assert "on_epoch_begin" not in methods["sktransfer.optimizers.BackboneRateFollowsHead"]
+    assert set(methods) == {f"sktransfer.{n}" for n in ("ActivationCache", "Augmentation",
+                            "FineTunedClassifier", "FirstNPerClassSplit", "PerClassSplit",
+                            "PretrainedEmbedder", "PretrainedImageNetClassifier",
+                            "SimpleCNNClassifier")} | {n for n in methods if n.count(".") == 2}
