@@ -235,3 +235,41 @@ def test_compare_four_weights_of_one_architecture(folders, data):
     for i in range(len(features)):
         for j in range(i):
             assert not np.allclose(features[i], features[j], rtol=1e-2, atol=0)
+
+
+def _weights_by_layer(model):
+    """{layer name: its weights} through nested models and the InferenceMode wrappers."""
+    out = {}
+    for layer in model._flatten_layers(include_self=False, recursive=True):
+        if layer.weights and not hasattr(layer, "layers"):
+            out.setdefault(layer.name, [w.numpy().copy() for w in layer.weights])
+    return out
+
+
+def test_last_stage_trains_batchnorm_stays_in_inference_mode(folders, data):
+    """trainable_layers="stack3" (tuning's top block) changes stack3 only, never a moving
+    mean / variance (against keras-hub's own backbone); tta and pickle hold."""
+    import pickle
+
+    import keras
+
+    from sktransfer.tuning import top_block
+
+    X, y = data
+    assert top_block(folders["b"]) == "stack3"
+    reference = keras_hub.models.Backbone.from_preset(folders["b"], image_shape=(SIZE, SIZE, 3))
+    before = _weights_by_layer(reference)
+    norms = [layer.name for layer in reference._flatten_layers(include_self=False)
+             if isinstance(layer, keras.layers.BatchNormalization)]
+    assert len(norms) == 20  # ResNet-18: 1 + 8 blocks x 2 + 3 downsampling
+    clf = FineTunedClassifier(folders["b"], input_size=SIZE, trainable_layers="stack3", epochs=2,
+                              head_epochs=0, learning_rate=0.05, tta=True, random_state=0)
+    after = _weights_by_layer(clf.fit(X, y).model_)
+    for name in norms:  # moving mean and variance keep the checkpoint's values
+        np.testing.assert_array_equal(before[name][2], after[name][2], err_msg=name)
+        np.testing.assert_array_equal(before[name][3], after[name][3], err_msg=name)
+    changed = [n for n in before if not all(
+        np.array_equal(a, b) for a, b in zip(before[n], after[n]))]
+    assert changed and all(n.startswith("stack3") for n in changed), changed
+    copy = pickle.loads(pickle.dumps(clf))
+    np.testing.assert_allclose(copy.predict_proba(X), clf.predict_proba(X), atol=1e-6)
