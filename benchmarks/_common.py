@@ -3,6 +3,7 @@
 import json
 import os
 import platform
+import sys
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -52,8 +53,33 @@ def machine():
     )
 
 
+def commit():
+    """The checkout's commit, with ``-dirty`` when files differ from it (None outside git)."""
+    import subprocess
+
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True,
+                              text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
+                               capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return head + ("-dirty" if dirty else "")
+
+
 def write_json(name, payload, quiet=False):
-    """Write ``payload`` to ``name``: a bare file name goes in benchmarks/results/, a path as given."""
+    """Write ``payload`` to ``name``: a bare file name goes in benchmarks/results/, a path as given.
+
+    Every result says when, where, how and from which commit it was measured
+    (``date``, ``machine``, ``command``, ``commit``): the documentation's
+    benchmark pages are generated from these files and refuse one without them.
+    """
+    payload = dict(payload)
+    payload.setdefault("date", time.strftime("%Y-%m-%d", time.gmtime()))
+    payload.setdefault("command", " ".join(["python"] + sys.argv))
+    payload.setdefault("commit", commit())
+    if "machine" not in payload:
+        payload["machine"] = machine()
     path = name if os.path.dirname(name) else os.path.join(RESULTS, name)
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     with open(path + ".tmp", "w") as fh:

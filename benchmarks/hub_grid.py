@@ -8,7 +8,7 @@ written first (the compute is that of the real weights; no network).
 
 Example::
 
-    python benchmarks/hub_grid.py --n 48 --size 64 --grid 0,1,2,stack3 --cv 3 --epochs 2
+    python benchmarks/hub_grid.py --n 96 --size 128 --grid 0,2,stack3 --cv 3 --epochs 2
 """
 
 import argparse
@@ -35,7 +35,8 @@ def parse_args():
                                       "timm ResNet-18 folder written to a temporary folder)")
     p.add_argument("--n", type=int, default=48, help="images (two classes)")
     p.add_argument("--size", type=int, default=64)
-    p.add_argument("--grid", default="0,1,2,stack3", help="trainable_layers values")
+    p.add_argument("--grid", default="0,2,stack3",
+                   help="trainable_layers values (1 trains only a BatchNormalization: it warns)")
     p.add_argument("--cv", type=int, default=3)
     p.add_argument("--epochs", type=int, default=2)
     p.add_argument("--json", help="write the figures here")

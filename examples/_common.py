@@ -30,3 +30,32 @@ def save(fig, out, name):
     fig.savefig(path, dpi=110)
     plt.close(fig)
     print(f"  wrote {path}")
+
+
+def confusion_figures(estimators, X_test, y_test, out, prefix, ncols=4):
+    """Write each model's confusion matrix (one panel each, up to `ncols` a row) as
+    ``out/<prefix>confusion_matrices.png`` and the one-vs-rest matrices of the most
+    accurate one as ``out/<prefix>one_vs_rest.png``; return the name of that one."""
+    from sklearn.metrics import accuracy_score
+
+    from sktransfer.plot import plot_confusion_matrix, plot_one_vs_rest
+
+    n = len(estimators)
+    ncols = min(ncols, n)
+    nrows = -(-n // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(5.4 * ncols, 5.0 * nrows), squeeze=False)
+    scores = {}
+    for ax, (name, est) in zip(axes.flat, estimators.items()):
+        y_pred = est.predict(X_test)
+        scores[name] = accuracy_score(y_test, y_pred)
+        plot_confusion_matrix(y_true=y_test, y_pred=y_pred, labels=est.classes_, ax=ax)
+        ax.set_title(f"{name}\naccuracy {scores[name]:.3f}", fontsize=9)
+    for ax in axes.flat[n:]:
+        ax.set_axis_off()
+    fig.tight_layout()
+    save(fig, out, f"{prefix}confusion_matrices.png")
+    best = max(scores, key=scores.get)
+    fig = plot_one_vs_rest(estimators[best], X_test, y_test)
+    fig.suptitle(f"one vs rest: {best}", fontsize=10)
+    save(fig, out, f"{prefix}one_vs_rest.png")
+    return best

@@ -27,16 +27,11 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
 from sklearn.metrics import multilabel_confusion_matrix  # noqa: E402
 
-from _common import limit_per_class, save  # noqa: E402
+from _common import confusion_figures, limit_per_class, save  # noqa: E402
 import sktransfer as skt  # noqa: E402
 from sktransfer.compare import compare_models, plot_comparison  # noqa: E402
-from sktransfer.plot import plot_confusion_matrix  # noqa: E402
 
 WAYS = {"classifier only": 0, "last two blocks": None, "all layers": "all"}
 LAST_TWO = {"resnet18": "stack2", "mobilenetv2": "block15"}
@@ -90,16 +85,9 @@ def main():
     print(table)  # accuracy, precision, recall, F1 (macro), fit seconds, ms per image, ...
     save(plot_comparison(table), args.out, "comparison.png")
 
-    fig, axes = plt.subplots(1, len(models), figsize=(4.2 * len(models), 4))
-    for ax, (name, est) in zip(axes, table.estimators_.items()):
-        plot_confusion_matrix(est, X_test, y_test, ax=ax)
-        ax.set_title(name, fontsize=9)
-    save(fig, args.out, "confusion_matrices.png")
-
-    best = max(table, key=lambda row: row["accuracy"])
-    est = table.estimators_[best["name"]]
-    print(f"\nbest: {best['name']} (accuracy {best['accuracy']:.3f}); one-vs-all matrices "
-          "[[TN, FP], [FN, TP]] per class:")
+    best = confusion_figures(table.estimators_, X_test, y_test, args.out, "")
+    est = table.estimators_[best]
+    print(f"\nbest: {best}; one-vs-all matrices [[TN, FP], [FN, TP]] per class:")
     for label, matrix in zip(est.classes_, multilabel_confusion_matrix(
             y_test, est.predict(X_test), labels=est.classes_)):
         print(f"  {label:<12} {matrix.tolist()}")

@@ -27,16 +27,11 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
 from sklearn.metrics import multilabel_confusion_matrix  # noqa: E402
 
-from _common import limit_per_class, save  # noqa: E402
+from _common import confusion_figures, limit_per_class, save  # noqa: E402
 import sktransfer as skt  # noqa: E402
 from sktransfer.compare import compare_models, plot_comparison  # noqa: E402
-from sktransfer.plot import plot_confusion_matrix  # noqa: E402
 
 RESNET50 = ",".join(f"hf://timm/resnet50.{tag}" for tag in ("tv_in1k", "tv2_in1k", "a1_in1k",
                                                             "a2_in1k"))
@@ -73,16 +68,9 @@ def label(handle):
 def report(table, X_test, y_test, out, name):
     print(table)
     save(plot_comparison(table), out, f"{name}.png")
-    n = len(table.estimators_)
-    fig, axes = plt.subplots(1, n, figsize=(4.2 * n, 4), squeeze=False)
-    for ax, (title, est) in zip(axes[0], table.estimators_.items()):
-        plot_confusion_matrix(est, X_test, y_test, ax=ax)
-        ax.set_title(title, fontsize=9)
-    save(fig, out, f"{name}_confusion.png")
-    best = max(table, key=lambda row: row["accuracy"])
-    est = table.estimators_[best["name"]]
-    print(f"best: {best['name']} (accuracy {best['accuracy']:.3f}); one-vs-all "
-          "[[TN, FP], [FN, TP]]:")
+    best = confusion_figures(table.estimators_, X_test, y_test, out, f"{name}_")
+    est = table.estimators_[best]
+    print(f"best: {best}; one-vs-all [[TN, FP], [FN, TP]]:")
     for cls, matrix in zip(est.classes_, multilabel_confusion_matrix(
             y_test, est.predict(X_test), labels=est.classes_)):
         print(f"  {cls:<12} {matrix.tolist()}")

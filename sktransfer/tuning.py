@@ -4,7 +4,7 @@ The usual choice is between a linear probe (logistic regression on frozen
 embeddings), an SVM on the same embeddings, and fine-tuning (the head alone,
 or the backbone's top block as well). Which one wins depends on the data: on
 small, easy sets the probe is hard to beat; on larger or fine-grained sets
-fine-tuning pays (see the accuracy table in README). :func:`make_tuner` returns
+fine-tuning pays (see the accuracy benchmarks in the documentation). :func:`make_tuner` returns
 an ordinary :class:`~sklearn.model_selection.GridSearchCV` over all of them;
 :func:`tune` fits it.
 

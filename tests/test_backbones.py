@@ -377,3 +377,26 @@ def test_imagenet_offline_raises_weights_unavailable(tmp_path, monkeypatch):
     # Nothing half-downloaded is left in the (temporary) cache.
     models_dir = tmp_path / "keras_home" / "models"
     assert models_dir.is_dir() and not any(models_dir.iterdir())
+
+
+def test_hub_handle_without_keras_hub_says_what_to_install(tmp_path, monkeypatch):
+    """keras-hub not installed: every kind of hub handle names the package to install."""
+    import sys
+
+    from sktransfer import FineTunedClassifier
+
+    monkeypatch.setitem(sys.modules, "keras_hub", None)  # `import keras_hub` raises ImportError
+    folder = tmp_path / "resnet18.a1_in1k"
+    folder.mkdir()
+    (folder / "config.json").write_text('{"architecture": "resnet18"}')
+    install = r'pip install "sktransfer\[hub\]"'
+    for handle in ("hf://timm/resnet18.a1_in1k", os.fspath(folder)):
+        with pytest.raises(ImportError, match=rf"needs keras-hub.*{install}"):
+            get_backbone_spec(handle)
+    X = np.zeros((4, 32, 32, 3), dtype="uint8")
+    with pytest.raises(ImportError, match=install):
+        FineTunedClassifier(os.fspath(folder), input_size=32, epochs=1).fit(X, [0, 1, 0, 1])
+    # A preset name is only known to keras-hub: the unknown-name error says so.
+    with pytest.raises(ValueError, match=rf"keras-hub is not installed.*{install}"):
+        get_backbone_spec("resnet_18_imagenet")
+    assert "efficientnetb0" in available_backbones()  # the registry works without it

@@ -3,6 +3,7 @@
 import importlib.util
 import json
 import os
+import time
 
 import numpy as np
 import pytest
@@ -23,7 +24,13 @@ def common(monkeypatch, tmp_path):
 def test_write_json_bare_name_goes_to_results(common, tmp_path):
     path = common.write_json("run.json", {"a": 1}, quiet=True)
     assert path == os.path.join(str(tmp_path / "results"), "run.json")
-    assert json.load(open(path)) == {"a": 1}
+    written = json.load(open(path))
+    assert written["a"] == 1
+    # The docs' benchmark pages refuse a result that does not say when, where,
+    # how and from which commit it was measured.
+    assert written["date"] == time.strftime("%Y-%m-%d", time.gmtime())
+    assert written["commit"] is None or len(written["commit"].split("-")[0]) == 40
+    assert written["command"].startswith("python ") and written["machine"]
 
 
 def test_write_json_path_with_folder_is_used_as_given(common, tmp_path):
@@ -32,8 +39,14 @@ def test_write_json_path_with_folder_is_used_as_given(common, tmp_path):
     target = tmp_path / "elsewhere" / "run.json"
     path = common.write_json(str(target), {"b": 2}, quiet=True)
     assert path == str(target)
-    assert json.load(open(target)) == {"b": 2}
+    assert json.load(open(target))["b"] == 2
     assert not os.path.exists(str(target) + ".tmp")
+
+
+def test_write_json_keeps_the_stamps_a_script_gives(common, tmp_path):
+    given = {"date": "2026-01-02", "machine": "m", "command": "c", "commit": "abc", "x": [1]}
+    path = common.write_json(str(tmp_path / "r.json"), given, quiet=True)
+    assert json.load(open(path)) == given
 
 
 def test_accuracy_scores_without_and_with_tta_whatever_the_model_says(binary_sample, make_classifier):

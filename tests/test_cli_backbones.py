@@ -59,3 +59,29 @@ def test_backbones_unknown_name_is_a_usage_error(capsys):
     assert main(["backbones", "resnet50v3"]) == 2
     err = capsys.readouterr().err
     assert "Closest:" in err and "resnet50v2" in err
+
+
+def test_fit_on_a_timm_folder_and_one_of_its_stages(tmp_path, capsys):
+    """--backbone takes a checkpoint folder, --trainable-layers its stage names (stack0..3)."""
+    pytest.importorskip("keras_hub")
+    import numpy as np
+    from hub_checkpoints import write_timm_resnet18
+    from PIL import Image
+
+    import sktransfer
+
+    folder = write_timm_resnet18(tmp_path / "resnet18.a1_in1k")
+    rng = np.random.default_rng(0)
+    for label in ("cat", "dog"):
+        os.makedirs(tmp_path / "images" / label)
+        for j in range(4):
+            pixels = rng.integers(0, 256, size=(32, 32, 3), dtype=np.uint8)
+            Image.fromarray(pixels).save(tmp_path / "images" / label / f"{j}.png")
+    out = tmp_path / "fit"
+    code = main(["-q", "fit", str(tmp_path / "images"), "--backbone", folder, "--input-size",
+                 "32", "--epochs", "1", "--head-epochs", "0", "--trainable-layers", "stack3",
+                 "--test-per-class", "1", "--out", str(out)])
+    assert code == 0, capsys.readouterr().err
+    model = sktransfer.load(out / "model")
+    assert model.backbone == folder and model.trainable_layers == "stack3"
+    assert model.backbone_info_["feature_dim"] == 512

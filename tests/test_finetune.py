@@ -291,7 +291,7 @@ class _RecordRate:
 
 
 @pytest.mark.parametrize("optimizer, learning_rate, expected", [
-    ("adam", None, 0.003),    # the fine-tuner's own default for Adam (README, "Why the defaults")
+    ("adam", None, 0.003),    # the fine-tuner's own default for Adam (docs/guide/defaults.md)
     ("Adam", None, 0.003),
     ("sgd", None, 0.01),      # other names keep sktransfer.estimators' table
     ("adam", 0.02, 0.02),     # an explicit rate always wins

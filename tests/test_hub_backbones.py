@@ -38,7 +38,9 @@ def folders(tmp_path_factory):
     root = tmp_path_factory.mktemp("hub")
     a = write_timm_resnet18(root / "resnet18.a1_in1k", seed=0, tag="a1_in1k", mean=MEAN_A, std=STD_A)
     b = write_timm_resnet18(root / "resnet18.tv_in1k", seed=1, tag="tv_in1k")
-    return {"a": a, "b": b, "root": root}
+    c = write_timm_resnet18(root / "resnet18.tv2_in1k", seed=2, tag="tv2_in1k")
+    d = write_timm_resnet18(root / "resnet18.a2_in1k", seed=3, tag="a2_in1k")
+    return {"a": a, "b": b, "c": c, "d": d, "root": root}
 
 
 @pytest.fixture(scope="module")
@@ -201,3 +203,70 @@ def test_imagenet_classifier_uses_the_checkpoint_head(folders, data):
     expected /= expected.sum(axis=1, keepdims=True)
     np.testing.assert_allclose(clf.predict_imagenet_proba(X), expected, rtol=1e-4, atol=1e-6)
     assert clf.imagenet_classes_[1] == "goldfish"
+
+
+def test_compare_four_weights_of_one_architecture(folders, data):
+    """The weights assignment: four ResNet-18 checkpoints, one split; each row is its own
+    weights (frozen features = that folder's keras-hub backbone) and its own predictions."""
+    from sklearn.metrics import accuracy_score
+
+    from sktransfer.compare import compare_models
+
+    X, y = data
+    imagenet = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
+    variants = {"a1_in1k": (folders["a"], (MEAN_A, STD_A)), "tv_in1k": (folders["b"], imagenet),
+                "tv2_in1k": (folders["c"], imagenet), "a2_in1k": (folders["d"], imagenet)}
+    models = {tag: FineTunedClassifier(folder, input_size=SIZE, epochs=1, head_epochs=0,
+                                       batch_size=4, tta=False, random_state=0)
+              for tag, (folder, _) in variants.items()}
+    table = compare_models(models, X, y, X[:4], y[:4], warm=True)  # one cache for all four
+    assert [row["name"] for row in table] == list(variants)
+    features = []
+    for row in table:
+        est = table.estimators_[row["name"]]
+        assert row["accuracy"] == accuracy_score(y[:4], est.predict(X[:4]))
+        folder, (mean, std) = variants[row["name"]]
+        features.append(est.transform(X[:4]))
+        np.testing.assert_allclose(features[-1], _reference_features(folder, X[:4], mean, std),
+                                   rtol=1e-4, atol=1e-4)
+    for i in range(len(features)):
+        for j in range(i):
+            assert not np.allclose(features[i], features[j], rtol=1e-2, atol=0)
+
+
+def _weights_by_layer(model):
+    """{layer name: its weights} through nested models and the InferenceMode wrappers."""
+    out = {}
+    for layer in model._flatten_layers(include_self=False, recursive=True):
+        if layer.weights and not hasattr(layer, "layers"):
+            out.setdefault(layer.name, [w.numpy().copy() for w in layer.weights])
+    return out
+
+
+def test_last_stage_trains_batchnorm_stays_in_inference_mode(folders, data):
+    """trainable_layers="stack3" (tuning's top block) changes stack3 only, never a moving
+    mean / variance (against keras-hub's own backbone); tta and pickle hold."""
+    import pickle
+
+    import keras
+
+    from sktransfer.tuning import top_block
+
+    X, y = data
+    assert top_block(folders["b"]) == "stack3"
+    reference = keras_hub.models.Backbone.from_preset(folders["b"], image_shape=(SIZE, SIZE, 3))
+    before = _weights_by_layer(reference)
+    norms = [layer.name for layer in reference._flatten_layers(include_self=False)
+             if isinstance(layer, keras.layers.BatchNormalization)]
+    assert len(norms) == 20  # ResNet-18: 1 + 8 blocks x 2 + 3 downsampling
+    clf = FineTunedClassifier(folders["b"], input_size=SIZE, trainable_layers="stack3", epochs=2,
+                              head_epochs=0, learning_rate=0.05, tta=True, random_state=0)
+    after = _weights_by_layer(clf.fit(X, y).model_)
+    for name in norms:  # moving mean and variance keep the checkpoint's values
+        np.testing.assert_array_equal(before[name][2], after[name][2], err_msg=name)
+        np.testing.assert_array_equal(before[name][3], after[name][3], err_msg=name)
+    changed = [n for n in before if not all(
+        np.array_equal(a, b) for a, b in zip(before[n], after[n]))]
+    assert changed and all(n.startswith("stack3") for n in changed), changed
+    copy = pickle.loads(pickle.dumps(clf))
+    np.testing.assert_allclose(copy.predict_proba(X), clf.predict_proba(X), atol=1e-6)

@@ -121,7 +121,7 @@ def test_same_random_state_same_predictions_across_processes():
     np.testing.assert_allclose(results[0], results[1], rtol=0, atol=1e-6)
     # This process has warm caches and templates from other tests: the same figures up
     # to the last bits, since activations other tests computed, in other batches, round
-    # differently (README, "Reproducible"; set_config(deterministic=True) makes them
+    # differently (docs/guide/reliability.md, "Reproducible"; set_config(deterministic=True) makes them
     # bitwise equal, see test_cache.py). Measured: up to 1.1e-6 here.
     np.testing.assert_allclose(results[0], here, rtol=0, atol=1e-5)
 

@@ -349,7 +349,7 @@ def _load_in_browser(text, tmp_path):
                "--disable-sync", f"--user-data-dir={profile}", "--enable-logging=stderr", "--v=0",
                "--virtual-time-budget=5000", "--dump-dom", probed.as_uri()]
     done = subprocess.run(command, capture_output=True, text=True, timeout=120)
-    found = re.search(r'<pre id="sktransfer-probe">(.*?)</pre>', done.stdout, re.S)
+    found = re.search(r'<pre id="sktransfer-probe"[^>]*>(.*?)</pre>', done.stdout, re.S)
     assert found, f"no probe result; exit {done.returncode}, stderr:\n{done.stderr[-3000:]}"
     console = [line for line in done.stderr.splitlines() if "CONSOLE" in line]
     return json.loads(html.unescape(found.group(1))), console, done.stderr

@@ -56,7 +56,6 @@ __all__ = [
     "BackboneSpec",
     "PREPROCESSING_MODES",
     "TIMM_TAGS",
-    "WeightsUnavailableError",
     "available_backbones",
     "build_backbone",
     "export_backbone",

@@ -33,8 +33,8 @@ from .._utils.compat import import_keras
 from ._spec import KERAS_HUB, BackboneSpec, WeightsUnavailableError
 from ._timm_tags import TIMM_TAGS
 
-__all__ = ["build_hub_backbone", "hub_catalogue", "hub_names", "hub_spec", "is_hub_handle",
-           "register_saved_sources"]
+__all__ = ["build_hub_backbone", "hub_catalogue", "hub_installed", "hub_names", "hub_spec",
+           "is_hub_handle", "register_saved_sources"]
 
 INSTALL = 'pip install "sktransfer[hub]" (keras-hub and safetensors)'
 _WEIGHT_SUFFIXES = (".safetensors", ".weights.h5", ".weights.json", ".safetensors.index.json")
@@ -53,14 +53,15 @@ def import_keras_hub(handle=None):
     return keras_hub
 
 
-def _installed():
+def hub_installed():
+    """Whether keras-hub can be imported."""
     import importlib.util
 
     return importlib.util.find_spec("keras_hub") is not None
 
 
 def _image_presets():
-    if not _installed():
+    if not hub_installed():
         return {}
     return dict(import_keras_hub().models.ImageClassifier.presets)
 

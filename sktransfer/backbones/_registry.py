@@ -90,10 +90,12 @@ def _closest(name, candidates, n=6, cutoff=0.75):
 
 
 def _unknown_message(name):
-    from ._keras_hub import hub_names
+    from ._keras_hub import INSTALL, hub_installed, hub_names
 
     close = _closest(name, available_backbones() + hub_names())
     hint = f" Closest: {', '.join(close)}." if close else ""
+    if not hub_installed():  # its preset names are unknown until it is installed
+        hint += f" keras-hub is not installed: {INSTALL}."
     return (f"Unknown backbone {name!r}.{hint} Registered names: "
             f"{', '.join(available_backbones())}; or a keras-hub preset name, "
             "'hf://timm/<architecture>.<tag>', 'kaggle://...' or a local preset folder "

@@ -107,8 +107,8 @@ class PretrainedEmbedder(
         passes; the mirror image's features are cached under their own key).
         It applies to every image transformed, training and new images alike,
         so the estimator after it sees one kind of feature; the name follows
-        :class:`FineTunedClassifier`'s ``tta``. On the photos of README's
-        accuracy table it raised the SVM's and the linear probe's accuracy;
+        :class:`FineTunedClassifier`'s ``tta``. On the photos of the accuracy
+        benchmarks it raised the SVM's and the linear probe's accuracy;
         the default keeps the plain features of the literature.
     cache : bool, str or ActivationCache, default=True
         Where embeddings are kept so that an image is embedded once, ever:
@@ -240,7 +240,7 @@ class PretrainedEmbedder(
 
     @reports_user_index(OUTPUT_HINT)
     def transform(self, X):
-        """Pooled backbone features, shape (n_samples, n_features_out_), float32.
+        """Pooled backbone features, shape ``(n_samples, n_features_out_)``, float32.
 
         With ``tta=True``, the mean of the image's and its mirror image's.
 
@@ -254,7 +254,7 @@ class PretrainedEmbedder(
 
         Returns
         -------
-        X_new : ndarray of shape (n_samples, n_features_out_), float32
+        X_new : ndarray of shape ``(n_samples, n_features_out_)``, float32
         """
         check_is_fitted(self)
         # The fitted model's size and pooling, not the parameters' current values:

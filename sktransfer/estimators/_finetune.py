@@ -83,20 +83,20 @@ class FineTunedClassifier(BaseImageClassifier):
         trains and with ``weights=None`` (nothing pretrained to protect). 30
         is the head-only default's training. On the photos measured, the top block trained this way
         scored 2.4 to 4.3 points higher than from a random head on small
-        sets and the same on 1,125 images (README, "Why the defaults").
+        sets and the same on 1,125 images (user guide, "Why the defaults").
     optimizer : str or keras.optimizers.Optimizer, default="adam"
         ``"sgd"``, ``"rmsprop"``, ``"adam"``, ``"adamw"``, ``"nadam"``,
         ``"adamax"``, ``"adagrad"``, ``"adadelta"`` or an instance (cloned per fit).
     learning_rate : float or None, default=None
         ``None`` means 0.003 for ``"adam"`` (measured: three times Keras'
         0.001 trains a new head as far in a third of the epochs; see the
-        README's "Why the defaults") and the optimizer's own default for any
+        user guide's "Why the defaults") and the optimizer's own default for any
         other name (see :mod:`sktransfer.estimators`). Compare optimizers at
         the same explicit rate, or each at its own default, knowingly.
     epochs : int, default=30
         Head-only training on cached activations costs milliseconds per
         epoch, and 10 epochs left the head under-trained on small data sets
-        (README, "Why the defaults"). Fine-tuning backbone layers costs more
+        (user guide, "Why the defaults"). Fine-tuning backbone layers costs more
         per epoch: set ``epochs`` for it.
     batch_size : int, default=32
     validation_fraction : float, default=0.0
@@ -133,7 +133,7 @@ class FineTunedClassifier(BaseImageClassifier):
         any others); :meth:`transform` is unaffected, and so is training,
         so ``set_params(tta=...)`` may change it after ``fit``. On by
         default because, on the photos measured, it raised the test accuracy
-        of head-only fine-tuning on average (README, "Why the defaults");
+        of head-only fine-tuning on average (user guide, "Why the defaults");
         set ``False`` for images whose mirror image means something else
         (text, digits, left/right).
     input_size : int, (int, int) or None, default=None

@@ -55,7 +55,6 @@ from ._validation import check_image_input, input_checked, is_path_input, num_sa
 # FIT_HINT, OUTPUT_HINT, SKIP_HINT, describe_error, input_checked, reports_user_index and
 # skip_unreadable serve the estimators and the activation cache, not users.
 __all__ = [
-    "UnreadableImageError",
     "check_image_input",
     "is_path_input",
     "load_images",

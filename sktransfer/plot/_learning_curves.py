@@ -137,11 +137,13 @@ def diagnose_learning_curves(
     2. Final train accuracy < `min_train_accuracy`: "under-fitted" (the model
        does not even fit its training data).
     3. With validation curves, "over-fitted" if either
+
        a. the lowest validation loss came at least `overfit_patience` epochs
           before the last one, the final validation loss exceeds it by more
           than `max_val_loss_rise` (relative), and the train loss is lower
           than at that epoch (train keeps improving, validation got worse); or
        b. final train accuracy - final validation accuracy > `max_accuracy_gap`.
+
     4. Train loss fell by more than `max_recent_loss_drop` (relative) *and*
        by more than `min_recent_loss_drop_abs` (absolute, in loss units) over
        the last `recent_epochs` epochs: "under-fitted" (still learning fast:
