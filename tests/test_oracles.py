@@ -377,8 +377,8 @@ def flat_split(sample):
 def test_binary_report_numbers_are_sklearns(flat_split, tmp_path):
     """The report's tables against scikit-learn's metrics on the same predictions.
 
-    (tests/test_report.py checks the multiclass tables against ``evaluate``, and
-    tests/test_metrics.py ``evaluate`` against scikit-learn.)"""
+    (tests/report/test_report.py checks the multiclass tables against ``evaluate``, and
+    tests/metrics/test_metrics.py ``evaluate`` against scikit-learn.)"""
     from sklearn import metrics as skm
 
     from sktransfer.report import write_report

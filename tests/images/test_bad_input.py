@@ -1,6 +1,6 @@
 """Bad input end to end: through the estimators and load_image_folder.
 
-tests/test_images.py checks each decoder case at the images.py level; here the
+tests/images/test_images.py checks each decoder case at the images.py level; here the
 same problems arrive the way a user meets them (``fit`` / ``predict`` on paths,
 arrays and folders), and the message must name the file or the argument.
 Property-based tests (hypothesis) check that random files and random arrays

@@ -23,7 +23,7 @@ import pytest
 
 import sktransfer as skt
 
-FIXTURES = pathlib.Path(__file__).parent / "fixtures" / "legacy_0_1_0"
+FIXTURES = pathlib.Path(__file__).parent.parent / "fixtures" / "legacy_0_1_0"
 
 
 @pytest.fixture(scope="module")
