@@ -45,7 +45,7 @@ def shared_state():
         entries = len(cache.get_cache()) + sum(len(c) for c in cache._BY_DIRECTORY.values())
     templates = 0
     if backbones is not None:
-        templates = len(getattr(backbones, "_TEMPLATES", ()))
+        templates = backbones.n_templates()
     return SharedState(
         cached_activations=entries,
         backbone_templates=templates,

@@ -226,7 +226,7 @@ class _StateProbe(TransformerMixin, BaseEstimator):
         from sktransfer import _trainers, backbones
         from sktransfer._cache import get_cache
 
-        self.seen_ = (len(get_cache()), len(backbones._TEMPLATES), _trainers.n_trainers())
+        self.seen_ = (len(get_cache()), backbones.n_templates(), _trainers.n_trainers())
         return self
 
     def transform(self, X):

@@ -46,7 +46,13 @@ from ._keras_hub import register_saved_sources
 from ._preprocessing import PREPROCESSING_MODES, BackbonePreprocessing, preprocessing_layer
 from ._registry import BACKBONES, available_backbones, build_backbone, get_backbone_spec
 from ._spec import BackboneSpec, WeightsUnavailableError, normalize_size
-from ._templates import TEMPLATE_LOCK, backbone_template, clear_templates, pretrained_identity
+from ._templates import (
+    TEMPLATE_LOCK,
+    backbone_template,
+    clear_templates,
+    n_templates,
+    pretrained_identity,
+)
 from ._timm_tags import TIMM_TAGS
 
 __all__ = [
@@ -61,6 +67,7 @@ __all__ = [
     "backbone_template",
     "build_backbone",
     "clear_templates",
+    "n_templates",
     "export_backbone",
     "get_backbone_spec",
     "normalize_size",

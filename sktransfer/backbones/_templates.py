@@ -3,7 +3,7 @@
 import threading
 from collections import OrderedDict
 
-__all__ = ["TEMPLATE_LOCK", "backbone_template", "clear_templates", "pretrained_identity"]
+__all__ = ["TEMPLATE_LOCK", "backbone_template", "clear_templates", "n_templates", "pretrained_identity"]
 
 _TEMPLATES = OrderedDict()
 _MAX_TEMPLATES = 2
@@ -52,6 +52,12 @@ def backbone_template(name, weights, input_size):
         while len(_TEMPLATES) > _MAX_TEMPLATES:
             _TEMPLATES.popitem(last=False)
         return model, spec
+
+
+def n_templates():
+    """How many shared backbone templates are held now."""
+    with TEMPLATE_LOCK:
+        return len(_TEMPLATES)
 
 
 def clear_templates():
