@@ -7,6 +7,7 @@ hand count. A comparison of the package with itself (cached vs uncached, paths
 vs arrays) cannot see a mistake both sides share.
 """
 
+import pathlib
 import numpy as np
 import pytest
 from sklearn.base import clone
@@ -102,9 +103,20 @@ def _assert_close(got, expected):
 
 
 # ------------------------------------------------------------------ preprocessing
+# Modes with no keras.applications model, checked against their own reference elsewhere.
+ELSEWHERE = {
+    # keras-hub presets: the embedder against the keras-hub backbone on (x / 255 - mean) / std
+    "scale_offset": "backbones/test_hub_backbones.py::test_embedder_applies_the_preset_normalisation_once",
+}
+
+
 def test_every_mode_has_a_reference():
     """A preprocessing mode added to the registry needs its row in REFERENCES."""
-    assert set(REFERENCES) == set(PREPROCESSING_MODES)
+    assert set(REFERENCES) | set(ELSEWHERE) == set(PREPROCESSING_MODES)
+    assert not set(REFERENCES) & set(ELSEWHERE)
+    for where in ELSEWHERE.values():
+        path, name = where.split("::")
+        assert f"def {name}(" in (pathlib.Path(__file__).parent / path).read_text()
     for mode, (name, *_) in REFERENCES.items():
         assert BACKBONES[name].preprocessing == mode
 
@@ -393,8 +405,10 @@ def test_binary_report_numbers_are_sklearns(flat_split, tmp_path):
     pos = "temple"  # classes_[1]
     (tn, fp), (fn, tp) = skm.confusion_matrix(y_test, predicted, labels=["dahlia", pos])
     counts = _html_table(text, "confusion-counts")
-    assert counts[f"true {pos}"] == [str(tp), str(fn)]
-    assert counts["true dahlia"] == [str(fp), str(tn)]
+    # Columns in classes_' order, as the confusion matrix plot draws them.
+    assert counts[""] == ["predicted dahlia", f"predicted {pos}"]
+    assert counts["true dahlia"] == [str(tn), str(fp)]
+    assert counts[f"true {pos}"] == [str(fn), str(tp)]
     overall = _html_table(text, "metrics-summary")
     expected = {
         "accuracy": skm.accuracy_score(y_test, predicted),

@@ -54,6 +54,12 @@ def backbone_template(name, weights, input_size):
         return model, spec
 
 
+def n_templates():
+    """How many shared backbone templates are held now."""
+    with TEMPLATE_LOCK:
+        return len(_TEMPLATES)
+
+
 def clear_templates():
     """Forget the shared backbone templates and the compiled trainers built on them.
 
@@ -65,8 +71,3 @@ def clear_templates():
     with TEMPLATE_LOCK:
         _TEMPLATES.clear()
     clear_trainers()
-
-
-def n_templates():
-    """How many pretrained backbones are kept."""
-    return len(_TEMPLATES)
