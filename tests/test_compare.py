@@ -256,6 +256,7 @@ def test_cold_start_each_model_finds_nothing_left_by_the_one_before(twins):
     cached, templates, _ = warm.estimators_["second"][0].seen_
     assert cached >= 28 and templates >= 1
     assert warm[1]["start_state"]["cached_activations"] == cached
+    assert warm[1]["start_state"]["backbone_templates"] == templates
     # same model, cold both times: same figures up to noise (loose: 2 shared cores)
     ratio = cold[1]["fit_seconds"] / cold[0]["fit_seconds"]
     assert 0.2 < ratio < 5, [row["fit_seconds"] for row in cold]
