@@ -130,7 +130,12 @@ def _built(page):
 def _load_built_page(page, tmp_path):
     """Load a built page with the report test's probe, in a copy of the site
     (the probe is injected into the page; relative links keep working)."""
-    from test_report import _load_in_browser
+    # By path: whether pytest put tests/report on sys.path depends on what it collected first.
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "report"))
+    try:
+        from test_report import _load_in_browser
+    finally:
+        sys.path.pop(0)
 
     source = _built(page)
     site = tmp_path / "site"
