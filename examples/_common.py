@@ -14,6 +14,34 @@ SHARED_MOBILENET = os.path.relpath(os.path.join(
     HERE, "..", "..", "shared", "data", "weights", "mobilenet_2_5_224_tf_no_top.h5"))
 
 
+def add_run_arguments(parser):
+    """The data and training options every comparison script takes."""
+    parser.add_argument("--size", type=int, default=224, help="input size in pixels")
+    parser.add_argument("--limit-per-class", type=int, default=None,
+                        help="use only N images per class")
+    parser.add_argument("--n-test", type=float, default=0.2,
+                        help="test images per class (>= 1) or fraction of each class (< 1)")
+    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--seed", type=int, default=0)
+
+
+def load_split(args):
+    """Load ``args.data_dir``, keep ``--limit-per-class`` images, split off ``--n-test`` per class.
+
+    Returns ``(X_train, X_test, y_train, y_test), classes`` and prints the sizes.
+    """
+    import sktransfer as skt
+
+    n_test = int(args.n_test) if args.n_test >= 1 else args.n_test
+    X, y, classes = skt.load_image_folder(args.data_dir)
+    X, y = limit_per_class(X, y, args.limit_per_class, args.seed)
+    split = skt.per_class_split(X, y, y=y, n_test=n_test, random_state=args.seed)
+    print(f"{args.data_dir}: {len(classes)} classes; {len(split[2])} training, "
+          f"{len(split[3])} test images")
+    return split, classes
+
+
 def limit_per_class(X, y, n, seed):
     """A random subset of n images of each class (all of them when n is None)."""
     if n is None:

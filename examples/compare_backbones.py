@@ -27,13 +27,7 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
-import numpy as np
-
-from _common import SHARED_MOBILENET, limit_per_class, save
+from _common import SHARED_MOBILENET, add_run_arguments, load_split, save
 import sktransfer as skt
 from sktransfer.exceptions import WeightsUnavailableError
 from sktransfer.backbones import build_backbone
@@ -52,13 +46,7 @@ def parse_args():
     p.add_argument("--mobilenet-weights", default=SHARED_MOBILENET,
                    help="MobileNet alpha=0.25 ImageNet weights without top (.h5)")
     p.add_argument("--trainable-layers", default="0", help="of the pretrained backbones")
-    p.add_argument("--size", type=int, default=224, help="input size in pixels")
-    p.add_argument("--limit-per-class", type=int, default=None, help="use only N images per class")
-    p.add_argument("--n-test", type=float, default=0.2,
-                   help="test images per class (>= 1) or fraction of each class (< 1)")
-    p.add_argument("--epochs", type=int, default=10)
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--seed", type=int, default=0)
+    add_run_arguments(p)
     return p.parse_args()
 
 
@@ -78,15 +66,8 @@ def imagenet_available(backbone, size):
 def main():
     args = parse_args()
     os.makedirs(args.out, exist_ok=True)
-    n_test = int(args.n_test) if args.n_test >= 1 else args.n_test
     layers = int(args.trainable_layers) if args.trainable_layers.isdigit() else args.trainable_layers
-
-    X, y, classes = skt.load_image_folder(args.data_dir)
-    X, y = limit_per_class(X, y, args.limit_per_class, args.seed)
-    X_train, X_test, y_train, y_test = skt.per_class_split(
-        X, y, y=y, n_test=n_test, random_state=args.seed)
-    print(f"{args.data_dir}: {len(classes)} classes; {len(y_train)} training, "
-          f"{len(y_test)} test images")
+    (X_train, X_test, y_train, y_test), classes = load_split(args)
 
     # Where each backbone's weights come from.
     mobilenet_file = args.mobilenet_weights

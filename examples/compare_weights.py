@@ -29,7 +29,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from sklearn.metrics import multilabel_confusion_matrix  # noqa: E402
 
-from _common import confusion_figures, limit_per_class, save  # noqa: E402
+from _common import add_run_arguments, confusion_figures, load_split, save  # noqa: E402
 import sktransfer as skt  # noqa: E402
 from sktransfer.compare import compare_models, plot_comparison  # noqa: E402
 
@@ -50,13 +50,7 @@ def parse_args():
     p.add_argument("--weights", default="imagenet",
                    help="weights of the registered backbones: imagenet or none")
     p.add_argument("--trainable-layers", default="0", help="0 (head only), N, all or a block")
-    p.add_argument("--size", type=int, default=224, help="input size in pixels")
-    p.add_argument("--limit-per-class", type=int, default=None, help="use only N images per class")
-    p.add_argument("--n-test", type=float, default=0.2,
-                   help="test images per class (>= 1) or fraction of each class (< 1)")
-    p.add_argument("--epochs", type=int, default=10)
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--seed", type=int, default=0)
+    add_run_arguments(p)
     return p.parse_args()
 
 
@@ -79,15 +73,9 @@ def report(table, X_test, y_test, out, name):
 def main():
     args = parse_args()
     os.makedirs(args.out, exist_ok=True)
-    n_test = int(args.n_test) if args.n_test >= 1 else args.n_test
     layers = args.trainable_layers
     layers = int(layers) if layers.isdigit() else layers
-    X, y, classes = skt.load_image_folder(args.data_dir)
-    X, y = limit_per_class(X, y, args.limit_per_class, args.seed)
-    X_train, X_test, y_train, y_test = skt.per_class_split(
-        X, y, y=y, n_test=n_test, random_state=args.seed)
-    print(f"{args.data_dir}: {len(classes)} classes; {len(y_train)} training, "
-          f"{len(y_test)} test images")
+    (X_train, X_test, y_train, y_test), classes = load_split(args)
     common = dict(input_size=args.size, epochs=args.epochs, batch_size=args.batch_size,
                   trainable_layers=layers, random_state=args.seed)
     resnet50 = args.resnet50.split(",")
