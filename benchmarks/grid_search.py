@@ -30,10 +30,9 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _common import SHARED_DATA, Timer, machine, print_table, random_weights_file, write_json  # noqa: E402
-
-import numpy as np  # noqa: E402
-from sklearn.model_selection import GridSearchCV, StratifiedKFold  # noqa: E402
+import numpy as np
+from _common import SHARED_DATA, Timer, machine, print_table, random_weights_file, write_json
+from sklearn.model_selection import GridSearchCV, StratifiedKFold
 
 
 def parse_args():
@@ -44,8 +43,7 @@ def parse_args():
     p.add_argument("--size", type=int, default=224)
     p.add_argument("--backbone", default="resnet50v2")
     p.add_argument("--weights", default=None, help="'imagenet' or a file; default: random file")
-    p.add_argument("--subset", default=None,
-                   help="reduced grid 'LAYERS:BATCHES', e.g. '1,5,10:32,64'")
+    p.add_argument("--subset", default=None, help="reduced grid 'LAYERS:BATCHES', e.g. '1,5,10:32,64'")
     p.add_argument("--epochs", type=int, default=3)
     p.add_argument("--skip-naive", action="store_true")
     p.add_argument("--out", default="grid_search.json")
@@ -103,15 +101,21 @@ def naive_estimator(args, weights):
         x = keras.layers.GlobalAveragePooling2D()(x)
         outputs = keras.layers.Dense(1, activation="sigmoid")(x)
         model = keras.Model(inputs, outputs)
-        model.compile(optimizer=compile_kwargs["optimizer"], loss="binary_crossentropy",
-                      metrics=["accuracy"])
+        model.compile(optimizer=compile_kwargs["optimizer"], loss="binary_crossentropy", metrics=["accuracy"])
         return model
 
     class NaiveClassifier(_Classic, KerasClassifier):
         pass
 
-    return NaiveClassifier(model=build, model__trainable_layers=1, optimizer="adam",
-                           epochs=args.epochs, batch_size=32, verbose=0, random_state=0)
+    return NaiveClassifier(
+        model=build,
+        model__trainable_layers=1,
+        optimizer="adam",
+        epochs=args.epochs,
+        batch_size=32,
+        verbose=0,
+        random_state=0,
+    )
 
 
 def frozen_floor(args, weights, images):
@@ -122,7 +126,7 @@ def frozen_floor(args, weights, images):
     from sktransfer.backbones import build_backbone
 
     model, _ = build_backbone(args.backbone, weights, args.size)
-    x = (images.astype("float32") / 127.5 - 1.0)
+    x = images.astype("float32") / 127.5 - 1.0
     run_model(model, x[:8], 8)  # warm-up
     with Timer() as t:
         run_model(model, x, 32)
@@ -136,8 +140,14 @@ COLUMNS = ["method", "seconds", "fits", "s_per_fit", "x_floor", "fit_share_of_fl
 
 def timing_row(method, seconds, n_fits, floor, **extra):
     """One row of the table: total and per-fit seconds, and the total as a multiple of the floor."""
-    return {"method": method, "seconds": seconds, "fits": n_fits, "s_per_fit": seconds / n_fits,
-            "x_floor": seconds / floor, **extra}
+    return {
+        "method": method,
+        "seconds": seconds,
+        "fits": n_fits,
+        "s_per_fit": seconds / n_fits,
+        "x_floor": seconds / floor,
+        **extra,
+    }
 
 
 def fit_seconds(search, param):
@@ -160,13 +170,21 @@ def cheap_candidates(args, weights, paths, y, cv, floor):
 
     searches = {
         "head-only candidates (warm)": (
-            FineTunedClassifier(args.backbone, weights=weights, input_size=args.size,
-                                trainable_layers=0, epochs=args.epochs, random_state=0),
+            FineTunedClassifier(
+                args.backbone,
+                weights=weights,
+                input_size=args.size,
+                trainable_layers=0,
+                epochs=args.epochs,
+                random_state=0,
+            ),
             {"batch_size": [32, 64, 128]},
         ),
         "embedder + logistic regression candidates (warm)": (
-            make_pipeline(PretrainedEmbedder(args.backbone, weights=weights, input_size=args.size),
-                          LogisticRegression(max_iter=1000)),
+            make_pipeline(
+                PretrainedEmbedder(args.backbone, weights=weights, input_size=args.size),
+                LogisticRegression(max_iter=1000),
+            ),
             {"logisticregression__C": [0.1, 1.0, 10.0]},
         ),
     }
@@ -177,9 +195,16 @@ def cheap_candidates(args, weights, paths, y, cv, floor):
             with Timer() as t:
                 search.fit(paths, y)
         n_fits = len(search.cv_results_["params"]) * cv.get_n_splits()
-        rows.append(timing_row(label, t.seconds, n_fits, floor,
-                               fit_share_of_floor=t.seconds / n_fits / floor,
-                               best_score=float(search.best_score_)))
+        rows.append(
+            timing_row(
+                label,
+                t.seconds,
+                n_fits,
+                floor,
+                fit_share_of_floor=t.seconds / n_fits / floor,
+                best_score=float(search.best_score_),
+            )
+        )
         print_table(rows[-1:], COLUMNS)
     # The embedder's own part of those candidates (the rest is the regression's fit):
     # what a pipeline's embedder step does per fit and fold, on the warm cache.
@@ -190,9 +215,16 @@ def cheap_candidates(args, weights, paths, y, cv, floor):
             for train, test in cv.split(paths, y):
                 fitted = clone(embedder).fit(paths[train])
                 fitted.transform(paths[train]), fitted.transform(paths[test])
-    rows.append(timing_row("embedder step alone (warm; fit + transform, per candidate and fold)",
-                           t.seconds, n_fits, floor,
-                           fit_share_of_floor=t.seconds / n_fits / floor, best_score=None))
+    rows.append(
+        timing_row(
+            "embedder step alone (warm; fit + transform, per candidate and fold)",
+            t.seconds,
+            n_fits,
+            floor,
+            fit_share_of_floor=t.seconds / n_fits / floor,
+            best_score=None,
+        )
+    )
     print_table(rows[-1:], COLUMNS)
     return rows
 
@@ -208,8 +240,10 @@ def main():
     paths, y = load_data(args)
     layers, batches = grid(args)
     cv = StratifiedKFold(3, shuffle=True, random_state=0)
-    print(f"{machine()}\n{len(paths)} images, {args.size} px, {len(layers)} x {len(batches)} "
-          f"candidates x 3 folds, {args.epochs} epochs")
+    print(
+        f"{machine()}\n{len(paths)} images, {args.size} px, {len(layers)} x {len(batches)} "
+        f"candidates x 3 folds, {args.epochs} epochs"
+    )
     with Timer() as t_decode:
         images = load_images(paths, args.size)
     floor = frozen_floor(args, weights, images)
@@ -219,8 +253,15 @@ def main():
     # tta=False: the naive side predicts each image once; test-time augmentation
     # would also run every test image's mirror image through the frozen layers.
     # head_epochs=0: like the naive side, head and layers train together from a random head.
-    clf = FineTunedClassifier(args.backbone, weights=weights, input_size=args.size,
-                              epochs=args.epochs, tta=False, head_epochs=0, random_state=0)
+    clf = FineTunedClassifier(
+        args.backbone,
+        weights=weights,
+        input_size=args.size,
+        epochs=args.epochs,
+        tta=False,
+        head_epochs=0,
+        random_state=0,
+    )
     params = {"trainable_layers": layers, "batch_size": batches}
     clear_cache()
     for label in ("sktransfer (cold cache)", "sktransfer (warm cache)"):
@@ -228,9 +269,16 @@ def main():
         with Timer() as t:
             search.fit(paths, y)
         n_fits = len(search.cv_results_["params"]) * 3
-        rows.append(timing_row(label, t.seconds, n_fits, floor,
-                               best_score=float(search.best_score_),
-                               fit_seconds_by_candidate=fit_seconds(search, "trainable_layers")))
+        rows.append(
+            timing_row(
+                label,
+                t.seconds,
+                n_fits,
+                floor,
+                best_score=float(search.best_score_),
+                fit_seconds_by_candidate=fit_seconds(search, "trainable_layers"),
+            )
+        )
         print_table(rows[-1:], COLUMNS)
     warm = rows[-1]["seconds"]
     rows[0]["training_share"] = warm / rows[0]["seconds"]
@@ -238,33 +286,61 @@ def main():
 
     if not args.skip_naive:
         naive = naive_estimator(args, weights)
-        search = GridSearchCV(naive, {"model__trainable_layers": layers, "batch_size": batches},
-                              cv=cv, refit=False, error_score="raise")
+        search = GridSearchCV(
+            naive,
+            {"model__trainable_layers": layers, "batch_size": batches},
+            cv=cv,
+            refit=False,
+            error_score="raise",
+        )
         y01 = (y == sorted(set(y))[1]).astype(int)
         with Timer() as t:
             search.fit(images, y01)
         n_fits = len(search.cv_results_["params"]) * 3
         by_layers = fit_seconds(search, "model__trainable_layers")
-        rows.append(timing_row("naive scikeras", t.seconds, n_fits, floor,
-                               best_score=float(search.best_score_),
-                               fit_seconds_by_candidate=by_layers))
+        rows.append(
+            timing_row(
+                "naive scikeras",
+                t.seconds,
+                n_fits,
+                floor,
+                best_score=float(search.best_score_),
+                fit_seconds_by_candidate=by_layers,
+            )
+        )
         rows[-1]["ratio_naive_over_sktransfer_cold"] = t.seconds / rows[0]["seconds"]
 
     print()
     print_table(rows, COLUMNS)
     print("\nmean fit seconds (one fold) by trainable layers, averaged over batch sizes:")
-    print_table([{"method": row["method"], **row["fit_seconds_by_candidate"]}
-                 for row in rows if "fit_seconds_by_candidate" in row],
-                ["method"] + [str(n) for n in layers])
+    print_table(
+        [
+            {"method": row["method"], **row["fit_seconds_by_candidate"]}
+            for row in rows
+            if "fit_seconds_by_candidate" in row
+        ],
+        ["method"] + [str(n) for n in layers],
+    )
     if not args.skip_naive:
-        print(f"\nnaive / sktransfer (cold cache, same grid, same run): "
-              f"{rows[-1]['ratio_naive_over_sktransfer_cold']:.1f}x")
-    write_json(args.out, {
-        "machine": machine(), "command": " ".join(sys.argv), "images": len(paths),
-        "size": args.size, "grid": params, "epochs": args.epochs, "decode_seconds":
-        t_decode.seconds, "frozen_floor_seconds": floor, "rows": rows,
-        "time": time.strftime("%Y-%m-%d %H:%M"),
-    })
+        print(
+            f"\nnaive / sktransfer (cold cache, same grid, same run): "
+            f"{rows[-1]['ratio_naive_over_sktransfer_cold']:.1f}x"
+        )
+    write_json(
+        args.out,
+        {
+            "machine": machine(),
+            "command": " ".join(sys.argv),
+            "images": len(paths),
+            "size": args.size,
+            "grid": params,
+            "epochs": args.epochs,
+            "decode_seconds": t_decode.seconds,
+            "frozen_floor_seconds": floor,
+            "rows": rows,
+            "time": time.strftime("%Y-%m-%d %H:%M"),
+        },
+    )
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _common import Timer, machine, print_table, write_json  # noqa: E402
+from _common import Timer, machine, print_table, write_json
 
 
 def rss_mb():
@@ -64,8 +64,17 @@ def parse_trainable(value):
         return value
 
 
-def run(backbone="efficientnet_lite0", weights="imagenet", size=64, cycles=10,
-        trainable_layers="all", n_per_class=16, epochs=2, batch_size=16, verbose=True):
+def run(
+    backbone="efficientnet_lite0",
+    weights="imagenet",
+    size=64,
+    cycles=10,
+    trainable_layers="all",
+    n_per_class=16,
+    epochs=2,
+    batch_size=16,
+    verbose=True,
+):
     """Run the cycles; return the RSS before them and a list of per-cycle rows (dicts)."""
     from sktransfer import FineTunedClassifier
     from sktransfer.datasets import load_sample
@@ -76,21 +85,34 @@ def run(backbone="efficientnet_lite0", weights="imagenet", size=64, cycles=10,
     for cycle in range(1, cycles + 1):
         with Timer() as t:
             clf = FineTunedClassifier(
-                backbone, weights=weights, trainable_layers=trainable_layers,
-                input_size=size, epochs=epochs, batch_size=batch_size, random_state=cycle,
+                backbone,
+                weights=weights,
+                trainable_layers=trainable_layers,
+                input_size=size,
+                epochs=epochs,
+                batch_size=batch_size,
+                random_state=cycle,
             )
             clf.fit(X, y)
             clf.predict_proba(X)
         del clf
         gc.collect()
-        row = {"cycle": cycle, "rss_mb": rss_mb(), "trimmed_rss_mb": trimmed_rss_mb(),
-               "python_objects": len(gc.get_objects()), "keras_models": live_keras_models(),
-               "seconds": t.seconds}
+        row = {
+            "cycle": cycle,
+            "rss_mb": rss_mb(),
+            "trimmed_rss_mb": trimmed_rss_mb(),
+            "python_objects": len(gc.get_objects()),
+            "keras_models": live_keras_models(),
+            "seconds": t.seconds,
+        }
         rows.append(row)
         if verbose:
-            print(f"cycle {cycle:2d}: RSS {row['rss_mb']:6.0f} MB, after malloc_trim "
-                  f"{row['trimmed_rss_mb']:6.0f} MB, {row['python_objects']} Python objects, "
-                  f"{row['keras_models']} live Keras models ({row['seconds']:.1f} s)", flush=True)
+            print(
+                f"cycle {cycle:2d}: RSS {row['rss_mb']:6.0f} MB, after malloc_trim "
+                f"{row['trimmed_rss_mb']:6.0f} MB, {row['python_objects']} Python objects, "
+                f"{row['keras_models']} live Keras models ({row['seconds']:.1f} s)",
+                flush=True,
+            )
     return start, rows
 
 
@@ -105,9 +127,12 @@ def main():
     p.add_argument("--epochs", type=int, default=2)
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--out", default="memory.json")
-    p.add_argument("--without-fix", action="store_true",
-                   help="switch off sktransfer's release of each fit's training graph "
-                        "(_compat.release_train_graphs), to measure the leak it fixes")
+    p.add_argument(
+        "--without-fix",
+        action="store_true",
+        help="switch off sktransfer's release of each fit's training graph "
+        "(_compat.release_train_graphs), to measure the leak it fixes",
+    )
     args = p.parse_args()
     weights = None if args.weights.lower() == "none" else args.weights
     if args.without_fix:
@@ -119,33 +144,46 @@ def main():
 
     import tensorflow as tf
 
-    print(f"{machine()}\n{args.backbone} weights={weights} {args.size} px, "
-          f"trainable_layers={args.trainable_layers!r}, {4 * args.n_per_class} images, "
-          f"{args.epochs} epochs, {args.cycles} cycles")
-    start, rows = run(args.backbone, weights, args.size, args.cycles, args.trainable_layers,
-                      args.n_per_class, args.epochs, args.batch_size)
+    print(
+        f"{machine()}\n{args.backbone} weights={weights} {args.size} px, "
+        f"trainable_layers={args.trainable_layers!r}, {4 * args.n_per_class} images, "
+        f"{args.epochs} epochs, {args.cycles} cycles"
+    )
+    start, rows = run(
+        args.backbone,
+        weights,
+        args.size,
+        args.cycles,
+        args.trainable_layers,
+        args.n_per_class,
+        args.epochs,
+        args.batch_size,
+    )
     second = rows[min(1, len(rows) - 1)]
-    growth = {key: rows[-1][key] - second[key]
-              for key in ("rss_mb", "trimmed_rss_mb", "python_objects")}
+    growth = {key: rows[-1][key] - second[key] for key in ("rss_mb", "trimmed_rss_mb", "python_objects")}
     per_cycle = {key: value / max(1, len(rows) - 2) for key, value in growth.items()}
     print()
-    print_table(rows, ["cycle", "rss_mb", "trimmed_rss_mb", "python_objects", "keras_models",
-                       "seconds"])
-    print(f"\nRSS before the first fit {start:.0f} MB. Growth from cycle 2 to {len(rows)}: "
-          f"RSS {growth['rss_mb']:+.0f} MB ({per_cycle['rss_mb']:+.1f} MB per cycle), "
-          f"after malloc_trim {growth['trimmed_rss_mb']:+.0f} MB, "
-          f"Python objects {growth['python_objects']:+d}; total RSS growth "
-          f"{rows[-1]['rss_mb'] - start:+.0f} MB")
-    write_json(args.out, {
-        "machine": machine(),
-        "tensorflow": tf.__version__,
-        "command": " ".join(["python", *sys.argv]),
-        "config": {k: v for k, v in vars(args).items() if k != "out"},
-        "rss_before_mb": start,
-        "cycles": rows,
-        "growth_cycle2_to_last": growth,
-        "growth_per_cycle": per_cycle,
-    })
+    print_table(rows, ["cycle", "rss_mb", "trimmed_rss_mb", "python_objects", "keras_models", "seconds"])
+    print(
+        f"\nRSS before the first fit {start:.0f} MB. Growth from cycle 2 to {len(rows)}: "
+        f"RSS {growth['rss_mb']:+.0f} MB ({per_cycle['rss_mb']:+.1f} MB per cycle), "
+        f"after malloc_trim {growth['trimmed_rss_mb']:+.0f} MB, "
+        f"Python objects {growth['python_objects']:+d}; total RSS growth "
+        f"{rows[-1]['rss_mb'] - start:+.0f} MB"
+    )
+    write_json(
+        args.out,
+        {
+            "machine": machine(),
+            "tensorflow": tf.__version__,
+            "command": " ".join(["python", *sys.argv]),
+            "config": {k: v for k, v in vars(args).items() if k != "out"},
+            "rss_before_mb": start,
+            "cycles": rows,
+            "growth_cycle2_to_last": growth,
+            "growth_per_cycle": per_cycle,
+        },
+    )
 
 
 if __name__ == "__main__":

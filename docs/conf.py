@@ -14,9 +14,10 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, ROOT)  # document this checkout, not an installed copy
 sys.path.insert(0, HERE)
 
-import sktransfer  # noqa: E402
 from _ext.benchmark_pages import write_benchmark_pages  # noqa: E402
 from _ext.script_pages import write_script_page  # noqa: E402
+
+import sktransfer  # noqa: E402
 
 project = "sktransfer"
 copyright = "sktransfer developers"
@@ -33,9 +34,18 @@ extensions = [
 ]
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 root_doc = "index"
-exclude_patterns = ["_build", "_templates", "_ext", "Thumbs.db", ".DS_Store",
-                    "auto_examples/*.ipynb", "auto_examples/*.py", "auto_examples/*.zip",
-                    "auto_examples/*.md5", "auto_examples/*.codeobj.json"]
+exclude_patterns = [
+    "_build",
+    "_templates",
+    "_ext",
+    "Thumbs.db",
+    ".DS_Store",
+    "auto_examples/*.ipynb",
+    "auto_examples/*.py",
+    "auto_examples/*.zip",
+    "auto_examples/*.md5",
+    "auto_examples/*.codeobj.json",
+]
 templates_path = ["_templates"]
 myst_enable_extensions = ["colon_fence"]
 myst_heading_anchors = 3
@@ -64,8 +74,7 @@ def _documented_methods(cls):
         owner = next(k for k in cls.__mro__ if name in vars(k))
         member = vars(owner)[name]
         member = getattr(member, "__func__", member)  # static and class methods
-        if (owner.__module__.startswith("sktransfer") and inspect.isfunction(member)
-                and member.__doc__):
+        if owner.__module__.startswith("sktransfer") and inspect.isfunction(member) and member.__doc__:
             names.append(name)
     return names
 
@@ -84,8 +93,9 @@ def _public_classes():
     return {name: obj for name, obj in found.items() if inspect.isclass(obj)}
 
 
-autosummary_context = {"sktransfer_methods": {
-    name: _documented_methods(cls) for name, cls in _public_classes().items()}}
+autosummary_context = {
+    "sktransfer_methods": {name: _documented_methods(cls) for name, cls in _public_classes().items()}
+}
 
 # -- Gallery -------------------------------------------------------------------
 # Only the plot_*.py examples run while the docs build (seconds each, offline, on
@@ -136,8 +146,7 @@ def _plain_foreign_refs(app, what, name, obj, options, lines):
 
 def _write_generated_pages(app):
     # Benchmark pages from the committed JSON results; the scripts' page from examples/.
-    write_benchmark_pages(os.path.join(ROOT, "benchmarks", "results"),
-                          os.path.join(HERE, "benchmarks"))
+    write_benchmark_pages(os.path.join(ROOT, "benchmarks", "results"), os.path.join(HERE, "benchmarks"))
     write_script_page(os.path.join(ROOT, "examples"), os.path.join(HERE, "scripts.md"))
 
 

@@ -5,22 +5,26 @@ import os
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 # The ImageNet MobileNet alpha 0.25 file in ../shared/data next to the project, if present.
-SHARED_MOBILENET = os.path.relpath(os.path.join(
-    HERE, "..", "..", "shared", "data", "weights", "mobilenet_2_5_224_tf_no_top.h5"))
+SHARED_MOBILENET = os.path.relpath(
+    os.path.join(HERE, "..", "..", "shared", "data", "weights", "mobilenet_2_5_224_tf_no_top.h5")
+)
 
 
 def add_run_arguments(parser):
     """The data and training options every comparison script takes."""
     parser.add_argument("--size", type=int, default=224, help="input size in pixels")
-    parser.add_argument("--limit-per-class", type=int, default=None,
-                        help="use only N images per class")
-    parser.add_argument("--n-test", type=float, default=0.2,
-                        help="test images per class (>= 1) or fraction of each class (< 1)")
+    parser.add_argument("--limit-per-class", type=int, default=None, help="use only N images per class")
+    parser.add_argument(
+        "--n-test",
+        type=float,
+        default=0.2,
+        help="test images per class (>= 1) or fraction of each class (< 1)",
+    )
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--seed", type=int, default=0)
@@ -37,8 +41,7 @@ def load_split(args):
     X, y, classes = skt.load_image_folder(args.data_dir)
     X, y = limit_per_class(X, y, args.limit_per_class, args.seed)
     split = skt.per_class_split(X, y, y=y, n_test=n_test, random_state=args.seed)
-    print(f"{args.data_dir}: {len(classes)} classes; {len(split[2])} training, "
-          f"{len(split[3])} test images")
+    print(f"{args.data_dir}: {len(classes)} classes; {len(split[2])} training, {len(split[3])} test images")
     return split, classes
 
 
@@ -47,8 +50,7 @@ def limit_per_class(X, y, n, seed):
     if n is None:
         return X, y
     rng = np.random.default_rng(seed)
-    keep = np.sort(np.concatenate([rng.permutation(np.flatnonzero(y == c))[:n]
-                                   for c in np.unique(y)]))
+    keep = np.sort(np.concatenate([rng.permutation(np.flatnonzero(y == c))[:n] for c in np.unique(y)]))
     return X[keep], y[keep]
 
 

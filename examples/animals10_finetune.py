@@ -27,11 +27,11 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from sklearn.metrics import multilabel_confusion_matrix  # noqa: E402
+from _common import add_run_arguments, confusion_figures, load_split, save
+from sklearn.metrics import multilabel_confusion_matrix
 
-from _common import add_run_arguments, confusion_figures, load_split, save  # noqa: E402
-import sktransfer as skt  # noqa: E402
-from sktransfer.compare import compare_models, plot_comparison  # noqa: E402
+import sktransfer as skt
+from sktransfer.compare import compare_models, plot_comparison
 
 WAYS = {"classifier only": 0, "last two blocks": None, "all layers": "all"}
 LAST_TWO = {"resnet18": "stack2", "mobilenetv2": "block15"}
@@ -41,10 +41,14 @@ def parse_args():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("data_dir", help="folder with one sub-folder of images per class")
     p.add_argument("--out", default="out/animals10", help="folder for the figures")
-    p.add_argument("--resnet18", default="hf://timm/resnet18.tv_in1k",
-                   help="keras-hub handle or local checkpoint folder of ResNet-18")
-    p.add_argument("--mobilenetv2-weights", default="imagenet",
-                   help="imagenet, none or a Keras weights file without top")
+    p.add_argument(
+        "--resnet18",
+        default="hf://timm/resnet18.tv_in1k",
+        help="keras-hub handle or local checkpoint folder of ResNet-18",
+    )
+    p.add_argument(
+        "--mobilenetv2-weights", default="imagenet", help="imagenet, none or a Keras weights file without top"
+    )
     add_run_arguments(p)
     return p.parse_args()
 
@@ -55,19 +59,23 @@ def main():
     (X_train, X_test, y_train, y_test), classes = load_split(args)
 
     mobilenet_weights = None if args.mobilenetv2_weights == "none" else args.mobilenetv2_weights
-    backbones = {"resnet18": (args.resnet18, "imagenet"),
-                 "mobilenetv2": ("mobilenetv2", mobilenet_weights)}
-    common = dict(input_size=args.size, epochs=args.epochs, batch_size=args.batch_size,
-                  random_state=args.seed)
+    backbones = {"resnet18": (args.resnet18, "imagenet"), "mobilenetv2": ("mobilenetv2", mobilenet_weights)}
+    common = dict(
+        input_size=args.size, epochs=args.epochs, batch_size=args.batch_size, random_state=args.seed
+    )
     models = {}
     for short, (backbone, weights) in backbones.items():
         for way, layers in WAYS.items():
             layers = LAST_TWO[short] if layers is None else layers
             models[f"{short}, {way}"] = skt.FineTunedClassifier(
-                backbone, weights=weights, trainable_layers=layers, **common)
+                backbone, weights=weights, trainable_layers=layers, **common
+            )
     models["CNN from scratch"] = skt.SimpleCNNClassifier(
-        input_size=min(args.size, 128), epochs=args.epochs * 3, batch_size=args.batch_size,
-        random_state=args.seed)
+        input_size=min(args.size, 128),
+        epochs=args.epochs * 3,
+        batch_size=args.batch_size,
+        random_state=args.seed,
+    )
 
     table = compare_models(models, X_train, y_train, X_test, y_test)
     print(table)  # accuracy, precision, recall, F1 (macro), fit seconds, ms per image, ...
@@ -76,8 +84,9 @@ def main():
     best = confusion_figures(table.estimators_, X_test, y_test, args.out, "")
     est = table.estimators_[best]
     print(f"\nbest: {best}; one-vs-all matrices [[TN, FP], [FN, TP]] per class:")
-    for label, matrix in zip(est.classes_, multilabel_confusion_matrix(
-            y_test, est.predict(X_test), labels=est.classes_)):
+    for label, matrix in zip(
+        est.classes_, multilabel_confusion_matrix(y_test, est.predict(X_test), labels=est.classes_)
+    ):
         print(f"  {label:<12} {matrix.tolist()}")
 
 

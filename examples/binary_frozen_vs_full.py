@@ -28,8 +28,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
-
 from _common import limit_per_class, save
+
 import sktransfer as skt
 from sktransfer.metrics import evaluate
 from sktransfer.plot import (
@@ -58,8 +58,6 @@ def parse_args():
     return p.parse_args()
 
 
-
-
 def main():
     args = parse_args()
     os.makedirs(args.out, exist_ok=True)
@@ -74,22 +72,29 @@ def main():
     # With few images (a quick run), keep 3/5 of each class for training.
     n_test = min(args.n_test, max(1, per_class // 5))
     n_val = min(args.n_val, max(1, per_class // 5))
-    X_train, X_test, y_train, y_test = skt.per_class_split(
-        X, y, y=y, n_test=n_test, random_state=args.seed)
+    X_train, X_test, y_train, y_test = skt.per_class_split(X, y, y=y, n_test=n_test, random_state=args.seed)
     n_train = len(y_train) // 2
     print(f"{args.data_dir}: classes {classes}, {per_class} images per class used")
-    print(f"split per class: {n_train - n_val} train, {n_val} validation (inside fit), "
-          f"{n_test} test; positive class = {classes[1]!r}")
+    print(
+        f"split per class: {n_train - n_val} train, {n_val} validation (inside fit), "
+        f"{n_test} test; positive class = {classes[1]!r}"
+    )
 
     # 2. Two models that differ only in what trains.
-    common = dict(weights=weights, input_size=args.size, epochs=args.epochs,
-                  batch_size=args.batch_size, learning_rate=args.learning_rate,
-                  validation=n_val,  # n_val images of each class
-                  random_state=args.seed)
+    common = dict(
+        weights=weights,
+        input_size=args.size,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        learning_rate=args.learning_rate,
+        validation=n_val,  # n_val images of each class
+        random_state=args.seed,
+    )
     models = {
         "frozen": skt.FineTunedClassifier(args.backbone, trainable_layers=0, **common),
-        "full": skt.FineTunedClassifier(args.backbone, trainable_layers="all",
-                                        backbone_lr_scale=0.1, **common),
+        "full": skt.FineTunedClassifier(
+            args.backbone, trainable_layers="all", backbone_lr_scale=0.1, **common
+        ),
     }
 
     # 3. Train, evaluate on the test images, draw the figures.
@@ -102,8 +107,10 @@ def main():
         clf.fit(X_train, y_train)
         seconds[name] = time.perf_counter() - start
         info = clf.backbone_info_
-        print(f"fit in {seconds[name]:.1f} s, {clf.n_epochs_} epochs, "
-              f"{info['trainable_params']:,} of {info['total_params']:,} parameters trained")
+        print(
+            f"fit in {seconds[name]:.1f} s, {clf.n_epochs_} epochs, "
+            f"{info['trainable_params']:,} of {info['total_params']:,} parameters trained"
+        )
         print("learning curves:", diagnose_learning_curves(clf))
         summaries[name] = evaluate(clf, X_test, y_test)
         print(summaries[name])

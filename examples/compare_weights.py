@@ -27,28 +27,36 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from sklearn.metrics import multilabel_confusion_matrix  # noqa: E402
+from _common import add_run_arguments, confusion_figures, load_split, save
+from sklearn.metrics import multilabel_confusion_matrix
 
-from _common import add_run_arguments, confusion_figures, load_split, save  # noqa: E402
-import sktransfer as skt  # noqa: E402
-from sktransfer.compare import compare_models, plot_comparison  # noqa: E402
+import sktransfer as skt
+from sktransfer.compare import compare_models, plot_comparison
 
-RESNET50 = ",".join(f"hf://timm/resnet50.{tag}" for tag in ("tv_in1k", "tv2_in1k", "a1_in1k",
-                                                            "a2_in1k"))
-ARCHITECTURES = ("efficientnet_lite0,hf://timm/resnet18.tv_in1k,hf://timm/resnet50.tv2_in1k,"
-                 "hf://timm/densenet169.tv_in1k,mobilenetv2,mobilenetv3large")
+RESNET50 = ",".join(f"hf://timm/resnet50.{tag}" for tag in ("tv_in1k", "tv2_in1k", "a1_in1k", "a2_in1k"))
+ARCHITECTURES = (
+    "efficientnet_lite0,hf://timm/resnet18.tv_in1k,hf://timm/resnet50.tv2_in1k,"
+    "hf://timm/densenet169.tv_in1k,mobilenetv2,mobilenetv3large"
+)
 
 
 def parse_args():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("data_dir", help="folder with one sub-folder of images per class")
     p.add_argument("--out", default="out/compare_weights", help="folder for the figures")
-    p.add_argument("--resnet50", default=RESNET50,
-                   help="comma-separated keras-hub handles or local folders of ResNet-50 weights")
-    p.add_argument("--architectures", default=ARCHITECTURES,
-                   help="comma-separated backbones (registered names, handles or folders)")
-    p.add_argument("--weights", default="imagenet",
-                   help="weights of the registered backbones: imagenet or none")
+    p.add_argument(
+        "--resnet50",
+        default=RESNET50,
+        help="comma-separated keras-hub handles or local folders of ResNet-50 weights",
+    )
+    p.add_argument(
+        "--architectures",
+        default=ARCHITECTURES,
+        help="comma-separated backbones (registered names, handles or folders)",
+    )
+    p.add_argument(
+        "--weights", default="imagenet", help="weights of the registered backbones: imagenet or none"
+    )
     p.add_argument("--trainable-layers", default="0", help="0 (head only), N, all or a block")
     add_run_arguments(p)
     return p.parse_args()
@@ -65,8 +73,9 @@ def report(table, X_test, y_test, out, name):
     best = confusion_figures(table.estimators_, X_test, y_test, out, f"{name}_")
     est = table.estimators_[best]
     print(f"best: {best}; one-vs-all [[TN, FP], [FN, TP]]:")
-    for cls, matrix in zip(est.classes_, multilabel_confusion_matrix(
-            y_test, est.predict(X_test), labels=est.classes_)):
+    for cls, matrix in zip(
+        est.classes_, multilabel_confusion_matrix(y_test, est.predict(X_test), labels=est.classes_)
+    ):
         print(f"  {cls:<12} {matrix.tolist()}")
 
 
@@ -76,8 +85,13 @@ def main():
     layers = args.trainable_layers
     layers = int(layers) if layers.isdigit() else layers
     (X_train, X_test, y_train, y_test), classes = load_split(args)
-    common = dict(input_size=args.size, epochs=args.epochs, batch_size=args.batch_size,
-                  trainable_layers=layers, random_state=args.seed)
+    common = dict(
+        input_size=args.size,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        trainable_layers=layers,
+        random_state=args.seed,
+    )
     resnet50 = args.resnet50.split(",")
 
     print("\n=== 0. what each pretrained ResNet-50 predicts (its own ImageNet head) ===")
@@ -89,8 +103,7 @@ def main():
 
     print("\n=== 1. four weights of ResNet-50 ===")
     models = {label(h): skt.FineTunedClassifier(h, **common) for h in resnet50}
-    report(compare_models(models, X_train, y_train, X_test, y_test), X_test, y_test,
-           args.out, "weights")
+    report(compare_models(models, X_train, y_train, X_test, y_test), X_test, y_test, args.out, "weights")
 
     print("\n=== 2. six architectures ===")
     skt.clear_cache()  # every backbone fits cold: fair fit times
@@ -100,9 +113,11 @@ def main():
         registered = backbone.lower() in skt.backbones.available_backbones()
         w = weights if registered and backbone != "efficientnet_lite0" else "imagenet"
         models[label(backbone)] = skt.FineTunedClassifier(
-            backbone, weights=w, **{**common, "trainable_layers": layers if w else "all"})
-    report(compare_models(models, X_train, y_train, X_test, y_test), X_test, y_test,
-           args.out, "architectures")
+            backbone, weights=w, **{**common, "trainable_layers": layers if w else "all"}
+        )
+    report(
+        compare_models(models, X_train, y_train, X_test, y_test), X_test, y_test, args.out, "architectures"
+    )
 
 
 if __name__ == "__main__":

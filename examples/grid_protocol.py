@@ -31,12 +31,12 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
+from _common import limit_per_class, save
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
 from sklearn.pipeline import make_pipeline
 from sklearn.svm import SVC
 
-from _common import limit_per_class, save
 import sktransfer as skt
 from sktransfer.metrics import evaluate
 from sktransfer.plot import (
@@ -61,8 +61,12 @@ def parse_args():
     p.add_argument("--backbone", default="efficientnet_lite0")
     p.add_argument("--size", type=int, default=224, help="input size in pixels")
     p.add_argument("--limit-per-class", type=int, default=None, help="use only N images per class")
-    p.add_argument("--n-test", type=float, default=0.2,
-                   help="test images per class (>= 1) or fraction of each class (< 1)")
+    p.add_argument(
+        "--n-test",
+        type=float,
+        default=0.2,
+        help="test images per class (>= 1) or fraction of each class (< 1)",
+    )
     p.add_argument("--epochs", type=int, default=10, help="epochs of the grid and optimizer steps")
     p.add_argument("--layers", default="0,2,4", help="trainable_layers grid (ints or block names)")
     p.add_argument("--batch-sizes", default="16,32", help="batch_size grid")
@@ -74,18 +78,20 @@ def parse_args():
     return p.parse_args()
 
 
-
-
 def search(estimator, grid, X, y, cv, title):
     """Fit a GridSearchCV, print its candidates (mean +- std accuracy over the folds)."""
     start = time.perf_counter()
     result = GridSearchCV(estimator, grid, cv=cv).fit(X, y)
     res = result.cv_results_
-    print(f"\n=== {title}: {len(res['params'])} candidates x {cv.get_n_splits()} folds, "
-          f"{time.perf_counter() - start:.0f} s ===")
+    print(
+        f"\n=== {title}: {len(res['params'])} candidates x {cv.get_n_splits()} folds, "
+        f"{time.perf_counter() - start:.0f} s ==="
+    )
     for i in np.argsort(res["rank_test_score"], kind="stable"):
-        print(f"  {res['params'][i]}: accuracy {res['mean_test_score'][i]:.3f} "
-              f"+- {res['std_test_score'][i]:.3f}")
+        print(
+            f"  {res['params'][i]}: accuracy {res['mean_test_score'][i]:.3f} "
+            f"+- {res['std_test_score'][i]:.3f}"
+        )
     print(f"best: {result.best_params_}, CV accuracy {result.best_score_:.3f}")
     return result
 
@@ -98,24 +104,37 @@ def main():
     # 1. Data and a per-class test set that no tuning step sees.
     X, y, classes = skt.load_image_folder(args.data_dir)
     X, y = limit_per_class(X, y, args.limit_per_class, args.seed)
-    X_train, X_test, y_train, y_test = skt.per_class_split(
-        X, y, y=y, n_test=n_test, random_state=args.seed)
+    X_train, X_test, y_train, y_test = skt.per_class_split(X, y, y=y, n_test=n_test, random_state=args.seed)
     print(f"{args.data_dir}: classes {classes}; {len(y_train)} training, {len(y_test)} test images")
     cv = StratifiedKFold(3, shuffle=True, random_state=args.seed)
 
     # 2. Trainable layers x batch size. Frozen activations are computed once
     #    and shared by every fold and candidate (sktransfer's activation cache).
-    base = skt.FineTunedClassifier(args.backbone, input_size=args.size, epochs=args.epochs,
-                                   random_state=args.seed)
-    grid = search(base, {"trainable_layers": [int_or_name(v) for v in args.layers.split(",")],
-                         "batch_size": [int(v) for v in args.batch_sizes.split(",")]},
-                  X_train, y_train, cv, "trainable layers x batch size")
-    save(plot_grid_search(grid, x="trainable_layers", hue="batch_size"), args.out,
-         "grid_layers_batch.png")
+    base = skt.FineTunedClassifier(
+        args.backbone, input_size=args.size, epochs=args.epochs, random_state=args.seed
+    )
+    grid = search(
+        base,
+        {
+            "trainable_layers": [int_or_name(v) for v in args.layers.split(",")],
+            "batch_size": [int(v) for v in args.batch_sizes.split(",")],
+        },
+        X_train,
+        y_train,
+        cv,
+        "trainable layers x batch size",
+    )
+    save(plot_grid_search(grid, x="trainable_layers", hue="batch_size"), args.out, "grid_layers_batch.png")
 
     # 3. Optimizers, each with its default learning rate (Adadelta: 1.0).
-    optimizers = search(clone(grid.best_estimator_), {"optimizer": args.optimizers.split(",")},
-                        X_train, y_train, cv, "optimizers")
+    optimizers = search(
+        clone(grid.best_estimator_),
+        {"optimizer": args.optimizers.split(",")},
+        X_train,
+        y_train,
+        cv,
+        "optimizers",
+    )
     save(plot_param_comparison(optimizers, "optimizer"), args.out, "optimizers.png")
 
     # 4. Number of epochs.
@@ -123,14 +142,17 @@ def main():
         epochs_grid = [int(v) for v in args.epochs_grid.split(",")]
     else:
         epochs_grid = sorted({1, max(1, args.epochs // 2), args.epochs, 2 * args.epochs})
-    epochs = search(clone(optimizers.best_estimator_), {"epochs": epochs_grid},
-                    X_train, y_train, cv, "epochs")
+    epochs = search(
+        clone(optimizers.best_estimator_), {"epochs": epochs_grid}, X_train, y_train, cv, "epochs"
+    )
     save(plot_by_epochs(epochs), args.out, "epochs.png")
 
     # 5. The tuned model (refitted on all training images) on the test images.
     tuned = epochs.best_estimator_
-    print(f"\n=== tuned model: trainable_layers={tuned.trainable_layers!r}, "
-          f"batch_size={tuned.batch_size}, optimizer={tuned.optimizer}, epochs={tuned.epochs} ===")
+    print(
+        f"\n=== tuned model: trainable_layers={tuned.trainable_layers!r}, "
+        f"batch_size={tuned.batch_size}, optimizer={tuned.optimizer}, epochs={tuned.epochs} ==="
+    )
     print(evaluate(tuned, X_test, y_test))
     fig, ax = plt.subplots(figsize=(5.5, 5), layout="constrained")
     plot_precision_recall(tuned, X_test, y_test, name="tuned", ax=ax)
@@ -142,14 +164,18 @@ def main():
     # 6. A better head, trained with augmentation: n_views augmented copies of
     #    every training image are made once and their frozen activations cached.
     improved = clone(tuned).set_params(
-        head=tuple(int(u) for u in args.head.split(",")), head_batchnorm=True,
-        head_l2=1e-4, head_dropout=0.5,
-        augmentation=skt.Augmentation(flip="horizontal", rotation=0.1, zoom=0.1,
-                                      n_views=args.n_views))
+        head=tuple(int(u) for u in args.head.split(",")),
+        head_batchnorm=True,
+        head_l2=1e-4,
+        head_dropout=0.5,
+        augmentation=skt.Augmentation(flip="horizontal", rotation=0.1, zoom=0.1, n_views=args.n_views),
+    )
     start = time.perf_counter()
     improved.fit(X_train, y_train)
-    print(f"\n=== improved head {improved.head}, with augmentation "
-          f"({time.perf_counter() - start:.0f} s; {improved.backbone_info_['training_input']}) ===")
+    print(
+        f"\n=== improved head {improved.head}, with augmentation "
+        f"({time.perf_counter() - start:.0f} s; {improved.backbone_info_['training_input']}) ==="
+    )
     print(evaluate(improved, X_test, y_test))
     save(plot_learning_curves(improved), args.out, "improved_learning_curves.png")
 
@@ -166,13 +192,19 @@ def main():
         errors = worst_errors(model, X_test, y_test, k=5)
         print(f"\nworst errors of {name} ({errors.score_name}):")
         for panel, rows in errors.panels.items():
-            print(f"  {panel.replace('_', ' ')}: " + (", ".join(
-                f"{os.path.basename(X_test[r['index']])} ({r['score']:.2f})" for r in rows)
-                or "none"))
+            print(
+                f"  {panel.replace('_', ' ')}: "
+                + (
+                    ", ".join(f"{os.path.basename(X_test[r['index']])} ({r['score']:.2f})" for r in rows)
+                    or "none"
+                )
+            )
         save(errors.figure, args.out, f"{name}_worst_errors.png")
 
-    print(f"\ntest accuracy: tuned {tuned.score(X_test, y_test):.3f}, improved head "
-          f"{improved.score(X_test, y_test):.3f}, SVM on its embeddings {svm.score(X_test, y_test):.3f}")
+    print(
+        f"\ntest accuracy: tuned {tuned.score(X_test, y_test):.3f}, improved head "
+        f"{improved.score(X_test, y_test):.3f}, SVM on its embeddings {svm.score(X_test, y_test):.3f}"
+    )
 
 
 if __name__ == "__main__":

@@ -29,8 +29,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
-
 from _common import SHARED_MOBILENET, limit_per_class, save
+
 import sktransfer as skt
 from sktransfer.compare import compare_models, plot_comparison
 from sktransfer.metrics import evaluate
@@ -44,16 +44,17 @@ def parse_args():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("data_dir", help="folder with one sub-folder of images per class")
     p.add_argument("--out", default="out/multiclass_scratch_vs_finetune")
-    p.add_argument("--mobilenet-weights", default=SHARED_MOBILENET,
-                   help="MobileNet alpha=0.25 ImageNet weights without top (.h5)")
+    p.add_argument(
+        "--mobilenet-weights",
+        default=SHARED_MOBILENET,
+        help="MobileNet alpha=0.25 ImageNet weights without top (.h5)",
+    )
     p.add_argument("--size", type=int, default=224, help="input size in pixels")
     p.add_argument("--limit-per-class", type=int, default=None, help="use only N images per class")
     p.add_argument("--epochs", type=int, default=10)
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--seed", type=int, default=0)
     return p.parse_args()
-
-
 
 
 def main():
@@ -67,50 +68,62 @@ def main():
     n_test = n_val = max(1, per_class // 6)
     n_train = per_class - n_val - n_test
     X_train, X_test, y_train, y_test = skt.per_class_split(
-        X, y, y=y, n_train=n_train + n_val, n_test=n_test, random_state=args.seed)
+        X, y, y=y, n_train=n_train + n_val, n_test=n_test, random_state=args.seed
+    )
     print(f"{args.data_dir}: {len(classes)} classes {classes}")
     print(f"split per class: {n_train} train, {n_val} validation (inside fit), {n_test} test")
 
     # 2. MobileNet weights: the local ImageNet file, else random initialisation.
     mobilenet_weights = args.mobilenet_weights
     if not (mobilenet_weights and os.path.isfile(mobilenet_weights)):
-        print(f"note: no MobileNet weights file at {mobilenet_weights!r}: mobilenet_0.25 starts "
-              "from random weights (weights=None), so its 'head only' row is a random-features "
-              "baseline.")
+        print(
+            f"note: no MobileNet weights file at {mobilenet_weights!r}: mobilenet_0.25 starts "
+            "from random weights (weights=None), so its 'head only' row is a random-features "
+            "baseline."
+        )
         mobilenet_weights = None
 
     # 3. The models. Same epochs, batch size, validation images and seed for all.
-    common = dict(epochs=args.epochs, batch_size=args.batch_size, random_state=args.seed,
-                  validation_fraction=n_val / (n_train + n_val))
+    common = dict(
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        random_state=args.seed,
+        validation_fraction=n_val / (n_train + n_val),
+    )
     models = {"scratch CNN (5 conv)": skt.SimpleCNNClassifier(input_size=args.size, **common)}
-    for backbone, weights in [("efficientnet_lite0", "imagenet"),
-                              ("mobilenet_0.25", mobilenet_weights)]:
-        ways = {"head only": dict(trainable_layers=0),
-                f"top ({TOP_BLOCKS[backbone]}+)": dict(trainable_layers=TOP_BLOCKS[backbone]),
-                "all layers": dict(trainable_layers="all", backbone_lr_scale=0.1)}
+    for backbone, weights in [("efficientnet_lite0", "imagenet"), ("mobilenet_0.25", mobilenet_weights)]:
+        ways = {
+            "head only": dict(trainable_layers=0),
+            f"top ({TOP_BLOCKS[backbone]}+)": dict(trainable_layers=TOP_BLOCKS[backbone]),
+            "all layers": dict(trainable_layers="all", backbone_lr_scale=0.1),
+        }
         for way, params in ways.items():
             # cache=False: every fit computes its frozen part itself, so the fit times
             # compare cold fits (the shared activation cache would favour later models).
             models[f"{backbone}, {way}"] = skt.FineTunedClassifier(
-                backbone, weights=weights, input_size=args.size, cache=False, **params, **common)
+                backbone, weights=weights, input_size=args.size, cache=False, **params, **common
+            )
 
     # 4. Fit all of them on the same split, evaluate on the same test images.
     print(f"\nfitting {len(models)} models ...")
     table = compare_models(models, X_train, y_train, X_test, y_test)
     print(table)
-    save(plot_comparison(table, metrics=("accuracy", "precision", "recall", "f1")),
-         args.out, "comparison.png")
+    save(
+        plot_comparison(table, metrics=("accuracy", "precision", "recall", "f1")), args.out, "comparison.png"
+    )
 
     # 5. Per model: learning curves (and what they say) and the confusion matrix.
     n = len(models)
-    cm_fig, cm_axes = plt.subplots(2, (n + 1) // 2, figsize=(4.2 * ((n + 1) // 2), 8),
-                                   layout="constrained")
+    cm_fig, cm_axes = plt.subplots(2, (n + 1) // 2, figsize=(4.2 * ((n + 1) // 2), 8), layout="constrained")
     for (name, clf), ax in zip(table.estimators_.items(), cm_axes.flat):
         print(f"\n{name}: {diagnose_learning_curves(clf)}")
         fig = plot_learning_curves(clf)
         fig.suptitle(name)
-        save(fig, args.out, "learning_curves_" + "".join(
-            c if c.isalnum() else "_" for c in name).strip("_") + ".png")
+        save(
+            fig,
+            args.out,
+            "learning_curves_" + "".join(c if c.isalnum() else "_" for c in name).strip("_") + ".png",
+        )
         plot_confusion_matrix(clf, X_test, y_test, ax=ax)
         ax.set_title(name, fontsize=9)
         ax.tick_params(axis="x", labelrotation=45)

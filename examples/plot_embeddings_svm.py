@@ -24,10 +24,10 @@ X, y = skt.load_sample(size=96, n_per_class=12, random_state=1, return_X_y=True)
 cv = StratifiedKFold(3, shuffle=True, random_state=0)
 
 scores = {}
-for name, classifier in [("linear probe", LogisticRegression(max_iter=1000)),
-                         ("SVM (RBF)", SVC(C=10.0))]:
-    model = make_pipeline(skt.PretrainedEmbedder("efficientnet_lite0", input_size=96),
-                          StandardScaler(), classifier)
+for name, classifier in [("linear probe", LogisticRegression(max_iter=1000)), ("SVM (RBF)", SVC(C=10.0))]:
+    model = make_pipeline(
+        skt.PretrainedEmbedder("efficientnet_lite0", input_size=96), StandardScaler(), classifier
+    )
     scores[name] = cross_val_score(model, X, y, cv=cv)
     print(f"{name}: {scores[name].mean():.2f} ± {scores[name].std():.2f}")
 

@@ -29,8 +29,7 @@ print(f"{len(X_train)} training and {len(X_test)} test images, classes {sorted(s
 # runs once per image and its activations are cached, so every epoch costs
 # milliseconds. ``validation=2`` holds out two training images per class to
 # draw the validation curve.
-clf = skt.FineTunedClassifier("efficientnet_lite0", input_size=96, epochs=15,
-                              validation=2, random_state=0)
+clf = skt.FineTunedClassifier("efficientnet_lite0", input_size=96, epochs=15, validation=2, random_state=0)
 clf.fit(X_train, y_train)
 print(f"test accuracy: {clf.score(X_test, y_test):.2f}")
 print(clf.backbone_info_["training_input"])

@@ -109,7 +109,7 @@ _CPU_BATCH_NUMBERS = 8 * 160 * 160 * 3
 _CPU_MIN_BATCH = 8
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def cpu_only():
     """Whether TensorFlow sees no GPU (asked once per process)."""
     import tensorflow as tf
@@ -163,16 +163,28 @@ def set_config(*, reuse_trainers=None, xla=None, deterministic=None, inference_b
     for name, value in (("reuse_trainers", reuse_trainers), ("deterministic", deterministic)):
         if value is not None and not isinstance(value, bool):
             raise TypeError(f"{name} must be True or False, got {value!r}.")
-    if xla is not None and (xla not in ("auto", True, False)
-                            or (xla != "auto" and not isinstance(xla, bool))):
+    if xla is not None and (
+        xla not in ("auto", True, False) or (xla != "auto" and not isinstance(xla, bool))
+    ):
         raise ValueError(f"xla must be 'auto', True or False, got {xla!r}.")
-    if inference_batch_size is not None and inference_batch_size != "auto" and not (
+    if (
+        inference_batch_size is not None
+        and inference_batch_size != "auto"
+        and not (
             isinstance(inference_batch_size, Integral)
-            and not isinstance(inference_batch_size, bool) and inference_batch_size >= 1):
-        raise ValueError("inference_batch_size must be 'auto' or a positive int, got "
-                         f"{inference_batch_size!r}.")
-    new = {"reuse_trainers": reuse_trainers, "xla": xla, "deterministic": deterministic,
-           "inference_batch_size": inference_batch_size}
+            and not isinstance(inference_batch_size, bool)
+            and inference_batch_size >= 1
+        )
+    ):
+        raise ValueError(
+            f"inference_batch_size must be 'auto' or a positive int, got {inference_batch_size!r}."
+        )
+    new = {
+        "reuse_trainers": reuse_trainers,
+        "xla": xla,
+        "deterministic": deterministic,
+        "inference_batch_size": inference_batch_size,
+    }
     with _LOCK:
         _CONFIG.update({name: value for name, value in new.items() if value is not None})
 

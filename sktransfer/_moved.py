@@ -22,8 +22,10 @@ MOVED = {
     "embedding": [("sktransfer.estimators", ["PretrainedEmbedder"])],
     "finetune": [("sktransfer.estimators", ["FineTunedClassifier"])],
     "imagenet": [("sktransfer.estimators", ["PretrainedImageNetClassifier", "imagenet_class_names"])],
-    "optimizers": [("sktransfer.estimators", ["OPTIMIZERS", "make_optimizer"]),
-                   ("sktransfer._engine.two_rate", ["BackboneRateFollowsHead", "TwoRateTrainer"])],
+    "optimizers": [
+        ("sktransfer.estimators", ["OPTIMIZERS", "make_optimizer"]),
+        ("sktransfer._engine.two_rate", ["BackboneRateFollowsHead", "TwoRateTrainer"]),
+    ],
     "scratch": [("sktransfer.estimators", ["SimpleCNNClassifier"])],
 }
 
@@ -44,7 +46,8 @@ class _MovedModuleFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         warnings.warn(
             f"sktransfer.{name} is deprecated and will be removed; import from "
             f"{homes[0][0].replace('._engine.two_rate', '')} (or sktransfer) instead.",
-            FutureWarning, stacklevel=2,
+            FutureWarning,
+            stacklevel=2,
         )
         names = []
         for home, wanted in homes:

@@ -109,8 +109,7 @@ def load_image_folder(path, *, extensions=IMAGE_EXTENSIONS, return_skipped=False
         raise ValueError(f"Image folder {root!r} does not exist; check the path.")
     if not os.path.isdir(root):
         raise ValueError(
-            f"{root!r} is a file, not a folder; pass the folder that holds one "
-            "sub-folder per class."
+            f"{root!r} is a file, not a folder; pass the folder that holds one sub-folder per class."
         )
     exts = _check_extensions(extensions)
     with os.scandir(root) as entries:
@@ -224,10 +223,7 @@ def load_sample(*, size=64, n_per_class=50, random_state=0, return_X_y=False):
             raise ValueError(f"{name} must be a positive int, got {value!r}.")
     rng = check_random_state(random_state)
     bundled = load_sample_images()
-    photos = {
-        os.path.basename(f): Image.fromarray(im)
-        for f, im in zip(bundled.filenames, bundled.images)
-    }
+    photos = {os.path.basename(f): Image.fromarray(im) for f, im in zip(bundled.filenames, bundled.images)}
     names = sorted(_SAMPLE_REGIONS)
     images = np.empty((len(names) * n_per_class, size, size, 3), dtype=np.uint8)
     for c, name in enumerate(names):
@@ -319,7 +315,5 @@ def write_sample_folder(directory, *, overwrite=False, quality=95, **kwargs):
             shutil.rmtree(folder)
         os.makedirs(folder)
         for j, i in enumerate(np.flatnonzero(target == name)):
-            Image.fromarray(images[i]).save(
-                os.path.join(folder, f"{name}_{j:04d}.jpg"), quality=quality
-            )
+            Image.fromarray(images[i]).save(os.path.join(folder, f"{name}_{j:04d}.jpg"), quality=quality)
     return root

@@ -48,8 +48,10 @@ class UnreadableImageError(ValueError):
         Internal steps decode subsets of the caller's ``X`` (uncached images,
         chunks, training folds), so the index they know is not the caller's.
         """
-        index = next((i for i, x in enumerate(X)
-                      if isinstance(x, (str, os.PathLike)) and os.fspath(x) == self.path), None)
+        index = next(
+            (i for i, x in enumerate(X) if isinstance(x, (str, os.PathLike)) and os.fspath(x) == self.path),
+            None,
+        )
         return type(self)(self.path, self.reason, index, self.hint if hint is None else hint)
 
 

@@ -28,8 +28,7 @@ from sklearn.utils.validation import column_or_1d
 
 from ._engine.history_recorder import FitHistory, HistoryRecorder
 
-__all__ = ["FirstNPerClassSplit", "FitHistory", "HistoryRecorder", "PerClassSplit",
-           "per_class_split"]
+__all__ = ["FirstNPerClassSplit", "FitHistory", "HistoryRecorder", "PerClassSplit", "per_class_split"]
 
 
 def _check_count(name, value, *, allow_none=False, allow_zero=False):
@@ -72,9 +71,7 @@ def _per_class_parts(y, n_train, n_val, n_test, rng, owner):
     to that part; `rng` None keeps the given order.
     """
     if y is None:
-        raise ValueError(
-            f"{owner} needs the class labels: pass y, e.g. cross_val_score(est, X, y, cv=...)."
-        )
+        raise ValueError(f"{owner} needs the class labels: pass y, e.g. cross_val_score(est, X, y, cv=...).")
     y = column_or_1d(y)
     classes, inverse = np.unique(y, return_inverse=True)
     parts = ([], [], [])
@@ -234,9 +231,7 @@ class FirstNPerClassSplit(_PerClassSplitter):
         self.n_test = n_test
 
     def _train_test(self, y):
-        train, _, test = _per_class_parts(
-            y, self.n_train, 0, self.n_test, None, "FirstNPerClassSplit"
-        )
+        train, _, test = _per_class_parts(y, self.n_train, 0, self.n_test, None, "FirstNPerClassSplit")
         yield train, test
 
     def get_n_splits(self, X=None, y=None, groups=None):
@@ -306,4 +301,3 @@ def per_class_split(*arrays, y, n_test, n_val=0, n_train=None, shuffle=True, ran
     if not n_val:
         parts = [parts[0], parts[2]]
     return [_safe_indexing(a, p) for a in arrays for p in parts]
-

@@ -25,7 +25,6 @@ import re
 from numbers import Integral
 
 import numpy as np
-
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
 from sklearn.pipeline import Pipeline, make_pipeline
@@ -66,8 +65,16 @@ def top_block(backbone):
     return blocks[-2] if blocks[-1] == "top" else blocks[-1]
 
 
-def candidate_grid(backbone="resnet50v2", *, weights="imagenet", input_size=None,
-                   include=CANDIDATES, random_state=None, n_jobs=None, verbose=0):
+def candidate_grid(
+    backbone="resnet50v2",
+    *,
+    weights="imagenet",
+    input_size=None,
+    include=CANDIDATES,
+    random_state=None,
+    n_jobs=None,
+    verbose=0,
+):
     """The parameter grid of :func:`make_tuner`: one dict per candidate recipe.
 
     Parameters
@@ -104,14 +111,12 @@ def candidate_grid(backbone="resnet50v2", *, weights="imagenet", input_size=None
     >>> [type(g["model"][0]).__name__ for g in grid]
     ['Pipeline', 'FineTunedClassifier']
     """
-    from .estimators import PretrainedEmbedder
-    from .estimators import FineTunedClassifier
+    from .estimators import FineTunedClassifier, PretrainedEmbedder
 
     unknown = [name for name in include if name not in CANDIDATES]
     if unknown or not include or isinstance(include, str):
         raise ValueError(f"include must be a non-empty list of {CANDIDATES}, got {include!r}.")
-    shared = dict(backbone=backbone, weights=weights, input_size=input_size, n_jobs=n_jobs,
-                  verbose=verbose)
+    shared = dict(backbone=backbone, weights=weights, input_size=input_size, n_jobs=n_jobs, verbose=verbose)
 
     def embedder():
         return PretrainedEmbedder(**shared)
@@ -128,15 +133,29 @@ def candidate_grid(backbone="resnet50v2", *, weights="imagenet", input_size=None
             grid.append({"model": [model]})
         elif name == "svm":
             model = make_pipeline(embedder(), StandardScaler(), SVC(random_state=random_state))
-            grid.extend({"model": [model], "model__pretrainedembedder__tta": [False, True],
-                         **{f"model__{k}": v for k, v in g.items()}}
-                        for g in SVM_GRID)
+            grid.extend(
+                {
+                    "model": [model],
+                    "model__pretrainedembedder__tta": [False, True],
+                    **{f"model__{k}": v for k, v in g.items()},
+                }
+                for g in SVM_GRID
+            )
         elif name == "head":
             grid.append({"model": [finetuner(trainable_layers=0)]})
         else:
             # Fewer epochs than the default: each epoch trains backbone layers.
-            grid.append({"model": [finetuner(trainable_layers=top_block(backbone),
-                                             backbone_lr_scale=0.1, epochs=TOP_BLOCK_EPOCHS)]})
+            grid.append(
+                {
+                    "model": [
+                        finetuner(
+                            trainable_layers=top_block(backbone),
+                            backbone_lr_scale=0.1,
+                            epochs=TOP_BLOCK_EPOCHS,
+                        )
+                    ]
+                }
+            )
     return grid
 
 
@@ -180,7 +199,8 @@ def one_standard_error(cv_results):
     if "mean_test_score" not in cv_results:
         raise ValueError(
             "one_standard_error needs the cv_results_ of a search with one scoring metric "
-            f"(mean_test_score); got the keys {sorted(cv_results)[:8]}...")
+            f"(mean_test_score); got the keys {sorted(cv_results)[:8]}..."
+        )
     means = np.asarray(cv_results["mean_test_score"], dtype=float)
     splits = [k for k in cv_results if re.fullmatch(r"split\d+_test_score", k)]
     if np.all(np.isnan(means)):
@@ -192,9 +212,19 @@ def one_standard_error(cv_results):
     return int(np.flatnonzero(means >= means[best] - se)[0])
 
 
-def make_tuner(backbone="resnet50v2", *, weights="imagenet", input_size=None, include=CANDIDATES,
-               cv=3, scoring="accuracy", select="best", random_state=None, n_jobs=None,
-               verbose=0):
+def make_tuner(
+    backbone="resnet50v2",
+    *,
+    weights="imagenet",
+    input_size=None,
+    include=CANDIDATES,
+    cv=3,
+    scoring="accuracy",
+    select="best",
+    random_state=None,
+    n_jobs=None,
+    verbose=0,
+):
     """A GridSearchCV that picks linear probe, SVM-on-embeddings or fine-tuning by CV.
 
     Parameters
@@ -247,14 +277,22 @@ def make_tuner(backbone="resnet50v2", *, weights="imagenet", input_size=None, in
     """
     if select not in ("best", "one_se"):
         raise ValueError(f"select must be 'best' or 'one_se', got {select!r}.")
-    grid = candidate_grid(backbone, weights=weights, input_size=input_size, include=include,
-                          random_state=random_state, n_jobs=n_jobs, verbose=verbose)
+    grid = candidate_grid(
+        backbone,
+        weights=weights,
+        input_size=input_size,
+        include=include,
+        random_state=random_state,
+        n_jobs=n_jobs,
+        verbose=verbose,
+    )
     if isinstance(cv, Integral) and not isinstance(cv, bool):
         cv = StratifiedKFold(int(cv), shuffle=True, random_state=random_state)
     pipeline = Pipeline([("model", grid[0]["model"][0])])
     refit = one_standard_error if select == "one_se" else True
-    return GridSearchCV(pipeline, grid, cv=cv, scoring=scoring, refit=refit, verbose=verbose,
-                        error_score="raise")
+    return GridSearchCV(
+        pipeline, grid, cv=cv, scoring=scoring, refit=refit, verbose=verbose, error_score="raise"
+    )
 
 
 def tune(X, y, **kwargs):

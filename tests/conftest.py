@@ -41,8 +41,15 @@ def make_classifier():
     def make(**params):
         # tta=False: most tests compare outputs with the Keras model's (one view);
         # test_tta.py and the sklearn checks cover the default, tta=True.
-        defaults = dict(backbone=BACKBONE, input_size=SIZE, epochs=1, batch_size=8,
-                        learning_rate=0.01, random_state=0, tta=False)
+        defaults = dict(
+            backbone=BACKBONE,
+            input_size=SIZE,
+            epochs=1,
+            batch_size=8,
+            learning_rate=0.01,
+            random_state=0,
+            tta=False,
+        )
         return FineTunedClassifier(**{**defaults, **params})
 
     return make

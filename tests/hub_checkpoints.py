@@ -65,20 +65,32 @@ def resnet_state_dict(seed, arch="resnet18"):
     return state
 
 
-def write_timm_resnet18(folder, seed=0, tag="a1_in1k", mean=IMAGENET_MEAN, std=IMAGENET_STD,
-                        size=224, arch="resnet18"):
+def write_timm_resnet18(
+    folder, seed=0, tag="a1_in1k", mean=IMAGENET_MEAN, std=IMAGENET_STD, size=224, arch="resnet18"
+):
     """Write a timm-format ResNet-18 (or ``arch``) checkpoint folder; return its path."""
     from safetensors.numpy import save_file
 
     os.makedirs(folder, exist_ok=True)
     config = {
-        "architecture": arch, "num_classes": 1000, "num_features": 2048 if arch == "resnet50" else 512,
+        "architecture": arch,
+        "num_classes": 1000,
+        "num_features": 2048 if arch == "resnet50" else 512,
         "global_pool": "avg",
         "pretrained_cfg": {
-            "tag": tag, "custom_load": False, "input_size": [3, size, size],
-            "fixed_input_size": False, "interpolation": "bicubic", "crop_pct": 0.95,
-            "crop_mode": "center", "mean": list(mean), "std": list(std), "num_classes": 1000,
-            "pool_size": [7, 7], "first_conv": "conv1", "classifier": "fc",
+            "tag": tag,
+            "custom_load": False,
+            "input_size": [3, size, size],
+            "fixed_input_size": False,
+            "interpolation": "bicubic",
+            "crop_pct": 0.95,
+            "crop_mode": "center",
+            "mean": list(mean),
+            "std": list(std),
+            "num_classes": 1000,
+            "pool_size": [7, 7],
+            "first_conv": "conv1",
+            "classifier": "fc",
         },
     }
     with open(os.path.join(folder, "config.json"), "w", encoding="utf-8") as fh:

@@ -14,7 +14,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 @pytest.fixture
 def common(monkeypatch, tmp_path):
     spec = importlib.util.spec_from_file_location(
-        "_bench_common", os.path.join(ROOT, "benchmarks", "_common.py"))
+        "_bench_common", os.path.join(ROOT, "benchmarks", "_common.py")
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     monkeypatch.setattr(module, "RESULTS", str(tmp_path / "results"))
@@ -75,7 +76,8 @@ def _accuracy_module():
     sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
     try:
         spec = importlib.util.spec_from_file_location(
-            "_bench_accuracy", os.path.join(ROOT, "benchmarks", "accuracy.py"))
+            "_bench_accuracy", os.path.join(ROOT, "benchmarks", "accuracy.py")
+        )
         accuracy = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(accuracy)
     finally:
@@ -87,19 +89,30 @@ def test_accuracy_update_replaces_only_the_redone_runs():
     accuracy = _accuracy_module()
 
     def row(cand, seed=0, split=None, acc=0.5):
-        r = {"dataset": "d", "seed": seed, "candidate": cand, "cv_accuracy": acc,
-             "test_accuracy": acc, "test_macro_f1": acc, "fit_seconds": 1.0}
+        r = {
+            "dataset": "d",
+            "seed": seed,
+            "candidate": cand,
+            "cv_accuracy": acc,
+            "test_accuracy": acc,
+            "test_macro_f1": acc,
+            "fit_seconds": 1.0,
+        }
         if split is not None:
             r["split"] = split
         return r
 
-    old = [row("probe"), row("svm"), row("head"), row("head+tta"), row("svm", seed=1),
-           row("svm", split=1)]
+    old = [row("probe"), row("svm"), row("head"), row("head+tta"), row("svm", seed=1), row("svm", split=1)]
     new = [row("svm", acc=0.9), row("head", acc=0.8), row("head+tta", acc=0.85)]
     merged = accuracy.merge_rows(old, new)
     assert [(r["candidate"], r["seed"], r.get("split", 0), r["test_accuracy"]) for r in merged] == [
-        ("probe", 0, 0, 0.5), ("svm", 1, 0, 0.5), ("svm", 0, 1, 0.5),
-        ("svm", 0, 0, 0.9), ("head", 0, 0, 0.8), ("head+tta", 0, 0, 0.85)]
+        ("probe", 0, 0, 0.5),
+        ("svm", 1, 0, 0.5),
+        ("svm", 0, 1, 0.5),
+        ("svm", 0, 0, 0.9),
+        ("head", 0, 0, 0.8),
+        ("head+tta", 0, 0, 0.85),
+    ]
     summary = accuracy.summarise(merged)
     selected = [s for s in summary if s["candidate"].startswith("SELECTED")][0]
     # one run per (split, seed): split 0 seed 0 picks svm (0.9), seed 1 and split 1 svm (0.5)
@@ -111,19 +124,34 @@ def test_accuracy_one_se_selection_prefers_the_simpler_recipe():
     accuracy = _accuracy_module()
 
     def row(cand, folds, test, seed=0):
-        return {"dataset": "d", "seed": seed, "candidate": cand, "cv_accuracy": float(np.mean(folds)),
-                "cv_folds": folds, "test_accuracy": test, "test_macro_f1": test, "fit_seconds": 1.0}
+        return {
+            "dataset": "d",
+            "seed": seed,
+            "candidate": cand,
+            "cv_accuracy": float(np.mean(folds)),
+            "cv_folds": folds,
+            "test_accuracy": test,
+            "test_macro_f1": test,
+            "fit_seconds": 1.0,
+        }
 
     rows = [
         # seed 0: head+tta is best in CV (0.90, SE 0.04); svm (0.88) is within, the probe is not
-        row("head+tta", [0.86, 0.94], 0.70), row("probe", [0.80, 0.80], 0.60),
-        row("svm", [0.86, 0.90], 0.80), row("head", [0.85, 0.85], 0.75),
+        row("head+tta", [0.86, 0.94], 0.70),
+        row("probe", [0.80, 0.80], 0.60),
+        row("svm", [0.86, 0.90], 0.80),
+        row("head", [0.85, 0.85], 0.75),
         # seed 1: the probe is within reach of the best
-        row("probe", [0.88, 0.88], 0.90, seed=1), row("svm", [0.86, 0.94], 0.85, seed=1),
-        row("head", [0.80, 0.80], 0.5, seed=1), row("head+tta", [0.80, 0.80], 0.5, seed=1),
+        row("probe", [0.88, 0.88], 0.90, seed=1),
+        row("svm", [0.86, 0.94], 0.85, seed=1),
+        row("head", [0.80, 0.80], 0.5, seed=1),
+        row("head+tta", [0.80, 0.80], 0.5, seed=1),
     ]
-    summary = {s["candidate"].split(":")[0]: s for s in accuracy.summarise(rows)
-               if s["candidate"].startswith("SELECTED")}
+    summary = {
+        s["candidate"].split(":")[0]: s
+        for s in accuracy.summarise(rows)
+        if s["candidate"].startswith("SELECTED")
+    }
     assert summary["SELECTED"]["candidate"] == "SELECTED: head+tta,svm"
     assert summary["SELECTED (1-SE)"]["candidate"] == "SELECTED (1-SE): svm,probe"
     assert summary["SELECTED (1-SE)"]["gain_over_probe"] == pytest.approx((0.20 + 0.0) / 2)
@@ -133,12 +161,16 @@ def test_accuracy_one_se_selection_prefers_the_simpler_recipe():
     assert not any(label.startswith("SELECTED (1-SE)") for label in labels)
 
 
-@pytest.mark.parametrize("deterministic, flags, message", [
-    (None, [], "was computed in batches"),  # files from before the mode existed
-    (True, ["--batched"], "was computed one image at a time"),
-])
-def test_accuracy_update_keeps_one_way_of_computing_activations(tmp_path, monkeypatch, capsys,
-                                                                deterministic, flags, message):
+@pytest.mark.parametrize(
+    "deterministic, flags, message",
+    [
+        (None, [], "was computed in batches"),  # files from before the mode existed
+        (True, ["--batched"], "was computed one image at a time"),
+    ],
+)
+def test_accuracy_update_keeps_one_way_of_computing_activations(
+    tmp_path, monkeypatch, capsys, deterministic, flags, message
+):
     import json
     import sys
 
@@ -163,11 +195,20 @@ def test_accuracy_votes_average_the_probabilities_of_their_named_candidates(name
     from sklearn.ensemble import VotingClassifier
 
     accuracy = _accuracy_module()
-    args = argparse.Namespace(backbone="efficientnet_lite0", weights=None, size=64, epochs=None,
-                              top_epochs=3, full_epochs=2, n_views=2, svm_sizes=[64])
+    args = argparse.Namespace(
+        backbone="efficientnet_lite0",
+        weights=None,
+        size=64,
+        epochs=None,
+        top_epochs=3,
+        full_epochs=2,
+        n_views=2,
+        svm_sizes=[64],
+    )
     vote = accuracy.build(name, args, seed=1)
     assert isinstance(vote, VotingClassifier) and vote.voting == "soft"
     assert [label for label, _ in vote.estimators] == list(accuracy.VOTES[name])
+
     def params(estimator):
         return {key: repr(value) for key, value in estimator.get_params(deep=True).items()}
 
@@ -196,8 +237,7 @@ def test_accuracy_vote_after_its_members_combines_their_fitted_models(monkeypatc
 
     def build(name, args, seed):
         if name in accuracy.VOTES:
-            return VotingClassifier([(m, build(m, args, seed)) for m in accuracy.VOTES[name]],
-                                    voting="soft")
+            return VotingClassifier([(m, build(m, args, seed)) for m in accuracy.VOTES[name]], voting="soft")
         if name == "top_aug":
             return DecisionTreeClassifier(max_depth=2, random_state=seed)
         return Counted(C={"probe": 1.0, "lpft": 0.01}[name])

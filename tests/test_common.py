@@ -23,13 +23,23 @@ METHODS = ("predict", "predict_proba", "decision_function", "transform")
 
 def _estimators():
     return {
-        "frozen part": FineTunedClassifier(BACKBONE, input_size=SIZE, epochs=1, head=(8,),
-                                           batch_size=8, random_state=0),
-        "no frozen part": FineTunedClassifier("mobilenet_0.25", weights=None, input_size=SIZE,
-                                              epochs=1, head=(8,), trainable_layers="all",
-                                              tta=False, batch_size=8, random_state=0),
-        "scratch": SimpleCNNClassifier(conv_filters=(4,), dense_units=8, input_size=SIZE,
-                                       epochs=1, batch_size=8, random_state=0),
+        "frozen part": FineTunedClassifier(
+            BACKBONE, input_size=SIZE, epochs=1, head=(8,), batch_size=8, random_state=0
+        ),
+        "no frozen part": FineTunedClassifier(
+            "mobilenet_0.25",
+            weights=None,
+            input_size=SIZE,
+            epochs=1,
+            head=(8,),
+            trainable_layers="all",
+            tta=False,
+            batch_size=8,
+            random_state=0,
+        ),
+        "scratch": SimpleCNNClassifier(
+            conv_filters=(4,), dense_units=8, input_size=SIZE, epochs=1, batch_size=8, random_state=0
+        ),
         "embedder": PretrainedEmbedder(BACKBONE, input_size=SIZE),
     }
 
@@ -94,6 +104,9 @@ def test_repeated_outputs_trace_each_model_once(fitted, binary_sample):
     stages, heads = prediction_parts(fitted.model_, fitted.backbone_info_)
     models = [m for m in heads.values() if m is not None]
     models += [models_[0] for _, models_ in stages or ()]
-    counts = [f.experimental_get_tracing_count() for m in models
-              for f in m.__dict__.get("_sktransfer_compiled", {}).values()]
+    counts = [
+        f.experimental_get_tracing_count()
+        for m in models
+        for f in m.__dict__.get("_sktransfer_compiled", {}).values()
+    ]
     assert counts and set(counts) == {1}

@@ -4,34 +4,34 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import doctest  # noqa: E402
-import importlib.util  # noqa: E402
-import json  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-from types import SimpleNamespace  # noqa: E402
+import doctest
+import importlib.util
+import json
+import sys
+import time
+from types import SimpleNamespace
 
-import matplotlib  # noqa: E402
+import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-from sklearn import metrics as skm  # noqa: E402
-from sklearn.base import BaseEstimator, TransformerMixin  # noqa: E402
-from sklearn.datasets import make_classification  # noqa: E402
-from sklearn.linear_model import LogisticRegression  # noqa: E402
-from sklearn.pipeline import make_pipeline  # noqa: E402
-from sklearn.preprocessing import FunctionTransformer  # noqa: E402
-from sklearn.svm import SVC  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+from sklearn import metrics as skm
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.datasets import make_classification
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import FunctionTransformer
+from sklearn.svm import SVC
 
-import sktransfer.compare as compare_module  # noqa: E402
-import sktransfer.compare._agreement as _agreement_module  # noqa: E402
-import sktransfer.compare._models as _models_module  # noqa: E402
-import sktransfer.compare._plot as _plot_module  # noqa: E402
-from sktransfer import FineTunedClassifier  # noqa: E402
-from sktransfer._utils.peak_memory import PeakMemory, _rss_reader  # noqa: E402
+import sktransfer.compare as compare_module
+import sktransfer.compare._agreement as _agreement_module
+import sktransfer.compare._models as _models_module
+import sktransfer.compare._plot as _plot_module
+from sktransfer import FineTunedClassifier
+from sktransfer._utils.peak_memory import PeakMemory, _rss_reader
 from sktransfer.compare import (
     ComparisonTable,
     _param_counts,
@@ -41,7 +41,6 @@ from sktransfer.compare import (
     plot_comparison,
     short_names,
 )
-
 
 pytestmark = pytest.mark.usefixtures("close_figures")
 
@@ -53,8 +52,9 @@ def _flatten(X):
 @pytest.fixture(scope="module")
 def given():
     return {
-        "finetuned": FineTunedClassifier("efficientnet_lite0", input_size=32, epochs=2,
-                                         learning_rate=0.01, random_state=0),
+        "finetuned": FineTunedClassifier(
+            "efficientnet_lite0", input_size=32, epochs=2, learning_rate=0.01, random_state=0
+        ),
         "svc": make_pipeline(FunctionTransformer(_flatten), SVC()),
     }
 
@@ -82,8 +82,7 @@ def test_metrics_are_those_of_the_fitted_models(table, sample_split):
         y_pred = table.estimators_[row["name"]].predict(X_test)
         assert row["average"] == "macro"  # four classes
         assert row["accuracy"] == pytest.approx(skm.accuracy_score(y_test, y_pred))
-        p, r, f1, _ = skm.precision_recall_fscore_support(y_test, y_pred, average="macro",
-                                                          zero_division=0)
+        p, r, f1, _ = skm.precision_recall_fscore_support(y_test, y_pred, average="macro", zero_division=0)
         assert (row["precision"], row["recall"], row["f1"]) == pytest.approx((p, r, f1))
 
 
@@ -126,7 +125,7 @@ def test_table_prints_aligned_and_serialises(table):
     end = header.index("accuracy") + len("accuracy")  # right-aligned numeric columns
     for line, row in zip(lines[1:], table):
         assert line.startswith(row["name"])
-        assert line[end - 5:end] == f"{row['accuracy']:.3f}"
+        assert line[end - 5 : end] == f"{row['accuracy']:.3f}"
     assert f"{table[0]['total_params']:,}" in lines[1]
 
     records = json.loads(json.dumps(table))
@@ -172,16 +171,16 @@ def test_plot_into_given_axes_puts_fit_time_on_a_twin_axis(table):
 def test_binary_default_names_and_errors():
     X, y = make_classification(n_samples=120, random_state=0)
     y = np.array(["no", "yes"])[y]
-    table = compare_models([LogisticRegression(), LogisticRegression(C=0.01)],
-                           X[:80], y[:80], X[80:], y[80:])
+    table = compare_models([LogisticRegression(), LogisticRegression(C=0.01)], X[:80], y[:80], X[80:], y[80:])
     assert table.names == ["LogisticRegression", "LogisticRegression #2"]
     for row in table:
         y_pred = table.estimators_[row["name"]].predict(X[80:])
         assert row["average"] == "binary"
         assert row["precision"] == skm.precision_score(y[80:], y_pred, pos_label="yes")
         assert row["f1"] == skm.f1_score(y[80:], y_pred, pos_label="yes")
-    assert compare_models([LogisticRegression()], X[:80], y[:80], X[80:], y[80:],
-                          names=["lr"]).names == ["lr"]
+    assert compare_models([LogisticRegression()], X[:80], y[:80], X[80:], y[80:], names=["lr"]).names == [
+        "lr"
+    ]
     with pytest.raises(ValueError, match="at least one"):
         compare_models([], X, y, X, y)
     with pytest.raises(ValueError, match="2 names"):
@@ -223,8 +222,8 @@ class _StateProbe(TransformerMixin, BaseEstimator):
     """A pass-through step that notes what the process shared when its pipeline began to fit."""
 
     def fit(self, X, y=None):
-        from sktransfer._engine import trainers as _trainers
         from sktransfer._engine import templates
+        from sktransfer._engine import trainers as _trainers
         from sktransfer._engine.cache import get_cache
 
         self.seen_ = (len(get_cache()), templates.n_templates(), _trainers.n_trainers())
@@ -238,10 +237,13 @@ class _StateProbe(TransformerMixin, BaseEstimator):
 def twins(sample_split, make_classifier):
     """The same pipeline twice, compared cold (the default) and warm."""
     X_train, X_test, y_train, y_test = sample_split
-    models = {"first": make_pipeline(_StateProbe(), make_classifier()),
-              "second": make_pipeline(_StateProbe(), make_classifier())}
-    return {warm: compare_models(models, X_train, y_train, X_test, y_test, warm=warm)
-            for warm in (False, True)}
+    models = {
+        "first": make_pipeline(_StateProbe(), make_classifier()),
+        "second": make_pipeline(_StateProbe(), make_classifier()),
+    }
+    return {
+        warm: compare_models(models, X_train, y_train, X_test, y_test, warm=warm) for warm in (False, True)
+    }
 
 
 def test_cold_start_each_model_finds_nothing_left_by_the_one_before(twins):
@@ -250,8 +252,11 @@ def test_cold_start_each_model_finds_nothing_left_by_the_one_before(twins):
     assert [row["start"] for row in warm] == ["warm", "warm"]
     for row in cold:
         assert cold.estimators_[row["name"]][0].seen_ == (0, 0, 0)
-        assert row["start_state"] == {"cached_activations": 0, "backbone_templates": 0,
-                                      "compiled_trainers": 0}
+        assert row["start_state"] == {
+            "cached_activations": 0,
+            "backbone_templates": 0,
+            "compiled_trainers": 0,
+        }
     # warm: the second model finds the first one's activations and backbone
     cached, templates, _ = warm.estimators_["second"][0].seen_
     assert cached >= 28 and templates >= 1
@@ -269,26 +274,30 @@ def test_cold_start_each_model_finds_nothing_left_by_the_one_before(twins):
 
 def test_short_names_of_weights_files():
     assert short_names(["imagenet", None, "none", "/m/rn50.weights.h5", "/m/b0.keras"]) == [
-        "imagenet", "random", "random", "rn50", "b0"]
+        "imagenet",
+        "random",
+        "random",
+        "rn50",
+        "b0",
+    ]
     assert short_names(["/x/a/w.h5", "/x/b/w.h5"]) == ["a/w", "b/w"]
     assert short_names(["w.h5", "w.H5"]) == ["w.h5", "w.H5"]  # no distinct stem: the paths
 
 
 def test_agreement_counts_match_a_hand_count_and_plot():
     y = np.array(["a", "b", "a", "b", "a", "b", "a"])
-    first = np.array(["a", "b", "b", "b", "a", "a", "b"])   # right on 0, 1, 3, 4
+    first = np.array(["a", "b", "b", "b", "a", "a", "b"])  # right on 0, 1, 3, 4
     second = np.array(["a", "a", "a", "b", "b", "a", "b"])  # right on 0, 2, 3
     result = agreement(y, first, second, names=("tuned", "frozen"))
     # both right {0, 3}; only first {1, 4}; only second {2}; both wrong {5, 6}
     assert result.counts.tolist() == [[2, 2], [1, 2]]
-    assert (result.both_right, result.only_first, result.only_second, result.both_wrong) == (
-        2, 2, 1, 2)
+    assert (result.both_right, result.only_first, result.only_second, result.both_wrong) == (2, 2, 1, 2)
     assert result.mcnemar_p == pytest.approx(1.0)  # 2 vs 1 disagreements: 2 * P(X >= 2 | 3, .5) > 1
     lines = str(result).splitlines()
     assert lines[0].split() == ["frozen", "right", "frozen", "wrong"]
     assert lines[1].split() == ["tuned", "right", "2", "2"]
     skewed = agreement(np.zeros(12), np.zeros(12), np.r_[np.ones(10), np.zeros(2)])
-    assert skewed.mcnemar_p == pytest.approx(2 * 0.5 ** 10)  # 10 disagreements, all one way
+    assert skewed.mcnemar_p == pytest.approx(2 * 0.5**10)  # 10 disagreements, all one way
     fig = plot_agreement(result)
     assert [t.get_text().split("\n")[0] for t in fig.axes[0].texts] == ["2", "2", "1", "2"]
     with pytest.raises(ValueError, match="one length"):
@@ -296,11 +305,23 @@ def test_agreement_counts_match_a_hand_count_and_plot():
 
 
 def test_plot_of_long_names_keeps_labels_apart():
-    weights = ["imagenet", None, "/home/me/models/efficientnet_lite0_flowers_finetuned.weights.h5",
-               "/home/me/models/run2/efficientnet_lite0_imagenet21k.h5"]
-    rows = [dict(name=f"efficientnet_lite0 ({w})", accuracy=0.9, f1=0.8, fit_seconds=30.0 + i,
-                 peak_memory_mb=400.0 + i, start="cold")
-            for i, w in enumerate(short_names(weights))]
+    weights = [
+        "imagenet",
+        None,
+        "/home/me/models/efficientnet_lite0_flowers_finetuned.weights.h5",
+        "/home/me/models/run2/efficientnet_lite0_imagenet21k.h5",
+    ]
+    rows = [
+        dict(
+            name=f"efficientnet_lite0 ({w})",
+            accuracy=0.9,
+            f1=0.8,
+            fit_seconds=30.0 + i,
+            peak_memory_mb=400.0 + i,
+            start="cold",
+        )
+        for i, w in enumerate(short_names(weights))
+    ]
     fig = plot_comparison(rows)
     fig.canvas.draw()
     renderer = fig.canvas.get_renderer()
@@ -309,4 +330,4 @@ def test_plot_of_long_names_keeps_labels_apart():
         boxes = [t.get_window_extent(renderer) for t in labels if t.get_text().strip("-.0123456789")]
         assert len(boxes) >= 4
         for i, box in enumerate(boxes):
-            assert not any(box.overlaps(other) for other in boxes[i + 1:]), ax.get_title()
+            assert not any(box.overlaps(other) for other in boxes[i + 1 :]), ax.get_title()

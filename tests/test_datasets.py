@@ -111,10 +111,7 @@ def test_load_sample_not_solved_by_colour_alone():
 
     X, y = load_sample(return_X_y=True)
     hist = np.concatenate(
-        [
-            np.stack([np.histogram(img[..., c], bins=16, range=(0, 256))[0] for img in X])
-            for c in range(3)
-        ],
+        [np.stack([np.histogram(img[..., c], bins=16, range=(0, 256))[0] for img in X]) for c in range(3)],
         axis=1,
     )
     cv = StratifiedKFold(5, shuffle=True, random_state=0)

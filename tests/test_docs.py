@@ -44,8 +44,7 @@ def _api_entries():
 
 def test_api_page_lists_every_public_name():
     entries = _api_entries()
-    top = {n for n in sktransfer.__all__
-           if n not in sktransfer._SUBMODULES and n != "__version__"}
+    top = {n for n in sktransfer.__all__ if n not in sktransfer._SUBMODULES and n != "__version__"}
     assert entries["sktransfer"] == top
     for name in sktransfer._SUBMODULES:
         module = importlib.import_module(f"sktransfer.{name}")
@@ -78,15 +77,30 @@ def test_every_committed_result_says_when_where_how_and_from_which_commit():
 
 
 def test_benchmark_page_shows_provenance_and_every_cell():
-    result = {"title": "T", "date": "2026-01-02", "machine": "2 cores", "command": "python b.py",
-              "commit": "a" * 40, "tables": [{"caption": "cap", "columns": ["x", "y|z"],
-                                             "rows": [["1", "2"]]}],
-              "runs": [{"candidate": "probe", "accuracy": 0.91234}], "notes": ["a note"]}
+    result = {
+        "title": "T",
+        "date": "2026-01-02",
+        "machine": "2 cores",
+        "command": "python b.py",
+        "commit": "a" * 40,
+        "tables": [{"caption": "cap", "columns": ["x", "y|z"], "rows": [["1", "2"]]}],
+        "runs": [{"candidate": "probe", "accuracy": 0.91234}],
+        "notes": ["a note"],
+    }
     page = render("t", result)
     assert page.startswith("# T\n")
-    for text in ("2026-01-02", "2 cores", "python b.py", "a" * 40, "**cap**",
-                 "| x | y\\|z |", "| 1 | 2 |", "| candidate | accuracy |", "| probe | 0.9123 |",
-                 "a note"):
+    for text in (
+        "2026-01-02",
+        "2 cores",
+        "python b.py",
+        "a" * 40,
+        "**cap**",
+        "| x | y\\|z |",
+        "| 1 | 2 |",
+        "| candidate | accuracy |",
+        "| probe | 0.9123 |",
+        "a note",
+    ):
         assert text in page, text
 
 
@@ -122,8 +136,10 @@ def test_gallery_runs_only_the_quick_examples():
 def _built(page):
     path = os.path.join(BUILD, page)
     if not os.path.exists(path):
-        pytest.skip(f"{os.path.relpath(path, ROOT)} is absent: build the site first "
-                    "(python -m sphinx -W -b html docs docs/_build/html; .ci/run does)")
+        pytest.skip(
+            f"{os.path.relpath(path, ROOT)} is absent: build the site first "
+            "(python -m sphinx -W -b html docs docs/_build/html; .ci/run does)"
+        )
     return path
 
 
@@ -157,8 +173,9 @@ def test_built_page_renders_in_chromium(page, tmp_path):
     assert "Uncaught" not in stderr
     assert result["decoded"] == result["total"]
     # Every stylesheet and script comes from the site itself: it works offline.
-    assert all(url.startswith("file:") or url.startswith("data:")
-               for url in result["resources"]), result["resources"]
+    assert all(url.startswith("file:") or url.startswith("data:") for url in result["resources"]), result[
+        "resources"
+    ]
     if page.startswith("auto_examples/"):
         assert result["total"] >= 2  # the gallery's figures, not only the logo
 
@@ -167,8 +184,14 @@ def test_cli_page_shows_the_current_help():
     import subprocess
 
     env = {**os.environ, "COLUMNS": "80", "PYTHONPATH": ROOT + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    done = subprocess.run([sys.executable, "-m", "sktransfer", "--help"], capture_output=True,
-                          text=True, env=env, check=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "sktransfer", "--help"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+        timeout=120,
+    )
     with open(os.path.join(DOCS, "guide", "cli.md"), encoding="utf-8") as fh:
         page = fh.read()
     assert done.stdout.strip() in page, "docs/guide/cli.md: paste the new `sktransfer --help`"
@@ -183,7 +206,16 @@ def test_class_pages_show_sktransfer_methods_not_inherited_ones():
     assert not {"get_params", "set_params", "score"} & set(fine_tuner)
     # A method defined without a docstring (an override) is not shown with its parent's.
     assert "fit" in methods["sktransfer.estimators.BaseImageClassifier"]
-    assert set(methods) == {f"sktransfer.{n}" for n in ("ActivationCache", "Augmentation",
-                            "FineTunedClassifier", "FirstNPerClassSplit", "PerClassSplit",
-                            "PretrainedEmbedder", "PretrainedImageNetClassifier",
-                            "SimpleCNNClassifier")} | {n for n in methods if n.count(".") == 2}
+    assert set(methods) == {
+        f"sktransfer.{n}"
+        for n in (
+            "ActivationCache",
+            "Augmentation",
+            "FineTunedClassifier",
+            "FirstNPerClassSplit",
+            "PerClassSplit",
+            "PretrainedEmbedder",
+            "PretrainedImageNetClassifier",
+            "SimpleCNNClassifier",
+        )
+    } | {n for n in methods if n.count(".") == 2}

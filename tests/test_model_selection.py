@@ -134,9 +134,7 @@ def test_function_train_val_test_counts():
     X = np.arange(len(y))
     paths = [f"img{i}.jpg" for i in range(len(y))]
     series = pd.Series(y, index=np.arange(len(y)) + 1000)
-    out = per_class_split(
-        X, paths, series, y=y, n_train=300, n_val=75, n_test=75, random_state=0
-    )
+    out = per_class_split(X, paths, series, y=y, n_train=300, n_val=75, n_test=75, random_state=0)
     assert len(out) == 9
     X_tr, X_va, X_te, p_tr, p_va, p_te, s_tr, s_va, s_te = out
     assert isinstance(p_tr, list) and isinstance(s_tr, pd.Series)

@@ -8,18 +8,18 @@ vs arrays) cannot see a mistake both sides share.
 """
 
 import pathlib
+
+import keras  # after sktransfer, which quiets TensorFlow's start-up log
 import numpy as np
 import pytest
+from conftest import BACKBONE, SIZE
 from sklearn.base import clone
 from sklearn.utils.class_weight import compute_class_weight
 
-from conftest import BACKBONE, SIZE
 import sktransfer
 from sktransfer import Augmentation, FineTunedClassifier, PretrainedEmbedder, SimpleCNNClassifier
 from sktransfer.backbones import BACKBONES, PREPROCESSING_MODES, BackbonePreprocessing
 from sktransfer.backbones.efficientnet_lite import EfficientNetLite0
-
-import keras  # after sktransfer, which quiets TensorFlow's start-up log
 
 
 def _lite_preprocess(x):
@@ -30,15 +30,26 @@ def _lite_preprocess(x):
 # constructor and preprocess_input it is checked against (written out here,
 # not read from the registry, so that a wrong registry entry shows).
 REFERENCES = {
-    "tf": ("mobilenet_0.25", keras.applications.MobileNet, {"alpha": 0.25},
-           keras.applications.mobilenet.preprocess_input),
-    "caffe": ("resnet50", keras.applications.ResNet50, {},
-              keras.applications.resnet50.preprocess_input),
-    "torch": ("densenet121", keras.applications.DenseNet121, {},
-              keras.applications.densenet.preprocess_input),
+    "tf": (
+        "mobilenet_0.25",
+        keras.applications.MobileNet,
+        {"alpha": 0.25},
+        keras.applications.mobilenet.preprocess_input,
+    ),
+    "caffe": ("resnet50", keras.applications.ResNet50, {}, keras.applications.resnet50.preprocess_input),
+    "torch": (
+        "densenet121",
+        keras.applications.DenseNet121,
+        {},
+        keras.applications.densenet.preprocess_input,
+    ),
     # The model normalises inside its own graph; preprocess_input is the identity.
-    "none": ("efficientnetb0", keras.applications.EfficientNetB0, {},
-             keras.applications.efficientnet.preprocess_input),
+    "none": (
+        "efficientnetb0",
+        keras.applications.EfficientNetB0,
+        {},
+        keras.applications.efficientnet.preprocess_input,
+    ),
     "efficientnet_lite": ("efficientnet_lite0", EfficientNetLite0, {}, _lite_preprocess),
 }
 
@@ -58,8 +69,7 @@ def oracles():
     def get(mode):
         if mode not in built:
             _, constructor, kwargs, _ = REFERENCES[mode]
-            built[mode] = constructor(include_top=False, weights=None,
-                                      input_shape=(SIZE, SIZE, 3), **kwargs)
+            built[mode] = constructor(include_top=False, weights=None, input_shape=(SIZE, SIZE, 3), **kwargs)
         return built[mode]
 
     return get
@@ -158,16 +168,24 @@ def test_embedder_features_are_the_backbone_on_its_preprocess_input(mode, images
 
 
 @pytest.mark.parametrize("mode, trainable_layers", [("tf", 0), ("efficientnet_lite", 3)])
-def test_finetuned_features_are_the_backbone_on_its_preprocess_input(
-        mode, trainable_layers, images, oracles):
+def test_finetuned_features_are_the_backbone_on_its_preprocess_input(mode, trainable_layers, images, oracles):
     X, y = images
     name = REFERENCES[mode][0]
     # efficientnet_lite0 with its ImageNet weights: the suite's shared template
     weights = "imagenet" if name == BACKBONE else None
-    clf = FineTunedClassifier(name, weights=weights, input_size=SIZE,
-                              trainable_layers=trainable_layers,
-                              embedding="pooled", epochs=1, batch_size=4, head_epochs=0,
-                              tta=False, cache=False, random_state=0)
+    clf = FineTunedClassifier(
+        name,
+        weights=weights,
+        input_size=SIZE,
+        trainable_layers=trainable_layers,
+        embedding="pooled",
+        epochs=1,
+        batch_size=4,
+        head_epochs=0,
+        tta=False,
+        cache=False,
+        random_state=0,
+    )
     with sktransfer.config_context(xla=False):  # compiling the trained layers takes seconds
         clf.fit(X, y)
     oracle = oracles(mode)
@@ -178,8 +196,9 @@ def test_finetuned_features_are_the_backbone_on_its_preprocess_input(
     kernel, bias = clf.model_.get_layer("logits").get_weights()
     logits = expected @ kernel + bias
     proba = np.exp(logits - logits.max(axis=1, keepdims=True))
-    np.testing.assert_allclose(clf.predict_proba(X), proba / proba.sum(axis=1, keepdims=True),
-                               rtol=1e-3, atol=1e-5)
+    np.testing.assert_allclose(
+        clf.predict_proba(X), proba / proba.sum(axis=1, keepdims=True), rtol=1e-3, atol=1e-5
+    )
 
 
 # ------------------------------------------------------------------ class weights
@@ -201,8 +220,9 @@ def fit_calls(monkeypatch):
 def unbalanced(sample):
     """Three classes of 3, 8 and 20 images: "balanced" weights far from 1 and all different."""
     X, y = sample
-    keep = np.r_[np.flatnonzero(y == "dahlia")[:3], np.flatnonzero(y == "temple")[:8],
-                 np.flatnonzero(y == "trees")]
+    keep = np.r_[
+        np.flatnonzero(y == "dahlia")[:3], np.flatnonzero(y == "temple")[:8], np.flatnonzero(y == "trees")
+    ]
     return X[keep], y[keep]
 
 
@@ -223,13 +243,16 @@ def test_balanced_class_weight_is_sklearns(unbalanced, make_classifier, fit_call
     assert passed["dahlia"] > passed["temple"] > 1 > passed["trees"]  # rarer weighs more
 
 
-def test_balanced_class_weight_of_cached_views_weighs_each_sample(unbalanced, make_classifier,
-                                                                  fit_calls):
+def test_balanced_class_weight_of_cached_views_weighs_each_sample(unbalanced, make_classifier, fit_calls):
     """With cached augmented views, the weights travel as per-sample weights."""
     X, y = unbalanced
     expected = _sklearn_balanced(y)
-    make_classifier(class_weight="balanced", epochs=1, cache=False,
-                    augmentation=Augmentation(flip="horizontal", n_views=1)).fit(X, y)
+    make_classifier(
+        class_weight="balanced",
+        epochs=1,
+        cache=False,
+        augmentation=Augmentation(flip="horizontal", n_views=1),
+    ).fit(X, y)
     (call,) = fit_calls
     data = call["x"]
     np.testing.assert_allclose(data.sample_weight, [expected[label] for label in y], rtol=1e-6)
@@ -266,8 +289,7 @@ def views_seen(monkeypatch):
     return seen
 
 
-def test_cached_views_are_augmented_distinct_and_reproducible(images, make_classifier,
-                                                              views_seen):
+def test_cached_views_are_augmented_distinct_and_reproducible(images, make_classifier, views_seen):
     X, y = images
     aug = Augmentation(rotation=0.2, zoom=0.2, n_views=3)
     clf = make_classifier(augmentation=aug, epochs=1, cache=False).fit(X, y)
@@ -285,7 +307,7 @@ def test_cached_views_are_augmented_distinct_and_reproducible(images, make_class
 
     for v, view in enumerate(first):
         assert differ(view, plain).all(), f"view {v} is the un-augmented image"
-        for other in first[v + 1:]:
+        for other in first[v + 1 :]:
             assert differ(view, other).all(), "two views of an image are the same"
         np.testing.assert_allclose(view, again[v], rtol=1e-5, atol=1e-5)
         # a view of an image is that image, transformed: on average nearer its
@@ -313,8 +335,9 @@ def test_augmentation_is_off_when_predicting(images, make_classifier):
 
 
 @pytest.mark.parametrize("binary, trainable_layers", [(False, 0), (True, 2)])
-def test_tta_is_the_mean_of_the_image_and_its_mirror(binary, trainable_layers, images, sample,
-                                                     make_classifier):
+def test_tta_is_the_mean_of_the_image_and_its_mirror(
+    binary, trainable_layers, images, sample, make_classifier
+):
     """Against the Keras model itself: probabilities of x and of x[:, :, ::-1], averaged."""
     X, y = images
     if binary:
@@ -323,14 +346,16 @@ def test_tta_is_the_mean_of_the_image_and_its_mirror(binary, trainable_layers, i
     with sktransfer.config_context(xla=False):
         clf.fit(X, y)
     model = clf.model_
-    mean = (keras.ops.convert_to_numpy(model(X.astype("float32")))
-            + keras.ops.convert_to_numpy(model(X[:, :, ::-1].astype("float32")))) / 2
+    mean = (
+        keras.ops.convert_to_numpy(model(X.astype("float32")))
+        + keras.ops.convert_to_numpy(model(X[:, :, ::-1].astype("float32")))
+    ) / 2
     proba = clf.predict_proba(X)
     if binary:
         np.testing.assert_allclose(proba[:, 1], mean[:, 0], rtol=1e-4, atol=1e-6)
-        np.testing.assert_allclose(clf.decision_function(X),
-                                   np.log(mean[:, 0]) - np.log1p(-mean[:, 0]), rtol=1e-3,
-                                   atol=1e-4)
+        np.testing.assert_allclose(
+            clf.decision_function(X), np.log(mean[:, 0]) - np.log1p(-mean[:, 0]), rtol=1e-3, atol=1e-4
+        )
     else:
         np.testing.assert_allclose(proba, mean, rtol=1e-4, atol=1e-6)
         np.testing.assert_allclose(clf.decision_function(X), np.log(mean), rtol=1e-3, atol=1e-4)
@@ -338,16 +363,16 @@ def test_tta_is_the_mean_of_the_image_and_its_mirror(binary, trainable_layers, i
     assert not np.allclose(mean, alone, rtol=1e-3, atol=0)  # the mirror images change something
     # transform is unaffected by tta: the embedding of the image alone
     embedding = keras.Model(model.inputs, model.get_layer("embedding").output)
-    np.testing.assert_allclose(clf.transform(X), embedding(X.astype("float32")), rtol=1e-4,
-                               atol=1e-5)
+    np.testing.assert_allclose(clf.transform(X), embedding(X.astype("float32")), rtol=1e-4, atol=1e-5)
 
 
 # ------------------------------------------------------------------ the scratch CNN
 def test_scratch_cnn_scales_pixels_to_unit_range(images):
     """Raw 0..255 pixels in; the layers after rescaling see x / 255."""
     X, y = images
-    clf = SimpleCNNClassifier(conv_filters=(4, 8), dense_units=8, input_size=SIZE, epochs=1,
-                              random_state=0).fit(X, y)
+    clf = SimpleCNNClassifier(
+        conv_filters=(4, 8), dense_units=8, input_size=SIZE, epochs=1, random_state=0
+    ).fit(X, y)
     model = clf.model_
     after = keras.Model(model.get_layer("rescale").output, model.output)
     expected = keras.ops.convert_to_numpy(after(X.astype("float32") / 255.0))
@@ -363,8 +388,10 @@ def _html_table(text, table_id):
     body = re.search(rf'<table id="{table_id}">(.*?)</table>', text, re.S).group(1)
     rows = {}
     for row in re.findall(r"<tr>(.*?)</tr>", body, re.S):
-        cells = [html.unescape(re.sub(r"<[^>]+>", "", c)).strip()
-                 for c in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row, re.S)]
+        cells = [
+            html.unescape(re.sub(r"<[^>]+>", "", c)).strip()
+            for c in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row, re.S)
+        ]
         rows[cells[0]] = cells[1:]
     return rows
 
@@ -380,8 +407,9 @@ def flat_split(sample):
 
     X, y = sample
     X_train, X_test, y_train, y_test = per_class_split(X, y, y=y, n_test=6, random_state=0)
-    model = make_pipeline(FunctionTransformer(lambda x: x.reshape(len(x), -1) / 255.0),
-                          LogisticRegression(C=0.01, max_iter=200))
+    model = make_pipeline(
+        FunctionTransformer(lambda x: x.reshape(len(x), -1) / 255.0), LogisticRegression(C=0.01, max_iter=200)
+    )
     return model, X_train, X_test, y_train, y_test
 
 
@@ -399,8 +427,7 @@ def test_binary_report_numbers_are_sklearns(flat_split, tmp_path):
     train, test = np.isin(y_train, ["dahlia", "temple"]), np.isin(y_test, ["dahlia", "temple"])
     model = clone(model).fit(X_train[train], y_train[train])
     X_test, y_test = X_test[test], y_test[test]
-    text = open(write_report(tmp_path / "r.html", model, X_test, y_test),
-                encoding="utf-8").read()
+    text = open(write_report(tmp_path / "r.html", model, X_test, y_test), encoding="utf-8").read()
     predicted, score = model.predict(X_test), model.predict_proba(X_test)[:, 1]
     pos = "temple"  # classes_[1]
     (tn, fp), (fn, tp) = skm.confusion_matrix(y_test, predicted, labels=["dahlia", pos])

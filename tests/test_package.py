@@ -58,8 +58,12 @@ print("ok")
 """
     import json
 
-    out = subprocess.run([sys.executable, "-c", code, json.dumps(MOVED)], capture_output=True,
-                         text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    out = subprocess.run(
+        [sys.executable, "-c", code, json.dumps(MOVED)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
     assert out.stdout.strip() == "ok", out.stderr[-2000:]
     assert set(MOVED) == set(sktransfer._DEPRECATED_MODULES)
 
@@ -75,8 +79,12 @@ for name in sktransfer.__all__:
 from sktransfer.backbones import efficientnet_lite  # noqa: F401
 print("ok")
 """
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
     assert out.stdout.strip() == "ok", out.stderr[-2000:]
 
 
@@ -84,6 +92,7 @@ def test_cli_entry_point_is_kept():
     """The console script named in pyproject.toml still resolves to the CLI's main."""
     import importlib
     import pathlib
+
     import tomllib
 
     pyproject = pathlib.Path(__file__).parent.parent / "pyproject.toml"

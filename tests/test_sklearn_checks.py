@@ -95,9 +95,7 @@ def _estimators():
     ]
 
 
-@parametrize_with_checks(
-    _estimators(), expected_failed_checks=expected_failed_checks, xfail_strict=True
-)
+@parametrize_with_checks(_estimators(), expected_failed_checks=expected_failed_checks, xfail_strict=True)
 def test_sklearn_compatible_estimator(estimator, check):
     check(estimator)
 

@@ -41,8 +41,9 @@ def test_tuner_is_a_stratified_classifier_search():
 
 def test_tune_picks_by_cv_and_refits(sample):
     X, y = sample
-    tuner = tune(X, y, backbone=BACKBONE, input_size=SIZE, cv=2, random_state=0,
-                 include=("linear_probe", "head"))
+    tuner = tune(
+        X, y, backbone=BACKBONE, input_size=SIZE, cv=2, random_state=0, include=("linear_probe", "head")
+    )
     scores = tuner.cv_results_["mean_test_score"]
     assert len(scores) == 2
     assert tuner.best_index_ == int(np.argmax(scores))
@@ -96,8 +97,16 @@ def test_one_standard_error_needs_one_metric():
 
 def test_tune_with_the_one_se_rule_refits_that_candidate(sample):
     X, y = sample
-    tuner = tune(X, y, backbone=BACKBONE, input_size=SIZE, cv=2, random_state=0,
-                 include=("linear_probe", "head"), select="one_se")
+    tuner = tune(
+        X,
+        y,
+        backbone=BACKBONE,
+        input_size=SIZE,
+        cv=2,
+        random_state=0,
+        include=("linear_probe", "head"),
+        select="one_se",
+    )
     assert tuner.refit is one_standard_error
     assert tuner.best_index_ == one_standard_error(tuner.cv_results_)
     chosen = tuner.cv_results_["params"][tuner.best_index_]["model"]

@@ -27,8 +27,7 @@ def _cell(value):
 
 
 def _table(columns, rows):
-    lines = ["| " + " | ".join(_cell(c) for c in columns) + " |",
-             "|" + "---|" * len(columns)]
+    lines = ["| " + " | ".join(_cell(c) for c in columns) + " |", "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in rows]
     return "\n".join(lines)
 
@@ -49,15 +48,20 @@ def render(name, result):
     """The Markdown page of one result file (``name`` without ``.json``)."""
     missing = [key for key in REQUIRED if not result.get(key)]
     if missing:
-        raise ValueError(f"benchmarks/results/{name}.json lacks {', '.join(missing)}: every "
-                         "result must say when, where, how and from which commit it was measured")
+        raise ValueError(
+            f"benchmarks/results/{name}.json lacks {', '.join(missing)}: every "
+            "result must say when, where, how and from which commit it was measured"
+        )
     commands = result["command"]
     commands = commands if isinstance(commands, list) else [commands]
-    out = [f"# {result.get('title', name)}", "",
-           f"- **date**: {result['date']}",
-           f"- **machine**: {result['machine']}",
-           f"- **commit**: `{result['commit']}`",
-           f"- **file**: `benchmarks/results/{name}.json`"]
+    out = [
+        f"# {result.get('title', name)}",
+        "",
+        f"- **date**: {result['date']}",
+        f"- **machine**: {result['machine']}",
+        f"- **commit**: `{result['commit']}`",
+        f"- **file**: `benchmarks/results/{name}.json`",
+    ]
     if result.get("provenance"):
         out.append(f"- **provenance**: {result['provenance']}")
     out += ["", "```bash", *commands, "```", ""]

@@ -40,8 +40,8 @@ from collections import OrderedDict
 
 import numpy as np
 
-from ..exceptions import UnreadableImageError
 from .._utils.hashing import digest, forget_digests, image_digest, remembered_digest
+from ..exceptions import UnreadableImageError
 from ..images import describe_error
 
 __all__ = ["ActivationCache", "clear_cache", "content_keys", "get_cache", "n_cached", "set_cache"]
@@ -175,7 +175,8 @@ class ActivationCache:
                         warnings.warn(
                             f"The activation cache folder {self.directory!r} cannot be written "
                             f"({exc}); new activations are kept in memory only.",
-                            UserWarning, stacklevel=3,
+                            UserWarning,
+                            stacklevel=3,
                         )
 
     def _read(self, key):
@@ -263,9 +264,7 @@ def resolve_cache(cache):
         if path not in _BY_DIRECTORY:
             _BY_DIRECTORY[path] = ActivationCache(_DEFAULT.max_bytes, directory=path)
         return _BY_DIRECTORY[path]
-    raise TypeError(
-        f"cache must be True, False, a folder path or an ActivationCache, got {cache!r}."
-    )
+    raise TypeError(f"cache must be True, False, a folder path or an ActivationCache, got {cache!r}.")
 
 
 def content_keys(X):

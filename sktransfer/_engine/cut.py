@@ -32,8 +32,7 @@ from .._utils.compat import import_keras
 
 keras = import_keras()
 
-__all__ = ["anchor_point", "cut_points", "cut_position", "resolve_trainable", "set_trainable",
-           "split_at"]
+__all__ = ["anchor_point", "cut_points", "cut_position", "resolve_trainable", "set_trainable", "split_at"]
 
 
 # Whether a layer owns trainable weights never changes once it is built; the
@@ -101,9 +100,7 @@ def resolve_trainable(model, spec, trainable_layers):
         start = _block_start(layers, spec, trainable_layers)
         train = {id(layer) for layer in layers[start:] if _owns_trainable_weights(layer)}
     else:
-        raise ValueError(
-            f"trainable_layers must be an int, 'all' or a block name, got {trainable_layers!r}."
-        )
+        raise ValueError(f"trainable_layers must be an int, 'all' or a block name, got {trainable_layers!r}.")
     for layer in layers:
         set_trainable(layer, id(layer) in train)
     if isinstance(trainable_layers, Integral):
@@ -111,29 +108,38 @@ def resolve_trainable(model, spec, trainable_layers):
     return [layer for layer in weighted if id(layer) in train]
 
 
-_NORMALISATION = ("BatchNormalization", "LayerNormalization", "GroupNormalization",
-                  "UnitNormalization", "RMSNormalization", "LayerScale")
+_NORMALISATION = (
+    "BatchNormalization",
+    "LayerNormalization",
+    "GroupNormalization",
+    "UnitNormalization",
+    "RMSNormalization",
+    "LayerScale",
+)
 
 
 def _warn_if_only_normalisation(weighted, n, spec):
     """Warn when the top ``n`` weighted layers only rescale (say, one BatchNormalization)."""
-    top = weighted[len(weighted) - n:]
+    top = weighted[len(weighted) - n :]
     if not top or any(type(layer).__name__ not in _NORMALISATION for layer in top):
         return
-    below = [layer for layer in reversed(weighted[:len(weighted) - n])
-             if type(layer).__name__ not in _NORMALISATION]
+    below = [
+        layer
+        for layer in reversed(weighted[: len(weighted) - n])
+        if type(layer).__name__ not in _NORMALISATION
+    ]
     count = sum(int(w.numpy().size) for layer in top for w in layer.trainable_weights)
     advice = ""
     if below:
         reach = len(weighted) - weighted.index(below[0])
-        advice = (f"; trainable_layers={reach} reaches {below[0].name} "
-                  f"({type(below[0]).__name__})")
+        advice = f"; trainable_layers={reach} reaches {below[0].name} ({type(below[0]).__name__})"
     names = ", ".join(f"{layer.name} ({type(layer).__name__})" for layer in top)
     warnings.warn(
         f"trainable_layers={n} on {spec.name!r} trains only normalisation layers: {names}, "
         f"{count:,} weights in all{advice}, or name a block "
         f"({', '.join(spec.blocks) or 'see sktransfer.backbones'}).",
-        UserWarning, stacklevel=3,
+        UserWarning,
+        stacklevel=3,
     )
 
 
@@ -243,9 +249,7 @@ def split_at(model, trainable):
     position = {id(node.operation): i for i, node in enumerate(nodes)}
     lowest = min(position[id(layer)] for layer in trainable)
     pos, tensor, layer = [p for p in points if p[0] < lowest][-1]
-    frozen_weighted = [
-        node.operation for node in nodes[: pos + 1] if _owns_trainable_weights(node.operation)
-    ]
+    frozen_weighted = [node.operation for node in nodes[: pos + 1] if _owns_trainable_weights(node.operation)]
     if layer is None or not frozen_weighted:
         # Caching padded or rescaled pixels would cost memory and save nothing.
         return None, model, "input"

@@ -29,11 +29,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from .cache import content_keys
-from .._utils.hashing import identity_key
-from .._utils.compat import import_keras
 from .._config import get_config, inference_batch
+from .._utils.compat import import_keras
+from .._utils.hashing import identity_key
 from ..images import load_images
+from .cache import content_keys
 from .network import BACKBONE_FROZEN, POOL, PREPROCESS
 
 keras = import_keras()
@@ -173,8 +173,9 @@ def model_from_cut(model, info, layer_name):
     return keras.Model(cut, target)
 
 
-def compute_frozen(stages, X, *, size, crop=None, cache=None, batch_size=32, n_jobs=None,
-                   verbose=False, transform=None):
+def compute_frozen(
+    stages, X, *, size, crop=None, cache=None, batch_size=32, n_jobs=None, verbose=False, transform=None
+):
     """Activations at the cut for every image of ``X`` (checked input), via the cache.
 
     ``transform(pixels, content_keys)``, if given, changes the decoded pixels
@@ -186,8 +187,23 @@ def compute_frozen(stages, X, *, size, crop=None, cache=None, batch_size=32, n_j
         batch_size, stages = 1, retagged(stages, "deterministic")
     ckeys = content_keys(X) if transform is not None else None
     if cache is None or stages[-1][0] is None:
-        return _run_stages(stages, X, range(len(X)), 0, None, size, crop, None, batch_size,
-                           n_jobs, verbose, cache, transform, ckeys, alone)
+        return _run_stages(
+            stages,
+            X,
+            range(len(X)),
+            0,
+            None,
+            size,
+            crop,
+            None,
+            batch_size,
+            n_jobs,
+            verbose,
+            cache,
+            transform,
+            ckeys,
+            alone,
+        )
     ckeys = ckeys or content_keys(X)
     keys = [[ident + k for k in ckeys] for ident, _ in stages]
     result = cache.get_many(keys[-1])
@@ -203,15 +219,45 @@ def compute_frozen(stages, X, *, size, crop=None, cache=None, batch_size=32, n_j
     for s0 in sorted(set(start.values())):
         idx = [i for i in missing if start[i] == s0]
         inputs = np.stack([resume[i] for i in idx]) if s0 else None
-        out = _run_stages(stages, X, idx, s0, inputs, size, crop, keys, batch_size, n_jobs,
-                          verbose, cache, transform, ckeys, alone)
+        out = _run_stages(
+            stages,
+            X,
+            idx,
+            s0,
+            inputs,
+            size,
+            crop,
+            keys,
+            batch_size,
+            n_jobs,
+            verbose,
+            cache,
+            transform,
+            ckeys,
+            alone,
+        )
         for i, value in zip(idx, out):
             result[i] = value
     return np.stack(result) if result else np.zeros((0,), dtype=np.float32)
 
 
-def _run_stages(stages, X, idx, first, inputs, size, crop, keys, batch_size, n_jobs, verbose,
-                cache, transform=None, ckeys=None, compiled=False):
+def _run_stages(
+    stages,
+    X,
+    idx,
+    first,
+    inputs,
+    size,
+    crop,
+    keys,
+    batch_size,
+    n_jobs,
+    verbose,
+    cache,
+    transform=None,
+    ckeys=None,
+    compiled=False,
+):
     """Run stages ``first``.. on images ``idx`` (decoding them when ``first`` is 0).
 
     ``compiled``: always through the compiled function, however few images.
@@ -272,5 +318,10 @@ def frozen_identity(spec, weights, input_size):
     from .templates import pretrained_identity  # a keras-hub preset: its files' content hash
 
     # The preprocessing too: a folder cache outlives a release that changes a backbone's.
-    return (spec.name, spec.preprocessing, pretrained_identity(spec, weights), tuple(input_size),
-            keras.__version__)
+    return (
+        spec.name,
+        spec.preprocessing,
+        pretrained_identity(spec, weights),
+        tuple(input_size),
+        keras.__version__,
+    )

@@ -116,7 +116,8 @@ class HistoryRecorder:
             raise ValueError(
                 f"None of the {len(self.records)} recorded fits matches a candidate of the search: "
                 "was the recorder in the estimator's callbacks, and did the search fit in this "
-                "process (n_jobs=None or the threading backend)?")
+                "process (n_jobs=None or the threading backend)?"
+            )
         return histories
 
 

@@ -13,8 +13,13 @@ from .._utils.compat import import_keras, save_keras_model
 
 keras = import_keras()
 
-__all__ = ["KerasPickleMixin", "SerializedModel", "model_from_bytes", "model_to_bytes",
-           "register_custom_layers"]
+__all__ = [
+    "KerasPickleMixin",
+    "SerializedModel",
+    "model_from_bytes",
+    "model_to_bytes",
+    "register_custom_layers",
+]
 
 
 def model_to_bytes(model):
@@ -30,8 +35,8 @@ def register_custom_layers(path=None):
     """Register the custom layers a saved model may use (and keras-hub's, for ``path``)."""
     # The custom layers register themselves with Keras when their modules are
     # imported; make sure they are before a model that uses them is loaded.
-    from . import network  # noqa: F401  (registers InferenceMode)
     from .. import backbones
+    from . import network  # noqa: F401  (registers InferenceMode)
 
     if path is not None:
         backbones.register_saved_sources(path)  # keras-hub layers, when the model has any
@@ -55,7 +60,9 @@ class SerializedModel:
 
 
 class KerasPickleMixin:
-    """Make an estimator's Keras model attributes picklable (each travels as the bytes of a ``.keras`` archive).
+    """Make an estimator's Keras model attributes picklable.
+
+    Each travels as the bytes of a ``.keras`` archive.
 
     Attributes listed in ``_transient_attributes`` (caches derived from the
     model) are dropped from the pickle (and from :func:`save`) and rebuilt on demand.

@@ -12,8 +12,19 @@ from ..backbones import PREPROCESS_LAYER
 
 keras = import_keras()
 
-__all__ = ["BACKBONE_FROZEN", "BACKBONE_TRAINABLE", "EMBEDDING", "LOGITS", "POOL", "PREPROCESS",
-           "PROBABILITIES", "InferenceMode", "Network", "build_head", "head_layers"]
+__all__ = [
+    "BACKBONE_FROZEN",
+    "BACKBONE_TRAINABLE",
+    "EMBEDDING",
+    "LOGITS",
+    "POOL",
+    "PREPROCESS",
+    "PROBABILITIES",
+    "InferenceMode",
+    "Network",
+    "build_head",
+    "head_layers",
+]
 
 # The layers found by name, in every network sktransfer builds (saved models keep them):
 PREPROCESS = PREPROCESS_LAYER  # the backbone's own input normalisation
@@ -109,8 +120,11 @@ def build_head(x, units=(), *, dropout=0.0, l2=0.0, batchnorm=False, n_outputs=2
 
 def head_layers(model):
     """The layers of ``model`` that :func:`build_head` made and that hold weights."""
-    return [layer for layer in model.layers
-            if layer.weights and (layer.name.startswith("head_") or layer.name == LOGITS)]
+    return [
+        layer
+        for layer in model.layers
+        if layer.weights and (layer.name.startswith("head_") or layer.name == LOGITS)
+    ]
 
 
 def _sub(seed, offset):

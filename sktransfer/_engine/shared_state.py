@@ -39,8 +39,11 @@ def _loaded(name):
 
 def shared_state():
     """The :class:`SharedState` a fit starting now would find."""
-    cache, templates, trainers = (_loaded("_engine.cache"), _loaded("_engine.templates"),
-                                  _loaded("_engine.trainers"))
+    cache, templates, trainers = (
+        _loaded("_engine.cache"),
+        _loaded("_engine.templates"),
+        _loaded("_engine.trainers"),
+    )
     entries = 0
     if cache is not None:
         entries = cache.n_cached()
@@ -60,8 +63,11 @@ def forget_shared_state():
     next starts from what is really in use. Folders given as ``cache=`` keep
     their files: they are the user's own persistent cache.
     """
-    cache, templates, trainers = (_loaded("_engine.cache"), _loaded("_engine.templates"),
-                                  _loaded("_engine.trainers"))
+    cache, templates, trainers = (
+        _loaded("_engine.cache"),
+        _loaded("_engine.templates"),
+        _loaded("_engine.trainers"),
+    )
     if cache is not None:
         cache.clear_cache()
     if templates is not None:

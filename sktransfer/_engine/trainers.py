@@ -21,7 +21,8 @@ So a reused trainer gives the same result as a fresh one (tested); only the
 traced and compiled graphs are shared. A trainer is used by one fit at a time
 (threads take their own); the pool keeps the most recently used ones, at
 most :data:`MAX_TRAINERS` holding at most :data:`MAX_BYTES` of variables
-(the newest is always kept), and frees the graphs of those it drops (see :func:`sktransfer._utils.compat.drop_train_graphs`).
+(the newest is always kept), and frees the graphs of those it drops
+(see :func:`sktransfer._utils.compat.drop_train_graphs`).
 :func:`clear_trainers` empties it; ``sktransfer.set_config(reuse_trainers=False)``
 switches reuse off.
 """
@@ -31,8 +32,8 @@ from collections import OrderedDict
 
 import numpy as np
 
-from .._utils.compat import drop_train_graphs
 from .._config import get_config
+from .._utils.compat import drop_train_graphs
 
 __all__ = ["MAX_BYTES", "MAX_TRAINERS", "clear_trainers", "fit_on_trainer", "n_trainers"]
 

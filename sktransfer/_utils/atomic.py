@@ -16,8 +16,15 @@ import shutil
 import tempfile
 import uuid
 
-__all__ = ["fsync_dir", "make_public", "replace_files", "sha256", "staged_directory",
-           "write_file", "write_json"]
+__all__ = [
+    "fsync_dir",
+    "make_public",
+    "replace_files",
+    "sha256",
+    "staged_directory",
+    "write_file",
+    "write_json",
+]
 
 
 def make_public(path, mode=0o777):
@@ -122,6 +129,7 @@ def write_json(path, data):
     path : str or os.PathLike
     data : JSON-serialisable object
     """
+
     def dump(tmp):
         with open(tmp, "w", encoding="utf-8") as fh:
             json.dump(data, fh, indent=2, allow_nan=False)
@@ -146,8 +154,7 @@ def replace_files(items):
         for path, content in items:
             folder, name = os.path.split(os.path.abspath(path))
             stem, dot, extension = name.partition(".")
-            fd, tmp = tempfile.mkstemp(prefix=f".{stem}.tmp-", suffix=dot + extension,
-                                       dir=folder)
+            fd, tmp = tempfile.mkstemp(prefix=f".{stem}.tmp-", suffix=dot + extension, dir=folder)
             os.close(fd)
             staged.append((tmp, path))
             if callable(content):

@@ -99,7 +99,6 @@ def save_keras_model(model, path):
         model.save(path)
 
 
-
 def release_train_graphs(model):
     """Context manager around ``model.fit`` that lets its training graph be freed.
 
@@ -218,7 +217,7 @@ def _has_variables(graph):
     # hasattr() is not enough: a FuncGraph whose variables were deleted raises
     # AssertionError from its ``variables`` property.
     try:
-        graph.variables
+        _ = graph.variables
     except Exception:
         return False
     return True

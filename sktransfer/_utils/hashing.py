@@ -5,8 +5,15 @@ import hashlib
 import os
 import time
 
-__all__ = ["digest", "file_digest", "forget_digests", "identity_key", "image_digest", "remembered_digest",
-           "weights_identity"]
+__all__ = [
+    "digest",
+    "file_digest",
+    "forget_digests",
+    "identity_key",
+    "image_digest",
+    "remembered_digest",
+    "weights_identity",
+]
 
 
 def digest(*parts):

@@ -41,12 +41,11 @@ the ResNets, ``stem``, ``block1`` ... ``block7``, ``top`` for EfficientNets,
 above it" (see :mod:`sktransfer._engine.cut`).
 """
 
+from ..exceptions import WeightsUnavailableError
 from ._export import export_backbone
 from ._keras_hub import build_hub_backbone, import_keras_hub, register_saved_sources
-from ._preprocessing import (PREPROCESS_LAYER, PREPROCESSING_MODES, BackbonePreprocessing,
-                             preprocessing_layer)
+from ._preprocessing import PREPROCESS_LAYER, PREPROCESSING_MODES, BackbonePreprocessing, preprocessing_layer
 from ._registry import BACKBONES, available_backbones, build_backbone, get_backbone_spec
-from ..exceptions import WeightsUnavailableError
 from ._spec import BackboneSpec, normalize_size
 from ._timm_tags import TIMM_TAGS
 
@@ -76,8 +75,11 @@ def __getattr__(name):
         import importlib
         import warnings
 
-        warnings.warn(f"sktransfer.backbones.{name} is deprecated and will be removed; "
-                      + ("use sktransfer.clear_templates()." if name == "clear_templates"
-                         else "it is internal."), FutureWarning, stacklevel=2)
+        warnings.warn(
+            f"sktransfer.backbones.{name} is deprecated and will be removed; "
+            + ("use sktransfer.clear_templates()." if name == "clear_templates" else "it is internal."),
+            FutureWarning,
+            stacklevel=2,
+        )
         return getattr(importlib.import_module("sktransfer._engine.templates"), name)
     raise AttributeError(f"module 'sktransfer.backbones' has no attribute {name!r}")

@@ -71,8 +71,10 @@ def export_backbone(estimator, path):
     found = _backbone_layers(model.layers, {})
     missing = [layer.name for layer in backbone.layers if layer.weights and layer.name not in found]
     if missing:
-        raise ValueError(f"The network of this {type(estimator).__name__} lacks backbone layers "
-                         f"{missing[:5]} of {spec.name!r}; it cannot be exported.")
+        raise ValueError(
+            f"The network of this {type(estimator).__name__} lacks backbone layers "
+            f"{missing[:5]} of {spec.name!r}; it cannot be exported."
+        )
     for layer in backbone.layers:
         if layer.weights:
             layer.set_weights(found[layer.name].get_weights())

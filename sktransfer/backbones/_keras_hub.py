@@ -33,8 +33,15 @@ from .._utils.compat import import_keras
 from ._spec import KERAS_HUB, BackboneSpec, WeightsUnavailableError
 from ._timm_tags import TIMM_TAGS
 
-__all__ = ["build_hub_backbone", "hub_catalogue", "hub_installed", "hub_names", "hub_spec",
-           "is_hub_handle", "register_saved_sources"]
+__all__ = [
+    "build_hub_backbone",
+    "hub_catalogue",
+    "hub_installed",
+    "hub_names",
+    "hub_spec",
+    "is_hub_handle",
+    "register_saved_sources",
+]
 
 INSTALL = 'pip install "sktransfer[hub]" (keras-hub and safetensors)'
 _WEIGHT_SUFFIXES = (".safetensors", ".weights.h5", ".weights.json", ".safetensors.index.json")
@@ -74,13 +81,31 @@ def hub_names():
 
 def hub_catalogue():
     """``available_backbones(details=True)`` rows of what keras-hub offers (not loaded)."""
-    rows = [{"name": name, "source": KERAS_HUB, "default_size": None,
-             "params": meta.get("metadata", {}).get("params"), "feature_dim": None,
-             "blocks": [], "normalises_inside": False}
-            for name, meta in sorted(_image_presets().items())]
-    rows += [{"name": name, "source": "keras-hub (timm)", "default_size": None, "params": None,
-              "feature_dim": None, "blocks": [], "normalises_inside": False}
-             for name in hub_names() if name.startswith("hf://")]
+    rows = [
+        {
+            "name": name,
+            "source": KERAS_HUB,
+            "default_size": None,
+            "params": meta.get("metadata", {}).get("params"),
+            "feature_dim": None,
+            "blocks": [],
+            "normalises_inside": False,
+        }
+        for name, meta in sorted(_image_presets().items())
+    ]
+    rows += [
+        {
+            "name": name,
+            "source": "keras-hub (timm)",
+            "default_size": None,
+            "params": None,
+            "feature_dim": None,
+            "blocks": [],
+            "normalises_inside": False,
+        }
+        for name in hub_names()
+        if name.startswith("hf://")
+    ]
     return rows
 
 
@@ -108,9 +133,11 @@ def _fetch(handle, filename, required=True):
         if not os.path.isfile(path):
             if not required:
                 return None
-            raise ValueError(f"Preset folder {handle!r} has no {filename}: a keras-hub preset "
-                             "(written by save_to_preset) or a timm checkpoint folder "
-                             "(config.json + model.safetensors) is expected.")
+            raise ValueError(
+                f"Preset folder {handle!r} has no {filename}: a keras-hub preset "
+                "(written by save_to_preset) or a timm checkpoint folder "
+                "(config.json + model.safetensors) is expected."
+            )
         return path
     try:
         if not required and not check_file_exists(handle, filename):
@@ -146,11 +173,11 @@ def _preset_files(handle, config):
             files += [os.path.join(root, n) for n in sorted(names) if not n.startswith(".")]
         return files
     if "architecture" in config:  # timm
-        weights = (_fetch(handle, "model.safetensors.index.json", required=False)
-                   or _fetch(handle, "model.safetensors"))
+        weights = _fetch(handle, "model.safetensors.index.json", required=False) or _fetch(
+            handle, "model.safetensors"
+        )
     else:
-        weights = (_fetch(handle, "model.weights.json", required=False)
-                   or _fetch(handle, "model.weights.h5"))
+        weights = _fetch(handle, "model.weights.json", required=False) or _fetch(handle, "model.weights.h5")
     converter = _fetch(handle, "image_converter.json", required=False)
     return [p for p in (_fetch(handle, "config.json"), weights, converter) if p]
 
@@ -170,12 +197,16 @@ def _normalisation(handle, spec_name):
     try:
         converter = keras_hub.layers.ImageConverter.from_preset(handle)
     except (ValueError, FileNotFoundError) as exc:
-        raise ValueError(f"Backbone {spec_name!r} has no image converter (a timm config.json "
-                         "needs pretrained_cfg with input_size, mean and std; a keras-hub "
-                         f"preset needs image_converter.json): {exc}") from exc
+        raise ValueError(
+            f"Backbone {spec_name!r} has no image converter (a timm config.json "
+            "needs pretrained_cfg with input_size, mean and std; a keras-hub "
+            f"preset needs image_converter.json): {exc}"
+        ) from exc
     if converter is None:
-        raise ValueError(f"Backbone {spec_name!r} says nothing about its input normalisation: "
-                         "its config.json needs pretrained_cfg with input_size, mean and std.")
+        raise ValueError(
+            f"Backbone {spec_name!r} says nothing about its input normalisation: "
+            "its config.json needs pretrained_cfg with input_size, mean and std."
+        )
     scale = 1.0 if converter.scale is None else converter.scale
     offset = 0.0 if converter.offset is None else converter.offset
     size = converter.image_size
@@ -213,13 +244,23 @@ def hub_spec(handle):
         raise ValueError(f"keras-hub cannot build backbone {name!r}: {exc}") from exc
     shape = tuple(probe.output.shape) if hasattr(probe, "output") else ()
     if len(shape) != 4:
-        raise ValueError(f"Backbone {name!r} ({type(probe).__name__}) gives outputs of shape "
-                         f"{shape}; sktransfer needs a 4-D feature map (a CNN backbone).")
+        raise ValueError(
+            f"Backbone {name!r} ({type(probe).__name__}) gives outputs of shape "
+            f"{shape}; sktransfer needs a 4-D feature map (a CNN backbone)."
+        )
     spec = BackboneSpec(
-        name=name, constructor=type(probe).__name__, preprocessing="scale_offset",
-        default_size=size or 224, feature_dim=int(shape[-1]), blocks=_blocks(probe),
-        source=KERAS_HUB, params=int(probe.count_params()),
-        scale=_per_channel(scale), offset=_per_channel(offset), weights_id=ident)
+        name=name,
+        constructor=type(probe).__name__,
+        preprocessing="scale_offset",
+        default_size=size or 224,
+        feature_dim=int(shape[-1]),
+        blocks=_blocks(probe),
+        source=KERAS_HUB,
+        params=int(probe.count_params()),
+        scale=_per_channel(scale),
+        offset=_per_channel(offset),
+        weights_id=ident,
+    )
     del probe
     with _LOCK:
         _SPECS[(name, ident)] = spec
@@ -241,7 +282,8 @@ def build_hub_backbone(spec, weights, height, width):
     if weights is not None and weights != "imagenet":
         weights = check_weights_file(weights, spec.name)
     model = keras_hub.models.Backbone.from_preset(
-        spec.name, load_weights=weights == "imagenet", image_shape=(height, width, 3))
+        spec.name, load_weights=weights == "imagenet", image_shape=(height, width, 3)
+    )
     # A plain functional model on the same layers: a saved network then needs keras-hub
     # only for layers of its own (none in ResNet or VGG), not for the backbone class.
     model = keras.Model(model.inputs[0], model.outputs[0], name=model.name)
@@ -249,8 +291,9 @@ def build_hub_backbone(spec, weights, height, width):
         try:
             model.load_weights(weights)
         except Exception as exc:
-            raise ValueError(f"Could not load weights file {weights!r} into backbone "
-                             f"{spec.name!r}: {exc}") from exc
+            raise ValueError(
+                f"Could not load weights file {weights!r} into backbone {spec.name!r}: {exc}"
+            ) from exc
     return model
 
 

@@ -54,8 +54,10 @@ class BackbonePreprocessing(keras.layers.Layer):
         if mode not in PREPROCESSING_MODES:
             raise ValueError(f"mode must be one of {PREPROCESSING_MODES}, got {mode!r}.")
         if (mode == "scale_offset") != (scale is not None and offset is not None):
-            raise ValueError("scale and offset are required with mode='scale_offset' and "
-                             f"only there; got mode={mode!r}, scale={scale!r}, offset={offset!r}.")
+            raise ValueError(
+                "scale and offset are required with mode='scale_offset' and "
+                f"only there; got mode={mode!r}, scale={scale!r}, offset={offset!r}."
+            )
         self.mode = mode
         self.scale = None if scale is None else _floats(scale, "scale")
         self.offset = None if offset is None else _floats(offset, "offset")
@@ -65,9 +67,7 @@ class BackbonePreprocessing(keras.layers.Layer):
         if self.mode == "tf":
             return x / 127.5 - 1.0
         if self.mode == "caffe":
-            return keras.ops.flip(x, axis=-1) - keras.ops.convert_to_tensor(
-                _CAFFE_MEAN_BGR, dtype=x.dtype
-            )
+            return keras.ops.flip(x, axis=-1) - keras.ops.convert_to_tensor(_CAFFE_MEAN_BGR, dtype=x.dtype)
         if self.mode == "torch":
             mean = keras.ops.convert_to_tensor(_TORCH_MEAN, dtype=x.dtype)
             std = keras.ops.convert_to_tensor(_TORCH_STD, dtype=x.dtype)
@@ -99,5 +99,4 @@ def _floats(values, name):
 
 def preprocessing_layer(spec, name=PREPROCESS_LAYER):
     """The :class:`BackbonePreprocessing` layer of a :class:`BackboneSpec`."""
-    return BackbonePreprocessing(spec.preprocessing, scale=spec.scale, offset=spec.offset,
-                                 name=name)
+    return BackbonePreprocessing(spec.preprocessing, scale=spec.scale, offset=spec.offset, name=name)

@@ -47,9 +47,15 @@ def available_backbones(details=False):
 
 
 def _row(spec):
-    return {"name": spec.name, "source": spec.source, "default_size": spec.default_size,
-            "params": spec.params, "feature_dim": spec.feature_dim, "blocks": list(spec.blocks),
-            "normalises_inside": spec.normalises_inside}
+    return {
+        "name": spec.name,
+        "source": spec.source,
+        "default_size": spec.default_size,
+        "params": spec.params,
+        "feature_dim": spec.feature_dim,
+        "blocks": list(spec.blocks),
+        "normalises_inside": spec.normalises_inside,
+    }
 
 
 def get_backbone_spec(name):
@@ -84,8 +90,9 @@ def _match_key(candidate):
 
 def _closest(name, candidates, n=6, cutoff=0.75):
     query = _match_key(str(name))
-    scored = [(difflib.SequenceMatcher(None, query, _match_key(c)).ratio(), i, c)
-              for i, c in enumerate(candidates)]
+    scored = [
+        (difflib.SequenceMatcher(None, query, _match_key(c)).ratio(), i, c) for i, c in enumerate(candidates)
+    ]
     return [c for ratio, _, c in sorted(scored, key=lambda t: (-t[0], t[1])) if ratio >= cutoff][:n]
 
 
@@ -96,11 +103,13 @@ def _unknown_message(name):
     hint = f" Closest: {', '.join(close)}." if close else ""
     if not hub_installed():  # its preset names are unknown until it is installed
         hint += f" keras-hub is not installed: {INSTALL}."
-    return (f"Unknown backbone {name!r}.{hint} Registered names: "
-            f"{', '.join(available_backbones())}; or a keras-hub preset name, "
-            "'hf://timm/<architecture>.<tag>', 'kaggle://...' or a local preset folder "
-            "(see sktransfer.backbones.available_backbones(details=True) or "
-            "`sktransfer backbones`).")
+    return (
+        f"Unknown backbone {name!r}.{hint} Registered names: "
+        f"{', '.join(available_backbones())}; or a keras-hub preset name, "
+        "'hf://timm/<architecture>.<tag>', 'kaggle://...' or a local preset folder "
+        "(see sktransfer.backbones.available_backbones(details=True) or "
+        "`sktransfer backbones`)."
+    )
 
 
 def build_backbone(name="resnet50v2", weights="imagenet", input_size=None):

@@ -104,14 +104,12 @@ def normalize_size(input_size, default, min_size=32):
 
     if is_int(input_size):
         size = (int(input_size), int(input_size))
-    elif isinstance(input_size, (tuple, list)) and len(input_size) == 2 and all(
-        is_int(s) for s in input_size
+    elif (
+        isinstance(input_size, (tuple, list)) and len(input_size) == 2 and all(is_int(s) for s in input_size)
     ):
         size = tuple(int(s) for s in input_size)
     else:
-        raise ValueError(
-            f"input_size must be an int or a (height, width) pair of ints, got {input_size!r}."
-        )
+        raise ValueError(f"input_size must be an int or a (height, width) pair of ints, got {input_size!r}.")
     if min(size) < min_size:
         raise ValueError(f"input_size must be at least {min_size} pixels, got {input_size!r}.")
     return size

@@ -18,18 +18,35 @@ __all__ = ["read_legacy_torch_state_dict"]
 _TORCH_MAGIC = 0x1950A86A20F9469CFC6C  # torch.serialization.MAGIC_NUMBER
 _TORCH_PROTOCOL = 1001
 _STORAGE_DTYPES = {  # torch storage class -> little-endian numpy dtype
-    "DoubleStorage": "<f8", "FloatStorage": "<f4", "HalfStorage": "<f2", "LongStorage": "<i8",
-    "IntStorage": "<i4", "ShortStorage": "<i2", "CharStorage": "i1", "ByteStorage": "u1",
-    "BoolStorage": "?"}
+    "DoubleStorage": "<f8",
+    "FloatStorage": "<f4",
+    "HalfStorage": "<f2",
+    "LongStorage": "<i8",
+    "IntStorage": "<i4",
+    "ShortStorage": "<i2",
+    "CharStorage": "i1",
+    "ByteStorage": "u1",
+    "BoolStorage": "?",
+}
 # Inert stand-ins for torch objects. Tuples are not callable, so a pickle
 # cannot REDUCE them into doing anything.
 _StorageType = namedtuple("_StorageType", "dtype")  # torch.FloatStorage & co.
 _StorageRef = namedtuple("_StorageRef", "key dtype start stop")  # storage or view
 _TensorRef = namedtuple("_TensorRef", "storage offset shape stride")  # lazy tensor
 # What a truncated or corrupt pickle / data section can raise.
-_CORRUPT = (EOFError, pickle.UnpicklingError, struct.error, ValueError, TypeError,
-            KeyError, IndexError, AttributeError, OverflowError, UnicodeDecodeError,
-            MemoryError)
+_CORRUPT = (
+    EOFError,
+    pickle.UnpicklingError,
+    struct.error,
+    ValueError,
+    TypeError,
+    KeyError,
+    IndexError,
+    AttributeError,
+    OverflowError,
+    UnicodeDecodeError,
+    MemoryError,
+)
 
 
 class _RefusedGlobal(pickle.UnpicklingError):
@@ -39,8 +56,11 @@ class _RefusedGlobal(pickle.UnpicklingError):
 def _rebuild_tensor_v2(storage, storage_offset, size, stride, *_requires_grad_hooks_meta):
     """Stand-in for ``torch._utils._rebuild_tensor_v2``: only records the view."""
     ints = (storage_offset, *size, *stride)
-    if (not isinstance(storage, _StorageRef) or len(size) != len(stride)
-            or not all(isinstance(v, int) and v >= 0 for v in ints)):
+    if (
+        not isinstance(storage, _StorageRef)
+        or len(size) != len(stride)
+        or not all(isinstance(v, int) and v >= 0 for v in ints)
+    ):
         raise ValueError("malformed tensor record")
     return _TensorRef(storage, storage_offset, tuple(size), tuple(stride))
 
@@ -60,18 +80,24 @@ class _RestrictedUnpickler(pickle.Unpickler):
 
     def find_class(self, module, name):
         if (module, name) not in self._ALLOWED:
-            raise _RefusedGlobal(f"refused to unpickle global {module}.{name}: only torch "
-                                 "tensors, storages and OrderedDict may appear in a state dict")
+            raise _RefusedGlobal(
+                f"refused to unpickle global {module}.{name}: only torch "
+                "tensors, storages and OrderedDict may appear in a state dict"
+            )
         return self._ALLOWED[(module, name)]
 
     def persistent_load(self, pid):
         # ('storage', storage_type, root_key, location, numel, view_metadata)
-        if not (isinstance(pid, tuple) and len(pid) == 6 and pid[0] == "storage"
-                and isinstance(pid[1], _StorageType) and isinstance(pid[4], int)):
+        if not (
+            isinstance(pid, tuple)
+            and len(pid) == 6
+            and pid[0] == "storage"
+            and isinstance(pid[1], _StorageType)
+            and isinstance(pid[4], int)
+        ):
             raise ValueError(f"malformed storage record {pid!r}")
         _, storage_type, key, _location, numel, view = pid
-        if self.storages.setdefault(str(key), (storage_type.dtype, numel)) != (
-                storage_type.dtype, numel):
+        if self.storages.setdefault(str(key), (storage_type.dtype, numel)) != (storage_type.dtype, numel):
             raise ValueError(f"storage {key!r} declared twice with different types/sizes")
         _view_key, start, size = (None, 0, numel) if view is None else view
         if not (isinstance(start, int) and isinstance(size, int) and 0 <= start <= numel):
@@ -108,7 +134,8 @@ def _materialise(ref, data):
         # could otherwise make the copy below exhaust memory.
         raise ValueError(f"tensor of shape {ref.shape} is larger than its storage")
     view = np.lib.stride_tricks.as_strided(
-        flat[start:], shape=ref.shape, strides=[s * flat.itemsize for s in ref.stride])
+        flat[start:], shape=ref.shape, strides=[s * flat.itemsize for s in ref.stride]
+    )
     return np.array(view, dtype=native, order="C")  # owned, C-contiguous copy
 
 
@@ -161,5 +188,7 @@ def read_legacy_torch_state_dict(path):
         except _RefusedGlobal as exc:
             raise _RefusedGlobal(f"{path}: {exc}") from None
         except _CORRUPT as exc:
-            raise ValueError(f"{path} is not a readable legacy PyTorch state dict (truncated "
-                             f"or corrupt?): {type(exc).__name__}: {exc}") from exc
+            raise ValueError(
+                f"{path} is not a readable legacy PyTorch state dict (truncated "
+                f"or corrupt?): {type(exc).__name__}: {exc}"
+            ) from exc

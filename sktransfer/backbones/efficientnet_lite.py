@@ -35,15 +35,25 @@ __all__ = [
 # ---- The Keras network -----------------------------------------------------
 # EfficientNet-B0 stages (Lite0 keeps B0's width/depth, stem 32, head 1280):
 # (kernel, repeats, filters_in, filters_out, expand_ratio, first stride)
-_STAGES = ((3, 1, 32, 16, 1, 1), (3, 2, 16, 24, 6, 2), (5, 2, 24, 40, 6, 2),
-           (3, 3, 40, 80, 6, 2), (5, 3, 80, 112, 6, 1), (5, 4, 112, 192, 6, 2),
-           (3, 1, 192, 320, 6, 1))
+_STAGES = (
+    (3, 1, 32, 16, 1, 1),
+    (3, 2, 16, 24, 6, 2),
+    (5, 2, 24, 40, 6, 2),
+    (3, 3, 40, 80, 6, 2),
+    (5, 3, 80, 112, 6, 1),
+    (5, 4, 112, 192, 6, 2),
+    (3, 1, 192, 320, 6, 1),
+)
 _BN_EPSILON = 1e-3  # TensorFlow's EfficientNet value, not torch's default 1e-5
 # keras.applications.efficientnet's initialisers, for weights=None.
-_CONV_INIT = {"class_name": "VarianceScaling", "config": {
-    "scale": 2.0, "mode": "fan_out", "distribution": "truncated_normal"}}
-_DENSE_INIT = {"class_name": "VarianceScaling", "config": {
-    "scale": 1.0 / 3.0, "mode": "fan_out", "distribution": "uniform"}}
+_CONV_INIT = {
+    "class_name": "VarianceScaling",
+    "config": {"scale": 2.0, "mode": "fan_out", "distribution": "truncated_normal"},
+}
+_DENSE_INIT = {
+    "class_name": "VarianceScaling",
+    "config": {"scale": 1.0 / 3.0, "mode": "fan_out", "distribution": "uniform"},
+}
 
 
 def _block_specs():
@@ -51,20 +61,35 @@ def _block_specs():
     total, index = sum(stage[1] for stage in _STAGES), 0
     for stage, (kernel, repeats, f_in, f_out, expand, stride) in enumerate(_STAGES):
         for rep in range(repeats):
-            yield (index, f"block{stage + 1}{chr(97 + rep)}_", kernel,
-                   1 if rep else stride, f_out if rep else f_in, f_out, expand,
-                   0.2 * index / total)  # stochastic-depth rate grows with depth
+            yield (
+                index,
+                f"block{stage + 1}{chr(97 + rep)}_",
+                kernel,
+                1 if rep else stride,
+                f_out if rep else f_in,
+                f_out,
+                expand,
+                0.2 * index / total,
+            )  # stochastic-depth rate grows with depth
             index += 1
 
 
 def _conv_bn(x, filters, kernel, strides, names, depthwise=False):
     """Convolution, batch norm and (if ``names`` has a third name) ReLU6."""
     if depthwise:
-        x = layers.DepthwiseConv2D(kernel, strides, padding="same", use_bias=False,
-                                   depthwise_initializer=_CONV_INIT, name=names[0])(x)
+        x = layers.DepthwiseConv2D(
+            kernel, strides, padding="same", use_bias=False, depthwise_initializer=_CONV_INIT, name=names[0]
+        )(x)
     else:
-        x = layers.Conv2D(filters, kernel, strides, padding="same", use_bias=False,
-                          kernel_initializer=_CONV_INIT, name=names[0])(x)
+        x = layers.Conv2D(
+            filters,
+            kernel,
+            strides,
+            padding="same",
+            use_bias=False,
+            kernel_initializer=_CONV_INIT,
+            name=names[0],
+        )(x)
     x = layers.BatchNormalization(epsilon=_BN_EPSILON, name=names[1])(x)
     return layers.ReLU(6.0, name=names[2])(x) if len(names) > 2 else x
 
@@ -73,10 +98,12 @@ def _block(x, prefix, kernel, strides, f_in, f_out, expand, drop_rate):
     """Mobile inverted bottleneck without squeeze-excitation."""
     inputs = x
     if expand != 1:
-        x = _conv_bn(x, f_in * expand, 1, 1,
-                     [prefix + n for n in ("expand_conv", "expand_bn", "expand_activation")])
-    x = _conv_bn(x, None, kernel, strides, [prefix + n for n in ("dwconv", "bn", "activation")],
-                 depthwise=True)
+        x = _conv_bn(
+            x, f_in * expand, 1, 1, [prefix + n for n in ("expand_conv", "expand_bn", "expand_activation")]
+        )
+    x = _conv_bn(
+        x, None, kernel, strides, [prefix + n for n in ("dwconv", "bn", "activation")], depthwise=True
+    )
     x = _conv_bn(x, f_out, 1, 1, [prefix + "project_conv", prefix + "project_bn"])
     if strides == 1 and f_in == f_out:
         if drop_rate > 0:  # stochastic depth, as in keras.applications
@@ -93,8 +120,9 @@ def _build(img_input, include_top, pooling, classes, classifier_activation):
     if include_top:
         x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
         x = layers.Dropout(0.2, name="top_dropout")(x)
-        return layers.Dense(classes, activation=classifier_activation,
-                            kernel_initializer=_DENSE_INIT, name="predictions")(x)
+        return layers.Dense(
+            classes, activation=classifier_activation, kernel_initializer=_DENSE_INIT, name="predictions"
+        )(x)
     if pooling == "avg":
         return layers.GlobalAveragePooling2D(name="avg_pool")(x)
     return layers.GlobalMaxPooling2D(name="max_pool")(x) if pooling == "max" else x
@@ -107,34 +135,48 @@ def _check_args(weights, include_top, input_shape, pooling, classes, classifier_
         raise TypeError(f"weights must be 'imagenet', None or a path, got {weights!r}.")
     if weights not in (None, "imagenet") and not os.path.isfile(weights):
         problem = "is a folder" if os.path.isdir(weights) else "does not exist"
-        raise ValueError(f"weights file {weights!r} {problem}; pass the path of a "
-                         "Keras .weights.h5 file, 'imagenet' or None.")
+        raise ValueError(
+            f"weights file {weights!r} {problem}; pass the path of a "
+            "Keras .weights.h5 file, 'imagenet' or None."
+        )
     if pooling not in (None, "avg", "max"):
         raise ValueError(f"pooling must be None, 'avg' or 'max', got {pooling!r}.")
     imagenet_top = include_top and weights == "imagenet"
     if imagenet_top and (classes != 1000 or classifier_activation not in (None, "softmax")):
-        raise ValueError("With weights='imagenet' and include_top=True, classes must be 1000 "
-                         "and classifier_activation 'softmax' or None, got classes="
-                         f"{classes}, classifier_activation={classifier_activation!r}; "
-                         "use include_top=False for a new head.")
+        raise ValueError(
+            "With weights='imagenet' and include_top=True, classes must be 1000 "
+            "and classifier_activation 'softmax' or None, got classes="
+            f"{classes}, classifier_activation={classifier_activation!r}; "
+            "use include_top=False for a new head."
+        )
     if input_shape is None:
         return weights, ((224, 224, 3) if include_top else (None, None, 3))
     shape = tuple(input_shape)
     if len(shape) != 3 or not all(d is None or (isinstance(d, int) and d > 0) for d in shape):
         raise ValueError(f"input_shape must be (height, width, channels), got {input_shape!r}.")
-    if any(d is not None and d < 32 for d in shape[:2]) or (
-            weights == "imagenet" and shape[2] != 3):
-        raise ValueError("input_shape must be at least 32x32 (with 3 channels for ImageNet "
-                         f"weights), got input_shape={shape}.")
+    if any(d is not None and d < 32 for d in shape[:2]) or (weights == "imagenet" and shape[2] != 3):
+        raise ValueError(
+            "input_shape must be at least 32x32 (with 3 channels for ImageNet "
+            f"weights), got input_shape={shape}."
+        )
     if imagenet_top and shape != (224, 224, 3):
-        raise ValueError("With include_top=True and weights='imagenet', input_shape must be "
-                         f"(224, 224, 3), got {shape}; use include_top=False for other sizes.")
+        raise ValueError(
+            "With include_top=True and weights='imagenet', input_shape must be "
+            f"(224, 224, 3), got {shape}; use include_top=False for other sizes."
+        )
     return weights, shape
 
 
-def EfficientNetLite0(include_top=False, weights="imagenet", input_tensor=None,  # noqa: N802
-                      input_shape=None, pooling=None, classes=1000,
-                      classifier_activation="softmax", name="efficientnet_lite0"):
+def EfficientNetLite0(
+    include_top=False,
+    weights="imagenet",
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=1000,
+    classifier_activation="softmax",
+    name="efficientnet_lite0",
+):
     """Instantiate EfficientNet-Lite0, like the ``keras.applications`` constructors.
 
     The model expects images already normalised by :func:`preprocess_input`.
@@ -175,8 +217,9 @@ def EfficientNetLite0(include_top=False, weights="imagenet", input_tensor=None, 
     """
     if input_tensor is not None and input_shape is None:
         input_shape = tuple(input_tensor.shape[1:])
-    weights, input_shape = _check_args(weights, include_top, input_shape, pooling, classes,
-                                       classifier_activation)
+    weights, input_shape = _check_args(
+        weights, include_top, input_shape, pooling, classes, classifier_activation
+    )
     if keras.config.image_data_format() != "channels_last":
         raise ValueError("EfficientNetLite0 supports only image_data_format='channels_last'.")
     if input_tensor is None:
@@ -260,8 +303,11 @@ def _keras_weights_from_state_dict(state):
         out[prefix + "bn"] = bn(src + "_bn1")
         out[prefix + "project_conv"] = conv(src + "_project_conv.weight")
         out[prefix + "project_bn"] = bn(src + "_bn2")
-    out.update(top_conv=conv("_conv_head.weight"), top_bn=bn("_bn1"),
-               predictions=[state["_fc.weight"].T, state["_fc.bias"]])
+    out.update(
+        top_conv=conv("_conv_head.weight"),
+        top_bn=bn("_bn1"),
+        predictions=[state["_fc.weight"].T, state["_fc.bias"]],
+    )
     unused = set(state) - used - {"_fc.weight", "_fc.bias"}
     if unused:
         raise ValueError(f"unexpected state-dict entries {sorted(unused)[:5]}")
@@ -311,10 +357,8 @@ def imagenet_weights_path():
         If the cache folder cannot be created or written;
         :func:`EfficientNetLite0` then converts in memory instead.
     """
-    cache = os.path.join(os.environ.get("KERAS_HOME") or os.path.expanduser("~/.keras"),
-                         "models")
-    target = os.path.join(
-        cache, f"efficientnet_lite0_imagenet_{sha256(_source_path())[:16]}.weights.h5")
+    cache = os.path.join(os.environ.get("KERAS_HOME") or os.path.expanduser("~/.keras"), "models")
+    target = os.path.join(cache, f"efficientnet_lite0_imagenet_{sha256(_source_path())[:16]}.weights.h5")
     try:
         with open(target + ".sha256", encoding="ascii") as file:
             if file.read().strip() == sha256(target):
@@ -332,9 +376,11 @@ def _imagenet_weights_by_name():
     try:
         path = imagenet_weights_path()
     except OSError as exc:
-        warnings.warn(f"Cannot cache the converted EfficientNet-Lite0 weights ({exc}); "
-                      "converting in memory (set KERAS_HOME to a writable folder).",
-                      stacklevel=3)
+        warnings.warn(
+            f"Cannot cache the converted EfficientNet-Lite0 weights ({exc}); "
+            "converting in memory (set KERAS_HOME to a writable folder).",
+            stacklevel=3,
+        )
         model = _converted_model()
     else:
         # Keras' .weights.h5 is keyed by layer order, not name: load it into the

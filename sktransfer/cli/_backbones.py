@@ -2,8 +2,8 @@
 
 import json
 
-from ._support import import_tensorflow
 from ._errors import UsageError
+from ._support import import_tensorflow
 
 __all__ = ["run_backbones"]
 
@@ -29,26 +29,44 @@ def run_backbones(args, out):
             print(json.dumps(rows, indent=2), file=out)
             return 0
         header = ("name", "source", "size", "params", "dim", "blocks (--trainable-layers)")
-        lines = [header] + [(r["name"], r["source"], str(r["default_size"] or ""),
-                             _params(r["params"]), str(r["feature_dim"] or ""),
-                             _blocks(r["blocks"])) for r in rows]
+        lines = [header] + [
+            (
+                r["name"],
+                r["source"],
+                str(r["default_size"] or ""),
+                _params(r["params"]),
+                str(r["feature_dim"] or ""),
+                _blocks(r["blocks"]),
+            )
+            for r in rows
+        ]
         widths = [max(len(line[i]) for line in lines) for i in range(5)]
         for line in lines:
             print("  ".join(c.ljust(w) for c, w in zip(line, widths)) + "  " + line[5], file=out)
-        print("\nAny keras-hub preset name, hf://timm/<architecture>.<tag>, kaggle://... or local "
-              "preset folder works too (pip install \"sktransfer[hub]\"); `sktransfer backbones "
-              "NAME` loads one and lists its blocks.", file=out)
+        print(
+            "\nAny keras-hub preset name, hf://timm/<architecture>.<tag>, kaggle://... or local "
+            'preset folder works too (pip install "sktransfer[hub]"); `sktransfer backbones '
+            "NAME` loads one and lists its blocks.",
+            file=out,
+        )
         return 0
     try:
         spec = get_backbone_spec(args.name)
     except ValueError as exc:
         raise UsageError(f"argument NAME: {exc}") from None
     arch = spec.name.split("/")[-1].split(".")[0] if spec.name.startswith("hf://timm/") else None
-    info = {"name": spec.name, "source": spec.source, "constructor": spec.constructor,
-            "default_size": spec.default_size, "min_size": spec.min_size,
-            "params": spec.params, "feature_dim": spec.feature_dim,
-            "preprocessing": spec.preprocessing, "normalises_inside": spec.normalises_inside,
-            "blocks": list(spec.blocks)}
+    info = {
+        "name": spec.name,
+        "source": spec.source,
+        "constructor": spec.constructor,
+        "default_size": spec.default_size,
+        "min_size": spec.min_size,
+        "params": spec.params,
+        "feature_dim": spec.feature_dim,
+        "preprocessing": spec.preprocessing,
+        "normalises_inside": spec.normalises_inside,
+        "blocks": list(spec.blocks),
+    }
     if spec.scale is not None:
         info.update(scale=list(spec.scale), offset=list(spec.offset))
     if arch in TIMM_TAGS:

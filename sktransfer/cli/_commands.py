@@ -12,6 +12,8 @@ import time
 from .. import __version__
 from .._utils.atomic import replace_files, write_json
 from .._utils.jsonable import jsonable
+from ._backbones import run_backbones
+from ._errors import CommandError, UsageError
 from ._support import (
     Data,
     OutputFolder,
@@ -24,18 +26,18 @@ from ._support import (
     save_model,
     write_report_safely,
 )
-from ._backbones import run_backbones
-from ._errors import CommandError, UsageError
 
 __all__ = ["COMMANDS"]
 
 
 def _describe_model(est):
-    weights = "random weights" if est.weights is None else (
-        "ImageNet weights" if est.weights == "imagenet" else f"weights {est.weights}")
+    weights = (
+        "random weights"
+        if est.weights is None
+        else ("ImageNet weights" if est.weights == "imagenet" else f"weights {est.weights}")
+    )
     size = est.backbone_info_["input_size"]
-    return (f"{est.backbone} ({weights}), {size[0]} x {size[1]} px, "
-            f"trainable_layers={est.trainable_layers!r}")
+    return f"{est.backbone} ({weights}), {size[0]} x {size[1]} px, trainable_layers={est.trainable_layers!r}"
 
 
 def _start(args):
@@ -59,21 +61,38 @@ def run_fit(args, out):
         table = evaluate(est, data.X_test, data.y_test)
         save_model(est, os.path.join(tmp, "model"))
         report = write_report_safely(
-            os.path.join(tmp, "report.html"), est, data.X_test, data.y_test,
-            X_train=data.X_train, y_train=data.y_train,
+            os.path.join(tmp, "report.html"),
+            est,
+            data.X_test,
+            data.y_test,
+            X_train=data.X_train,
+            y_train=data.y_train,
             title=f"sktransfer fit: {est.backbone} on the {data.source}",
             data_summary=data.summary(),
         )
-        write_json(os.path.join(tmp, "metrics.json"), jsonable({
-            "command": args.command_line, "data": data.summary(),
-            "fit_seconds": round(fit_seconds, 3), "epochs_run": est.n_epochs_,
-            "test": table, "history": est.history_, "params": est.get_params(deep=False),
-            "backbone_info": est.backbone_info_, "sktransfer": __version__,
-        }))
+        write_json(
+            os.path.join(tmp, "metrics.json"),
+            jsonable(
+                {
+                    "command": args.command_line,
+                    "data": data.summary(),
+                    "fit_seconds": round(fit_seconds, 3),
+                    "epochs_run": est.n_epochs_,
+                    "test": table,
+                    "history": est.history_,
+                    "params": est.get_params(deep=False),
+                    "backbone_info": est.backbone_info_,
+                    "sktransfer": __version__,
+                }
+            ),
+        )
     written = ["model", "metrics.json"] + (["report.html"] if report else [])
-    print(f"data:   {data.description}\nsplit:  {data.split_description}\n"
-          f"model:  {_describe_model(est)}; {est.n_epochs_} epochs in {fit_seconds:.1f} s\n"
-          f"test:   {headline(table)}\nwrote:  {file_list(args.out, written)}", file=out)
+    print(
+        f"data:   {data.description}\nsplit:  {data.split_description}\n"
+        f"model:  {_describe_model(est)}; {est.n_epochs_} epochs in {fit_seconds:.1f} s\n"
+        f"test:   {headline(table)}\nwrote:  {file_list(args.out, written)}",
+        file=out,
+    )
     return 0
 
 
@@ -86,16 +105,19 @@ def _load_classifier(model_dir):
     ):
         model_dir = inner  # a run folder written by 'sktransfer fit'
     if not os.path.isdir(model_dir):
-        raise CommandError(f"MODEL_DIR {model_dir!r} is not a folder; pass the model folder "
-                           "written by 'sktransfer fit' (RUN/model).")
+        raise CommandError(
+            f"MODEL_DIR {model_dir!r} is not a folder; pass the model folder "
+            "written by 'sktransfer fit' (RUN/model)."
+        )
     try:
         est = load(model_dir)
     except ValueError as exc:
-        raise CommandError(f"{exc} Pass the model folder written by 'sktransfer fit' "
-                           "(RUN/model).") from None
+        raise CommandError(f"{exc} Pass the model folder written by 'sktransfer fit' (RUN/model).") from None
     if not hasattr(est, "classes_"):
-        raise CommandError(f"{model_dir!r} holds an unfitted or non-classifier "
-                           f"{type(est).__name__}; pass a model saved by 'sktransfer fit'.")
+        raise CommandError(
+            f"{model_dir!r} holds an unfitted or non-classifier "
+            f"{type(est).__name__}; pass a model saved by 'sktransfer fit'."
+        )
     return est
 
 
@@ -158,12 +180,12 @@ def _image_files(items):
         if os.path.isdir(item):
             found = sorted(
                 os.path.join(folder, name)
-                for folder, names in walk_visible(item) for name in names
+                for folder, names in walk_visible(item)
+                for name in names
                 if name.lower().endswith(IMAGE_EXTENSIONS)
             )
             if not found:
-                raise CommandError(f"folder {item!r} holds no image file "
-                                   f"({', '.join(IMAGE_EXTENSIONS)}).")
+                raise CommandError(f"folder {item!r} holds no image file ({', '.join(IMAGE_EXTENSIONS)}).")
             files.extend(found)
         elif not os.path.exists(item):
             raise CommandError(f"image {item!r} does not exist; check the path.")
@@ -218,13 +240,16 @@ def _check_grid(est, params):
     grid = {}
     for name, values in params:
         if name in grid:
-            raise UsageError(f"argument --param: {name!r} is given twice; list all its values "
-                             f"in one --param {name}=V1,V2,...")
+            raise UsageError(
+                f"argument --param: {name!r} is given twice; list all its values "
+                f"in one --param {name}=V1,V2,..."
+            )
         if name not in known:
             hint = " (set --augment first)" if name.startswith("augmentation__") else ""
             names = ", ".join(sorted(est.get_params(deep=False)))
-            raise UsageError(f"argument --param: FineTunedClassifier has no parameter {name!r}"
-                             f"{hint}; choose from {names}.")
+            raise UsageError(
+                f"argument --param: FineTunedClassifier has no parameter {name!r}{hint}; choose from {names}."
+            )
         for value in values:
             try:
                 clone(est).set_params(**{name: value})._validate_params()
@@ -255,38 +280,67 @@ def run_grid(args, out):
         save_model(search.best_estimator_, os.path.join(tmp, "model"))
         results = search.cv_results_
         candidates = [
-            {"rank": int(results["rank_test_score"][i]), "params": results["params"][i],
-             "mean_test_score": float(results["mean_test_score"][i]),
-             "std_test_score": float(results["std_test_score"][i]),
-             "mean_fit_time": float(results["mean_fit_time"][i])}
+            {
+                "rank": int(results["rank_test_score"][i]),
+                "params": results["params"][i],
+                "mean_test_score": float(results["mean_test_score"][i]),
+                "std_test_score": float(results["std_test_score"][i]),
+                "mean_fit_time": float(results["mean_fit_time"][i]),
+            }
             for i in range(len(results["params"]))
         ]
         report = write_report_safely(
-            os.path.join(tmp, "report.html"), search.best_estimator_, data.X_test, data.y_test,
-            X_train=data.X_train, y_train=data.y_train, search=search,
+            os.path.join(tmp, "report.html"),
+            search.best_estimator_,
+            data.X_test,
+            data.y_test,
+            X_train=data.X_train,
+            y_train=data.y_train,
+            search=search,
             title=f"sktransfer grid: {est.backbone} on the {data.source}",
             data_summary=data.summary(),
         )
-        write_json(os.path.join(tmp, "grid.json"), jsonable({
-            "command": args.command_line, "data": data.summary(), "param_grid": grid,
-            "cv": {"n_splits": args.cv, "shuffle": True, "random_state": args.seed},
-            "scoring": "accuracy", "candidates": candidates, "best_params": search.best_params_,
-            "best_score": float(search.best_score_), "search_seconds": round(seconds, 3),
-            "test": table, "params": est.get_params(deep=False), "sktransfer": __version__,
-        }))
+        write_json(
+            os.path.join(tmp, "grid.json"),
+            jsonable(
+                {
+                    "command": args.command_line,
+                    "data": data.summary(),
+                    "param_grid": grid,
+                    "cv": {"n_splits": args.cv, "shuffle": True, "random_state": args.seed},
+                    "scoring": "accuracy",
+                    "candidates": candidates,
+                    "best_params": search.best_params_,
+                    "best_score": float(search.best_score_),
+                    "search_seconds": round(seconds, 3),
+                    "test": table,
+                    "params": est.get_params(deep=False),
+                    "sktransfer": __version__,
+                }
+            ),
+        )
     names = list(grid)
     rows = [["rank", *names, "mean accuracy", "std", "fit s"]]
     for c in sorted(candidates, key=lambda c: c["rank"]):
-        rows.append([str(c["rank"]), *(repr(c["params"][n]) for n in names),
-                     f"{c['mean_test_score']:.3f}", f"{c['std_test_score']:.3f}",
-                     f"{c['mean_fit_time']:.1f}"])
+        rows.append(
+            [
+                str(c["rank"]),
+                *(repr(c["params"][n]) for n in names),
+                f"{c['mean_test_score']:.3f}",
+                f"{c['std_test_score']:.3f}",
+                f"{c['mean_fit_time']:.1f}",
+            ]
+        )
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     text = "\n".join("  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip() for r in rows)
     written = ["model", "grid.json"] + (["report.html"] if report else [])
-    print(f"data:   {data.description}\nsplit:  {data.split_description}\n"
-          f"search: {len(candidates)} candidates x {args.cv} folds in {seconds:.1f} s\n{text}\n"
-          f"best:   {search.best_params_} -> test {headline(table)}\n"
-          f"wrote:  {file_list(args.out, written)}", file=out)
+    print(
+        f"data:   {data.description}\nsplit:  {data.split_description}\n"
+        f"search: {len(candidates)} candidates x {args.cv} folds in {seconds:.1f} s\n{text}\n"
+        f"best:   {search.best_params_} -> test {headline(table)}\n"
+        f"wrote:  {file_list(args.out, written)}",
+        file=out,
+    )
     return 0
 
 
@@ -294,47 +348,76 @@ def run_compare(args, out):
     """``sktransfer compare``: several backbones or weights on one split; the best saved."""
     backbones, weights = args.backbone, args.weights
     if len(backbones) > 1 and len(weights) > 1 and len(backbones) != len(weights):
-        raise UsageError(f"argument --weights: give one value for all backbones or one per "
-                         f"backbone ({len(backbones)}), got {len(weights)}.")
+        raise UsageError(
+            f"argument --weights: give one value for all backbones or one per "
+            f"backbone ({len(backbones)}), got {len(weights)}."
+        )
     n = max(len(backbones), len(weights))
     pairs = [(backbones[i % len(backbones)], weights[i % len(weights)]) for i in range(n)]
     target, data = _start(args)
     from ..compare import agreement, compare_models, short_names
 
-    estimators = [classifier(args, backbone=b, weights=w, verbose=keras_verbose(args))
-                  for b, w in pairs]
+    estimators = [classifier(args, backbone=b, weights=w, verbose=keras_verbose(args)) for b, w in pairs]
     labels = short_names([w for _, w in pairs])  # a weights file by its name, not its path
-    names = (labels if len(backbones) == 1 else backbones if len(weights) == 1
-             else [f"{b} ({label})" for (b, _), label in zip(pairs, labels)])
+    names = (
+        labels
+        if len(backbones) == 1
+        else backbones
+        if len(weights) == 1
+        else [f"{b} ({label})" for (b, _), label in zip(pairs, labels)]
+    )
     with target.staging() as tmp:
-        table = compare_models(estimators, data.X_train, data.y_train, data.X_test,
-                               data.y_test, names=names, warm=args.warm)
+        table = compare_models(
+            estimators, data.X_train, data.y_train, data.X_test, data.y_test, names=names, warm=args.warm
+        )
         best = max(table, key=lambda row: row["accuracy"])["name"]  # the first of ties
         agree = None
         if len(table) == 2:  # two models (e.g. two weights): where each one is right
-            agree = agreement(data.y_test, *(table.estimators_[n].predict(data.X_test)
-                                             for n in table.names), names=table.names)
+            agree = agreement(
+                data.y_test,
+                *(table.estimators_[n].predict(data.X_test) for n in table.names),
+                names=table.names,
+            )
         est = table.estimators_[best]
         save_model(est, os.path.join(tmp, "model"))
         report = write_report_safely(
-            os.path.join(tmp, "report.html"), est, data.X_test, data.y_test,
-            X_train=data.X_train, y_train=data.y_train, comparison=table,
+            os.path.join(tmp, "report.html"),
+            est,
+            data.X_test,
+            data.y_test,
+            X_train=data.X_train,
+            y_train=data.y_train,
+            comparison=table,
             title=f"sktransfer compare on the {data.source} (report of the best: {best})",
             data_summary=data.summary(),
         )
-        write_json(os.path.join(tmp, "compare.json"), jsonable({
-            "command": args.command_line, "data": data.summary(), "best": best,
-            "comparison": table.to_records(), "params": est.get_params(deep=False),
-            "agreement": None if agree is None else {
-                "names": list(agree.names), "counts": agree.counts.tolist(),
-                "mcnemar_p": agree.mcnemar_p},
-            "sktransfer": __version__,
-        }))
+        write_json(
+            os.path.join(tmp, "compare.json"),
+            jsonable(
+                {
+                    "command": args.command_line,
+                    "data": data.summary(),
+                    "best": best,
+                    "comparison": table.to_records(),
+                    "params": est.get_params(deep=False),
+                    "agreement": None
+                    if agree is None
+                    else {
+                        "names": list(agree.names),
+                        "counts": agree.counts.tolist(),
+                        "mcnemar_p": agree.mcnemar_p,
+                    },
+                    "sktransfer": __version__,
+                }
+            ),
+        )
     written = ["model", "compare.json"] + (["report.html"] if report else [])
-    print(f"data:   {data.description}\nsplit:  {data.split_description}\n{table}\n"
-          + ("" if agree is None else f"{agree}\n")
-          + f"best:   {best} (saved as the model)\nwrote:  {file_list(args.out, written)}",
-          file=out)
+    print(
+        f"data:   {data.description}\nsplit:  {data.split_description}\n{table}\n"
+        + ("" if agree is None else f"{agree}\n")
+        + f"best:   {best} (saved as the model)\nwrote:  {file_list(args.out, written)}",
+        file=out,
+    )
     return 0
 
 
@@ -359,9 +442,14 @@ def run_embed(args, out):
         get_backbone_spec(args.backbone)
     except ValueError as exc:
         raise UsageError(f"argument --backbone: {exc}") from None
-    embedder = PretrainedEmbedder(args.backbone, weights=args.weights, pooling=args.pooling,
-                                  input_size=args.input_size, batch_size=args.batch_size,
-                                  tta=args.tta)
+    embedder = PretrainedEmbedder(
+        args.backbone,
+        weights=args.weights,
+        pooling=args.pooling,
+        input_size=args.input_size,
+        batch_size=args.batch_size,
+        tta=args.tta,
+    )
     embedder.fit(X[:1])
     chunk = max(args.batch_size, 64)
     parts = []
@@ -370,9 +458,17 @@ def run_embed(args, out):
             parts.append(embedder.transform(X[i : i + chunk]))
             bar.update(len(parts[-1]))
     features = np.concatenate(parts)
-    rows = {"command": args.command_line, "data_dir": args.data_dir,
-            "backbone_info": embedder.backbone_info_, "pooling": args.pooling, "tta": args.tta,
-            "shape": features.shape, "classes": classes, "paths": X, "labels": y}
+    rows = {
+        "command": args.command_line,
+        "data_dir": args.data_dir,
+        "backbone_info": embedder.backbone_info_,
+        "pooling": args.pooling,
+        "tta": args.tta,
+        "shape": features.shape,
+        "classes": classes,
+        "paths": X,
+        "labels": y,
+    }
     text = json.dumps(jsonable(rows), indent=1) + "\n"
 
     def save_features(tmp):
@@ -381,12 +477,22 @@ def run_embed(args, out):
 
     os.makedirs(os.path.dirname(target), exist_ok=True)
     replace_files([(target, save_features), (sidecar, text)])
-    print(f"{args.data_dir}: {len(X)} images, {len(classes)} classes -> {args.output} "
-          f"{features.shape[0]} x {features.shape[1]} float32 ({args.backbone}, "
-          f"{args.pooling} pooling{', mirror-averaged' if args.tta else ''}); "
-          f"rows listed in {args.output}.json", file=out)
+    print(
+        f"{args.data_dir}: {len(X)} images, {len(classes)} classes -> {args.output} "
+        f"{features.shape[0]} x {features.shape[1]} float32 ({args.backbone}, "
+        f"{args.pooling} pooling{', mirror-averaged' if args.tta else ''}); "
+        f"rows listed in {args.output}.json",
+        file=out,
+    )
     return 0
 
 
-COMMANDS = {"fit": run_fit, "evaluate": run_evaluate, "predict": run_predict, "grid": run_grid,
-            "compare": run_compare, "embed": run_embed, "backbones": run_backbones}
+COMMANDS = {
+    "fit": run_fit,
+    "evaluate": run_evaluate,
+    "predict": run_predict,
+    "grid": run_grid,
+    "compare": run_compare,
+    "embed": run_embed,
+    "backbones": run_backbones,
+}

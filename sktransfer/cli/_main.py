@@ -4,13 +4,13 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import contextlib  # noqa: E402
-import shlex  # noqa: E402
-import sys  # noqa: E402
-import warnings  # noqa: E402
+import contextlib
+import shlex
+import sys
+import warnings
 
-from ._args import build_parser  # noqa: E402
-from ._errors import CommandError, UsageError  # noqa: E402
+from ._args import build_parser
+from ._errors import CommandError, UsageError
 
 __all__ = ["main"]
 
@@ -31,8 +31,11 @@ def main(argv=None):
     args.command_line = shlex.join(["sktransfer", *argv])
     if getattr(args, "early_stopping", False) and not args.validation_fraction:
         args.parser.print_usage(sys.stderr)
-        print("sktransfer: error: --early-stopping needs a validation set: add "
-              "--validation-fraction 0.1 (or another fraction).", file=sys.stderr)
+        print(
+            "sktransfer: error: --early-stopping needs a validation set: add "
+            "--validation-fraction 0.1 (or another fraction).",
+            file=sys.stderr,
+        )
         return 2
     from ._commands import COMMANDS  # only now: --help needs none of it
 

@@ -14,8 +14,18 @@ from .._utils.atomic import staged_directory
 from ._args import SAMPLE_SIZE
 from ._errors import CommandError, UsageError
 
-__all__ = ["Data", "OutputFolder", "classifier", "file_list", "headline", "import_tensorflow",
-           "keras_verbose", "load_folder", "save_model", "write_report_safely"]
+__all__ = [
+    "Data",
+    "OutputFolder",
+    "classifier",
+    "file_list",
+    "headline",
+    "import_tensorflow",
+    "keras_verbose",
+    "load_folder",
+    "save_model",
+    "write_report_safely",
+]
 
 SAMPLE_PER_CLASS = 50
 _RUN_FILES = {"model", "metrics.json", "report.html", "grid.json", "compare.json"}
@@ -63,19 +73,22 @@ class OutputFolder:
         if not os.path.lexists(self.target):
             return "missing"
         if os.path.islink(self.target) or not os.path.isdir(self.target):
-            raise CommandError(f"--out {self.shown!r} exists and is not a folder; "
-                               "choose another path.")
+            raise CommandError(f"--out {self.shown!r} exists and is not a folder; choose another path.")
         names = set(os.listdir(self.target))
         if not names:
             return "empty"
         foreign = sorted(names - _RUN_FILES)
         if foreign:
             shown = ", ".join(foreign[:3]) + (", ..." if len(foreign) > 3 else "")
-            raise CommandError(f"--out {self.shown!r} holds files sktransfer did not write "
-                               f"({shown}); choose a new or empty folder.")
+            raise CommandError(
+                f"--out {self.shown!r} holds files sktransfer did not write "
+                f"({shown}); choose a new or empty folder."
+            )
         if not self.overwrite:
-            raise CommandError(f"--out {self.shown!r} already holds a run; pass --overwrite to "
-                               "replace it, or choose another folder.")
+            raise CommandError(
+                f"--out {self.shown!r} already holds a run; pass --overwrite to "
+                "replace it, or choose another folder."
+            )
         return "replace"
 
     @contextlib.contextmanager
@@ -115,8 +128,11 @@ def load_folder(path):
     X, y, classes, skipped = load_image_folder(path, return_skipped=True)
     if skipped:
         shown = ", ".join(os.path.relpath(f, path) for f in skipped[:3])
-        warnings.warn(f"ignored {len(skipped)} file(s) of {path!r} without an image suffix "
-                      f"({shown}{', ...' if len(skipped) > 3 else ''}).")
+        warnings.warn(
+            f"ignored {len(skipped)} file(s) of {path!r} without an image suffix "
+            f"({shown}{', ...' if len(skipped) > 3 else ''}).",
+            stacklevel=2,
+        )
     return X, y, classes
 
 
@@ -129,8 +145,10 @@ class Data:
         if getattr(args, "data_dir", None):
             self.X, self.y, self.classes = load_folder(args.data_dir)
             self.source = f"folder {args.data_dir}"
-            self.description = (f"{self.source}: {len(self.X)} images, {len(self.classes)} "
-                                f"classes ({', '.join(self.classes)})")
+            self.description = (
+                f"{self.source}: {len(self.X)} images, {len(self.classes)} "
+                f"classes ({', '.join(self.classes)})"
+            )
         else:
             size = input_size or SAMPLE_SIZE
             data = load_sample(size=size, n_per_class=SAMPLE_PER_CLASS, random_state=0)
@@ -148,14 +166,20 @@ class Data:
         parts = per_class_split(self.X, self.y, y=self.y, n_test=n_test, random_state=seed)
         self.X_train, self.X_test, self.y_train, self.y_test = parts
         share = f"{n_test:.0%}" if isinstance(n_test, float) else str(n_test)
-        self.split_description = (f"{len(self.y_train)} train / {len(self.y_test)} test images "
-                                  f"({share} of each class held out, seed {seed})")
+        self.split_description = (
+            f"{len(self.y_train)} train / {len(self.y_test)} test images "
+            f"({share} of each class held out, seed {seed})"
+        )
         return self
 
     def summary(self):
-        return {"data": self.description, "split": self.split_description,
-                "classes": ", ".join(map(str, self.classes)),
-                "train images": len(self.y_train), "test images": len(self.y_test)}
+        return {
+            "data": self.description,
+            "split": self.split_description,
+            "classes": ", ".join(map(str, self.classes)),
+            "train images": len(self.y_train),
+            "test images": len(self.y_test),
+        }
 
 
 def keras_verbose(args):
@@ -174,8 +198,7 @@ def _input_size(args):
 def classifier(args, *, backbone=None, weights="from args", verbose=0):
     """A FineTunedClassifier from the model options; bad names are usage errors."""
     from ..backbones import get_backbone_spec
-    from ..estimators import FineTunedClassifier
-    from ..estimators import make_optimizer
+    from ..estimators import FineTunedClassifier, make_optimizer
 
     backbone = backbone or args.backbone
     try:
@@ -186,16 +209,31 @@ def classifier(args, *, backbone=None, weights="from args", verbose=0):
         make_optimizer(args.optimizer, args.learning_rate)
     except ValueError as exc:
         raise UsageError(f"argument --optimizer: {exc}") from None
-    same = ("trainable_layers", "head_epochs", "head", "optimizer", "learning_rate", "epochs",
-            "batch_size", "validation_fraction", "early_stopping", "patience", "tta")
+    same = (
+        "trainable_layers",
+        "head_epochs",
+        "head",
+        "optimizer",
+        "learning_rate",
+        "epochs",
+        "batch_size",
+        "validation_fraction",
+        "early_stopping",
+        "patience",
+        "tta",
+    )
     per_class = getattr(args, "validation_per_class", None)
     if per_class is not None:  # replaces the fraction, whether given or the default
         same = tuple(name for name in same if name != "validation_fraction")
     return FineTunedClassifier(
-        backbone, weights=args.weights if weights == "from args" else weights,
+        backbone,
+        weights=args.weights if weights == "from args" else weights,
         validation=per_class,
-        augmentation=args.augment, input_size=_input_size(args), random_state=args.seed,
-        verbose=verbose, **{name: getattr(args, name) for name in same},
+        augmentation=args.augment,
+        input_size=_input_size(args),
+        random_state=args.seed,
+        verbose=verbose,
+        **{name: getattr(args, name) for name in same},
     )
 
 
@@ -204,14 +242,14 @@ def write_report_safely(path, estimator, X_test, y_test, **kwargs):
     try:
         from ..report import write_report
     except ImportError as exc:
-        warnings.warn(f"report.html not written: sktransfer.report is unavailable ({exc}).")
+        warnings.warn(f"report.html not written: sktransfer.report is unavailable ({exc}).", stacklevel=2)
         return None
     try:
         write_report(path, estimator, X_test, y_test, **kwargs)
     except Exception as exc:
         with contextlib.suppress(OSError):
             os.remove(path)
-        warnings.warn(f"report.html not written: {type(exc).__name__}: {exc}")
+        warnings.warn(f"report.html not written: {type(exc).__name__}: {exc}", stacklevel=2)
         return None
     return path
 
@@ -220,9 +258,11 @@ def headline(table):
     """The test metrics in one line, for the terminal."""
     binary = table.get("kind") == "binary"
     f1 = table["f1"] if binary else table["macro_avg"]["f1"]
-    return (f"accuracy {table['accuracy']:.3f}, balanced accuracy "
-            f"{table['balanced_accuracy']:.3f}, F1{'' if binary else ' (macro)'} {f1:.3f} "
-            f"on {table['n']} test images")
+    return (
+        f"accuracy {table['accuracy']:.3f}, balanced accuracy "
+        f"{table['balanced_accuracy']:.3f}, F1{'' if binary else ' (macro)'} {f1:.3f} "
+        f"on {table['n']} test images"
+    )
 
 
 def file_list(out, names):

@@ -5,8 +5,7 @@ import argparse
 import contextlib
 import os
 
-_AUGMENT_KEYS = ("flip", "rotation", "shift", "zoom", "shear", "contrast", "brightness",
-                 "n_views")
+_AUGMENT_KEYS = ("flip", "rotation", "shift", "zoom", "shear", "contrast", "brightness", "n_views")
 
 
 def _number(kind, test, expected):
@@ -32,7 +31,8 @@ def _npy_path(text):
     """A path ending in .npy: the features are written in NumPy's format."""
     if not text.lower().endswith(".npy"):
         raise argparse.ArgumentTypeError(
-            f"expected a file name ending in .npy (the features are a NumPy array), got {text!r}")
+            f"expected a file name ending in .npy (the features are a NumPy array), got {text!r}"
+        )
     return text
 
 

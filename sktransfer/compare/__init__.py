@@ -48,9 +48,16 @@ Modules: :mod:`._models` (:func:`compare_models`), :mod:`._table`
 """
 
 from ._agreement import Agreement, agreement
-from ._models import _param_counts, compare_models  # noqa: F401: tests import _param_counts
+from ._models import _param_counts, compare_models  # tests import _param_counts
 from ._plot import plot_agreement, plot_comparison, short_names
-from ._table import COLUMNS, ComparisonTable  # noqa: F401  (the report imports COLUMNS)
+from ._table import COLUMNS, ComparisonTable  # the report imports COLUMNS
 
-__all__ = ["Agreement", "ComparisonTable", "agreement", "compare_models", "plot_agreement",
-           "plot_comparison", "short_names"]
+__all__ = [
+    "Agreement",
+    "ComparisonTable",
+    "agreement",
+    "compare_models",
+    "plot_agreement",
+    "plot_comparison",
+    "short_names",
+]

@@ -35,9 +35,11 @@ class Agreement:
     def __str__(self):
         a, b = self.names
         width = max(len(a), len(b), 12) + 7
-        rows = [("", f"{b} right", f"{b} wrong"),
-                (f"{a} right", self.both_right, self.only_first),
-                (f"{a} wrong", self.only_second, self.both_wrong)]
+        rows = [
+            ("", f"{b} right", f"{b} wrong"),
+            (f"{a} right", self.both_right, self.only_first),
+            (f"{a} wrong", self.only_second, self.both_wrong),
+        ]
         text = "\n".join(f"{r[0]:<{width}}{r[1]:>{width}}{r[2]:>{width}}".rstrip() for r in rows)
         return f"{text}\nMcNemar's exact test on the disagreements: p = {self.mcnemar_p:.3g}"
 
@@ -72,11 +74,17 @@ def agreement(y_true, y_pred_a, y_pred_b, *, names=("A", "B")):
 
     y_true, a, b = (column_or_1d(v) for v in (y_true, y_pred_a, y_pred_b))
     if not len(y_true) == len(a) == len(b):
-        raise ValueError(f"y_true, y_pred_a and y_pred_b must have one length, got "
-                         f"{len(y_true)}, {len(a)} and {len(b)}.")
+        raise ValueError(
+            f"y_true, y_pred_a and y_pred_b must have one length, got {len(y_true)}, {len(a)} and {len(b)}."
+        )
     right_a, right_b = a == y_true, b == y_true
-    counts = np.array([[np.sum(right_a & right_b), np.sum(right_a & ~right_b)],
-                       [np.sum(~right_a & right_b), np.sum(~right_a & ~right_b)]], dtype=int)
+    counts = np.array(
+        [
+            [np.sum(right_a & right_b), np.sum(right_a & ~right_b)],
+            [np.sum(~right_a & right_b), np.sum(~right_a & ~right_b)],
+        ],
+        dtype=int,
+    )
     discordant = counts[0, 1] + counts[1, 0]
     p = 1.0 if discordant == 0 else float(binomtest(int(counts[0, 1]), int(discordant)).pvalue)
     names = tuple(str(n) for n in names)

@@ -11,12 +11,12 @@ import numpy as np
 from sklearn.base import clone
 from sklearn.utils.validation import column_or_1d
 
-from .._utils.compat import import_keras
-from .._utils.peak_memory import PeakMemory
 from .._engine.shared_state import forget_shared_state, shared_state
-from ..metrics import binary_summary, multiclass_summary
+from .._utils.compat import import_keras
 from .._utils.estimators import flat_parts
 from .._utils.jsonable import to_python
+from .._utils.peak_memory import PeakMemory
+from ..metrics import binary_summary, multiclass_summary
 from ._table import ComparisonTable
 
 __all__ = ["compare_models"]
@@ -68,8 +68,9 @@ def _backbone(estimator):
 
 def _default_name(estimator):
     if hasattr(estimator, "steps"):
-        return " + ".join(type(step).__name__ for _, step in estimator.steps
-                          if step not in (None, "passthrough"))
+        return " + ".join(
+            type(step).__name__ for _, step in estimator.steps if step not in (None, "passthrough")
+        )
     backbone = getattr(estimator, "backbone", None)
     name = type(estimator).__name__
     return f"{name}({backbone})" if isinstance(backbone, str) else name
@@ -99,8 +100,7 @@ def _named(estimators, names):
         raise ValueError(f"Model names must be unique; repeated: {duplicates}.")
     for name, est in pairs:
         if not (hasattr(est, "fit") and hasattr(est, "predict")):
-            raise TypeError(f"{name!r} is a {type(est).__name__}, not an estimator with fit "
-                            "and predict.")
+            raise TypeError(f"{name!r} is a {type(est).__name__}, not an estimator with fit and predict.")
     return pairs
 
 
@@ -217,27 +217,27 @@ def compare_models(estimators, X_train, y_train, X_test, y_test, *, names=None, 
         accuracy, precision, recall, f1, average = _scores(y_test, y_pred, classes)
         total, trainable = _param_counts(model)
         backbone, weights = _backbone(model)
-        rows.append({
-            "name": name,
-            "estimator": type(model).__name__,
-            "accuracy": accuracy,
-            "precision": precision,
-            "recall": recall,
-            "f1": f1,
-            "average": average,
-            "fit_seconds": fit_seconds,
-            "predict_ms_per_image": 1000.0 * predict_seconds / n_test,
-            "total_params": total,
-            "trainable_params": trainable,
-            "peak_memory_mb": memory.peak_mb,
-            "start": "warm" if warm else "cold",
-            "start_state": dataclasses.asdict(state),
-            "backbone": backbone,
-            "weights": weights,
-            "n_train": int(len(column_or_1d(y_train))),
-            "n_test": int(n_test),
-        })
+        rows.append(
+            {
+                "name": name,
+                "estimator": type(model).__name__,
+                "accuracy": accuracy,
+                "precision": precision,
+                "recall": recall,
+                "f1": f1,
+                "average": average,
+                "fit_seconds": fit_seconds,
+                "predict_ms_per_image": 1000.0 * predict_seconds / n_test,
+                "total_params": total,
+                "trainable_params": trainable,
+                "peak_memory_mb": memory.peak_mb,
+                "start": "warm" if warm else "cold",
+                "start_state": dataclasses.asdict(state),
+                "backbone": backbone,
+                "weights": weights,
+                "n_train": int(len(column_or_1d(y_train))),
+                "n_test": int(n_test),
+            }
+        )
         fitted[name] = model
     return ComparisonTable(rows, fitted)
-
-

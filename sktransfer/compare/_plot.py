@@ -8,8 +8,9 @@ import numpy as np
 __all__ = ["plot_agreement", "plot_comparison", "short_names"]
 
 # Weights-file endings dropped from a short name ("rn50.weights.h5" -> "rn50").
-_WEIGHTS_SUFFIX = re.compile(r"(\.weights)?\.(h5|hdf5|keras|safetensors|pth?|pt|npz|bin|ckpt)$",
-                             re.IGNORECASE)
+_WEIGHTS_SUFFIX = re.compile(
+    r"(\.weights)?\.(h5|hdf5|keras|safetensors|pth?|pt|npz|bin|ckpt)$", re.IGNORECASE
+)
 
 
 def short_names(weights):
@@ -71,8 +72,7 @@ def _values(rows, key):
 def _barh(ax, labels, values, unit, title, color):
     y = np.arange(len(labels))
     bars = ax.barh(y, values, 0.6, color=color)
-    ax.bar_label(bars, labels=["n/a" if np.isnan(v) else f"{v:.3g}" for v in values],
-                 padding=3, fontsize=8)
+    ax.bar_label(bars, labels=["n/a" if np.isnan(v) else f"{v:.3g}" for v in values], padding=3, fontsize=8)
     ax.set_yticks(y, labels)
     ax.invert_yaxis()  # first model on top, as in the table
     finite = [v for v in values if np.isfinite(v)]
@@ -120,15 +120,13 @@ def plot_comparison(table, *, metrics=("accuracy", "f1"), ax=None):
         lines = max(label.count("\n") + 1 for label in labels)
         bars_height = 0.6 + len(rows) * (0.2 + 0.2 * lines)  # the horizontal bars' labels fit
         width = min(16.0, max(8.0, 1.6 * len(rows) * max(1, len(metrics) / 2) + 2))
-        fig = plt.figure(figsize=(width,
-                                  4.0 + 0.2 * lines + bars_height), layout="constrained")
+        fig = plt.figure(figsize=(width, 4.0 + 0.2 * lines + bars_height), layout="constrained")
         grid = fig.add_gridspec(2, 2, height_ratios=[3.5 + 0.2 * lines, bars_height])
         ax = fig.add_subplot(grid[0, :])
         panels = fig.add_subplot(grid[1, 0]), fig.add_subplot(grid[1, 1])
     width = 0.8 / len(metrics)
     for i, metric in enumerate(metrics):
-        bars = ax.bar(x + (i - (len(metrics) - 1) / 2) * width, _values(rows, metric), width,
-                      label=metric)
+        bars = ax.bar(x + (i - (len(metrics) - 1) / 2) * width, _values(rows, metric), width, label=metric)
         ax.bar_label(bars, fmt="%.2f", fontsize=8)
     ax.set_xticks(x, labels, fontsize=9)
     if all(0 <= row[m] <= 1 for row in rows for m in metrics if row[m] is not None):
@@ -146,8 +144,7 @@ def plot_comparison(table, *, metrics=("accuracy", "f1"), ax=None):
     starts = {row.get("start") for row in rows}
     start = f" ({starts.pop()} start)" if len(starts) == 1 and None not in starts else ""
     _barh(panels[0], labels, seconds, "seconds", f"Fit time{start}", "tab:gray")
-    _barh(panels[1], labels, _values(rows, "peak_memory_mb"), "MiB", f"Peak memory{start}",
-          "tab:purple")
+    _barh(panels[1], labels, _values(rows, "peak_memory_mb"), "MiB", f"Peak memory{start}", "tab:purple")
     return ax.figure
 
 
@@ -176,11 +173,21 @@ def plot_agreement(result, *, ax=None):
     for i in range(2):
         for j in range(2):
             dark = counts[i, j] > counts.max() / 2
-            ax.text(j, i, f"{counts[i, j]}\n({counts[i, j] / total:.0%})", ha="center",
-                    va="center", color="white" if dark else "black", fontsize=11)
+            ax.text(
+                j,
+                i,
+                f"{counts[i, j]}\n({counts[i, j] / total:.0%})",
+                ha="center",
+                va="center",
+                color="white" if dark else "black",
+                fontsize=11,
+            )
     a, b = _wrapped([a, b], 16)
     ax.set_xticks([0, 1], [f"{b}\nright", f"{b}\nwrong"])
     ax.set_yticks([0, 1], [f"{a}\nright", f"{a}\nwrong"])
-    ax.set_title(f"Where the two models are right ({total} test images)\n"
-                 f"McNemar's exact test: p = {result.mcnemar_p:.3g}", fontsize=10)
+    ax.set_title(
+        f"Where the two models are right ({total} test images)\n"
+        f"McNemar's exact test: p = {result.mcnemar_p:.3g}",
+        fontsize=10,
+    )
     return ax.figure

@@ -47,8 +47,7 @@ class ComparisonTable(list):
         try:
             import pandas as pd
         except ImportError as exc:  # pragma: no cover - pandas is a test dependency
-            raise ImportError("to_frame() needs pandas: pip install pandas, or use "
-                              "to_records().") from exc
+            raise ImportError("to_frame() needs pandas: pip install pandas, or use to_records().") from exc
         return pd.DataFrame(self.to_records()).set_index("name")
 
     def to_json(self, **kwargs):
@@ -57,8 +56,7 @@ class ComparisonTable(list):
     def __str__(self):
         cells = [[header for _, header, _ in COLUMNS]]
         for row in self:
-            cells.append(["-" if row.get(key) is None else fmt.format(row[key])
-                          for key, _, fmt in COLUMNS])
+            cells.append(["-" if row.get(key) is None else fmt.format(row[key]) for key, _, fmt in COLUMNS])
         widths = [max(len(r[i]) for r in cells) for i in range(len(COLUMNS))]
         lines = []
         for r in cells:

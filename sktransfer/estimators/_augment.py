@@ -96,9 +96,7 @@ class Augmentation(BaseEstimator):
         for name in ("rotation", "shift", "zoom", "shear", "contrast", "brightness"):
             value = getattr(self, name)
             if not isinstance(value, numbers.Real) or isinstance(value, bool) or not 0 <= value < 1:
-                raise ValueError(
-                    f"Augmentation {name} must be a number in [0, 1), got {value!r}."
-                )
+                raise ValueError(f"Augmentation {name} must be a number in [0, 1), got {value!r}.")
         views = self.n_views
         if views is not None and (
             not isinstance(views, numbers.Integral) or isinstance(views, bool) or views < 1
@@ -109,8 +107,7 @@ class Augmentation(BaseEstimator):
         """Whether any transformation is switched on."""
         self._check()
         return self.flip is not None or any(
-            getattr(self, n) > 0
-            for n in ("rotation", "shift", "zoom", "shear", "contrast", "brightness")
+            getattr(self, n) > 0 for n in ("rotation", "shift", "zoom", "shear", "contrast", "brightness")
         )
 
     def build_layers(self, seed=None):
@@ -144,8 +141,7 @@ class Augmentation(BaseEstimator):
         if self.zoom:
             add(keras.layers.RandomZoom, self.zoom, fill_mode="reflect")
         if self.shear:
-            add(keras.layers.RandomShear, x_factor=self.shear, y_factor=self.shear,
-                fill_mode="reflect")
+            add(keras.layers.RandomShear, x_factor=self.shear, y_factor=self.shear, fill_mode="reflect")
         if self.contrast:
             add(keras.layers.RandomContrast, self.contrast, value_range=(0, 255))
         if self.brightness:

@@ -31,18 +31,22 @@ from .._engine.cache import resolve_cache
 from .._engine.history_recorder import HistoryRecorder
 from .._engine.keras_pickle import KerasPickleMixin
 from .._engine.network import PROBABILITIES
-from .._utils.compat import (HasMethods, Interval, StrOptions, fit_context, import_keras,
-                             release_train_graphs)
-from ..images import (FIT_HINT, check_image_input, input_checked, num_samples,
-                      reports_user_index, skip_unreadable)
+from .._utils.compat import HasMethods, Interval, StrOptions, fit_context, import_keras, release_train_graphs
+from ..images import (
+    FIT_HINT,
+    check_image_input,
+    input_checked,
+    num_samples,
+    reports_user_index,
+    skip_unreadable,
+)
 from ._fit_data import check_fit_extras, loss_weights, training_data, validation_rule
 from ._optimizers import make_optimizer
 from ._prediction import PredictionMixin, prediction_parts
 
 keras = import_keras()
 
-from .._engine.frozen import (compute_frozen, frozen_stages, load_pixels,  # noqa: E402
-                              model_from_cut, retagged)
+from .._engine.frozen import compute_frozen, frozen_stages, load_pixels, model_from_cut, retagged  # noqa: E402
 from .._engine.trainers import fit_on_trainer  # noqa: E402
 from .._engine.two_rate import BackboneRateFollowsHead, TwoRateTrainer  # noqa: E402
 from .._engine.views import ViewEpochs, augment_per_image  # noqa: E402
@@ -50,8 +54,9 @@ from .._engine.views import ViewEpochs, augment_per_image  # noqa: E402
 __all__ = ["BaseImageClassifier"]
 
 
-class BaseImageClassifier(PredictionMixin, KerasPickleMixin, ClassifierMixin, TransformerMixin,
-                          BaseEstimator):
+class BaseImageClassifier(
+    PredictionMixin, KerasPickleMixin, ClassifierMixin, TransformerMixin, BaseEstimator
+):
     """Base class: see the module docstring. Not for direct use."""
 
     _parameter_constraints = {
@@ -60,8 +65,12 @@ class BaseImageClassifier(PredictionMixin, KerasPickleMixin, ClassifierMixin, Tr
         "epochs": [Interval(Integral, 1, None, closed="left")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "validation_fraction": [Interval(Real, 0, 1, closed="left")],
-        "validation": [Interval(Real, 0, 1, closed="neither"),
-                       Interval(Integral, 1, None, closed="left"), HasMethods(["split"]), None],
+        "validation": [
+            Interval(Real, 0, 1, closed="neither"),
+            Interval(Integral, 1, None, closed="left"),
+            HasMethods(["split"]),
+            None,
+        ],
         "early_stopping": ["boolean"],
         "patience": [Interval(Integral, 0, None, closed="left")],
         "class_weight": [dict, StrOptions({"balanced"}), None],
@@ -128,21 +137,28 @@ class BaseImageClassifier(PredictionMixin, KerasPickleMixin, ClassifierMixin, Tr
         y = self._check_y(y)
         X = check_image_input(X)
         if len(y) != num_samples(X):
-            raise ValueError(
-                f"X and y have different lengths: {num_samples(X)} images but {len(y)} labels."
-            )
+            raise ValueError(f"X and y have different lengths: {num_samples(X)} images but {len(y)} labels.")
         sample_weight, X_val, y_val = check_fit_extras(self, y, sample_weight, X_val, y_val)
         skipped = []
         if self.on_error == "skip":
-            kept, skipped = skip_unreadable(X, self._input_size(), owner=type(self).__name__,
-                                            n_jobs=self.n_jobs, verbose=bool(self.verbose))
+            kept, skipped = skip_unreadable(
+                X,
+                self._input_size(),
+                owner=type(self).__name__,
+                n_jobs=self.n_jobs,
+                verbose=bool(self.verbose),
+            )
             if skipped:
                 X, y = X[kept], self._check_y(y[kept])
                 sample_weight = None if sample_weight is None else sample_weight[kept]
             if X_val is not None:
-                kept, skipped_val = skip_unreadable(X_val, self._input_size(),
-                                                    owner=type(self).__name__, n_jobs=self.n_jobs,
-                                                    verbose=bool(self.verbose))
+                kept, skipped_val = skip_unreadable(
+                    X_val,
+                    self._input_size(),
+                    owner=type(self).__name__,
+                    n_jobs=self.n_jobs,
+                    verbose=bool(self.verbose),
+                )
                 X_val, y_val, skipped = X_val[kept], y_val[kept], skipped + skipped_val
         if self.early_stopping and X_val is None and validation_rule(self) is None:
             raise ValueError(
@@ -162,8 +178,9 @@ class BaseImageClassifier(PredictionMixin, KerasPickleMixin, ClassifierMixin, Tr
                 history, stages = self._train(network, data, encoder.classes_, seed)
         self.classes_ = encoder.classes_
         self.model_ = network.model
-        self.history_ = {k: [int(v) if k == "stage" else float(v) for v in vals]
-                         for k, vals in history.items()}
+        self.history_ = {
+            k: [int(v) if k == "stage" else float(v) for v in vals] for k, vals in history.items()
+        }
         head_only = self.history_.get("stage", []).count(1)  # a two-stage fit's first epochs
         self.n_epochs_ = len(self.history_.get("loss", [])) - head_only
         self.backbone_info_ = network.info
@@ -183,8 +200,7 @@ class BaseImageClassifier(PredictionMixin, KerasPickleMixin, ClassifierMixin, Tr
         classes = np.unique(y)
         if len(classes) < 2:
             raise ValueError(
-                f"{type(self).__name__} needs at least 2 classes in y, got only "
-                f"{classes.tolist()!r}."
+                f"{type(self).__name__} needs at least 2 classes in y, got only {classes.tolist()!r}."
             )
         return y
 
@@ -197,9 +213,7 @@ class BaseImageClassifier(PredictionMixin, KerasPickleMixin, ClassifierMixin, Tr
         if self.class_weight is None:
             return None
         if isinstance(self.class_weight, str):
-            weights = compute_class_weight(
-                "balanced", classes=np.arange(len(classes)), y=y_encoded
-            )
+            weights = compute_class_weight("balanced", classes=np.arange(len(classes)), y=y_encoded)
             return dict(enumerate(map(float, weights)))
         # sklearn's rule (compute_class_weight): labels absent from y are fine when
         # every class of y has a weight (a CV fold without one class), an error
@@ -222,13 +236,16 @@ class BaseImageClassifier(PredictionMixin, KerasPickleMixin, ClassifierMixin, Tr
         variant = (repr(aug), seed)
         views = []
         for v in range(aug.n_views):
-            views.append(self._frozen_activations(
-                retagged(stages, "view", v, *variant), X, network.info["input_size"],
-                transform=lambda pixels, keys, v=v: augment_per_image(layers, pixels, keys, v, seed),
-            ))
+            views.append(
+                self._frozen_activations(
+                    retagged(stages, "view", v, *variant),
+                    X,
+                    network.info["input_size"],
+                    transform=lambda pixels, keys, v=v: augment_per_image(layers, pixels, keys, v, seed),
+                )
+            )
         network.info["training_input"] = (
-            f"cached activations of {aug.n_views} augmented views per image (view = epoch mod "
-            f"{aug.n_views})"
+            f"cached activations of {aug.n_views} augmented views per image (view = epoch mod {aug.n_views})"
         )
         return views
 
@@ -238,7 +255,10 @@ class BaseImageClassifier(PredictionMixin, KerasPickleMixin, ClassifierMixin, Tr
         stages = frozen_stages(network.model, network.info)
         size = network.info["input_size"]
         validating = data.X_val is not None
-        target = (lambda labels: labels.astype("float32" if n_classes == 2 else "int32"))
+
+        def target(labels):
+            return labels.astype("float32" if n_classes == 2 else "int32")
+
         class_weight = self._class_weight(data.y, classes)
         weights = loss_weights(data.sample_weight, class_weight, data.y)
         views = None
@@ -271,8 +291,13 @@ class BaseImageClassifier(PredictionMixin, KerasPickleMixin, ClassifierMixin, Tr
             batches = ViewEpochs(views, target(data.y), self.batch_size, seed, weights)
             fit_args = dict(x=batches, validation_data=validation)
         else:
-            fit_args = dict(x=inputs, y=target(data.y), batch_size=self.batch_size,
-                            validation_data=validation, shuffle=True)
+            fit_args = dict(
+                x=inputs,
+                y=target(data.y),
+                batch_size=self.batch_size,
+                validation_data=validation,
+                shuffle=True,
+            )
             if weights is None:
                 fit_args["class_weight"] = class_weight
             else:
@@ -282,13 +307,19 @@ class BaseImageClassifier(PredictionMixin, KerasPickleMixin, ClassifierMixin, Tr
             # Same random stream whichever trainer runs (fresh or reused, see _trainers).
             keras.utils.set_random_seed(seed)
             extra = [BackboneRateFollowsHead()] if isinstance(trainer, TwoRateTrainer) else []
-            return trainer.fit(epochs=self.epochs, callbacks=callbacks + extra,
-                               verbose=_keras_verbose(self.verbose), **fit_args)
+            return trainer.fit(
+                epochs=self.epochs,
+                callbacks=callbacks + extra,
+                verbose=_keras_verbose(self.verbose),
+                **fit_args,
+            )
 
         whole = trained is network.model
         history = fit_on_trainer(
-            self._trainer_key(network, n_classes, whole), trained,
-            lambda model: self._trainer(model, network, n_classes, seed, whole), run,
+            self._trainer_key(network, n_classes, whole),
+            trained,
+            lambda model: self._trainer(model, network, n_classes, seed, whole),
+            run,
         )
         return history.history, stages
 
@@ -303,8 +334,7 @@ class BaseImageClassifier(PredictionMixin, KerasPickleMixin, ClassifierMixin, Tr
         """Compile a trainer for ``model``, or for a new copy of it if None (see _trainers)."""
         if model is None:
             network = self._build_network(n_classes, seed)
-            model = network.model if whole else model_from_cut(
-                network.model, network.info, PROBABILITIES)
+            model = network.model if whole else model_from_cut(network.model, network.info, PROBABILITIES)
         jit = False if whole else self._xla(network)
         return self._compile(model, network, n_classes, jit_compile=jit), model
 
@@ -325,19 +355,17 @@ class BaseImageClassifier(PredictionMixin, KerasPickleMixin, ClassifierMixin, Tr
         optimizer = make_optimizer(self.optimizer, rate)
         loss = "binary_crossentropy" if n_classes == 2 else "sparse_categorical_crossentropy"
         # Named "accuracy" so that Keras' epoch lines and history_ say accuracy.
-        metric = (keras.metrics.BinaryAccuracy if n_classes == 2
-                  else keras.metrics.SparseCategoricalAccuracy)(name="accuracy")
+        metric = (
+            keras.metrics.BinaryAccuracy if n_classes == 2 else keras.metrics.SparseCategoricalAccuracy
+        )(name="accuracy")
         scale = getattr(self, "backbone_lr_scale", 1.0)
         trained_ids = {id(v) for v in model.trainable_variables}
         backbone_vars = [v for v in network.backbone_variables if id(v) in trained_ids]
         if scale != 1.0 and backbone_vars:
-            trainer = TwoRateTrainer(
-                model, backbone_vars, make_optimizer(self.optimizer, rate, scale)
-            )
+            trainer = TwoRateTrainer(model, backbone_vars, make_optimizer(self.optimizer, rate, scale))
         else:
             trainer = model
-        trainer.compile(optimizer=optimizer, loss=loss, metrics=[metric],
-                        jit_compile=jit_compile)
+        trainer.compile(optimizer=optimizer, loss=loss, metrics=[metric], jit_compile=jit_compile)
         if trainer is not model:
             trainer.build_optimizers()
         return trainer
@@ -353,15 +381,22 @@ class BaseImageClassifier(PredictionMixin, KerasPickleMixin, ClassifierMixin, Tr
     # feed the fitted network, or file cache entries under its key, other sizes.
     def _pixels(self, X, size):
         with input_checked():
-            return load_pixels(X, tuple(size), cache=self._resolved_cache(),
-                               n_jobs=self.n_jobs, verbose=bool(self.verbose))
+            return load_pixels(
+                X, tuple(size), cache=self._resolved_cache(), n_jobs=self.n_jobs, verbose=bool(self.verbose)
+            )
 
     def _frozen_activations(self, stages, X, size, transform=None):
         with input_checked():
-            return compute_frozen(stages, X, size=tuple(size),
-                                  cache=self._resolved_cache(), batch_size=self.batch_size,
-                                  n_jobs=self.n_jobs, verbose=bool(self.verbose),
-                                  transform=transform)
+            return compute_frozen(
+                stages,
+                X,
+                size=tuple(size),
+                cache=self._resolved_cache(),
+                batch_size=self.batch_size,
+                n_jobs=self.n_jobs,
+                verbose=bool(self.verbose),
+                transform=transform,
+            )
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -387,10 +422,10 @@ class _seeded:
         self.seed = seed
 
     def __enter__(self):
-        self._py, self._np = random.getstate(), np.random.get_state()
+        self._py, self._np = random.getstate(), np.random.get_state()  # noqa: NPY002
         keras.utils.set_random_seed(self.seed)
 
     def __exit__(self, *exc):
         random.setstate(self._py)
-        np.random.set_state(self._np)
+        np.random.set_state(self._np)  # noqa: NPY002
         return False

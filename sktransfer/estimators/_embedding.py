@@ -4,10 +4,14 @@ import os
 from numbers import Integral
 
 import numpy as np
-
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils import metadata_routing
 
+from .._engine.cache import resolve_cache
+from .._engine.frozen import compute_frozen, frozen_identity, mirror_view
+from .._engine.keras_pickle import KerasPickleMixin
+from .._engine.network import BACKBONE_FROZEN, POOL, InferenceMode
+from .._engine.templates import TEMPLATE_LOCK, backbone_template
 from .._utils.compat import (
     HasMethods,
     Interval,
@@ -17,15 +21,8 @@ from .._utils.compat import (
     import_keras,
 )
 from .._utils.hashing import identity_key
-from .._engine.cache import resolve_cache
-from ..images import OUTPUT_HINT, reports_user_index, skip_unreadable
-from .._engine.frozen import compute_frozen, mirror_view
-from .._engine.network import BACKBONE_FROZEN, POOL, InferenceMode
-from .._engine.templates import TEMPLATE_LOCK, backbone_template
 from ..backbones import build_backbone, get_backbone_spec, normalize_size, preprocessing_layer
-from .._engine.frozen import frozen_identity
-from ..images import check_image_input, input_checked
-from .._engine.keras_pickle import KerasPickleMixin
+from ..images import OUTPUT_HINT, check_image_input, input_checked, reports_user_index, skip_unreadable
 
 keras = import_keras()
 
@@ -68,9 +65,7 @@ def _build_embedding_model(backbone, spec, pooling):
     return keras.Model(inputs, outputs, name=f"embedder_{spec.model_name}"), spec
 
 
-class PretrainedEmbedder(
-    KerasPickleMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
-):
+class PretrainedEmbedder(KerasPickleMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """Embed images with a frozen ImageNet backbone (one forward pass per image).
 
     ``fit`` builds the backbone (raw 0..255 pixels in, its own preprocessing
@@ -219,10 +214,14 @@ class PretrainedEmbedder(
         X = check_image_input(X)
         skipped = []
         if self.on_error == "skip":
-            _, skipped = skip_unreadable(X, self._input_size(), owner=type(self).__name__,
-                                         n_jobs=self.n_jobs, verbose=bool(self.verbose))
-        self.model_, spec = _embedding_model(self.backbone, self.weights, self._input_size(),
-                                             self.pooling)
+            _, skipped = skip_unreadable(
+                X,
+                self._input_size(),
+                owner=type(self).__name__,
+                n_jobs=self.n_jobs,
+                verbose=bool(self.verbose),
+            )
+        self.model_, spec = _embedding_model(self.backbone, self.weights, self._input_size(), self.pooling)
         outputs = self.model_.outputs[0]
         self.n_features_out_ = int(outputs.shape[-1])
         self.backbone_info_ = {
@@ -264,16 +263,22 @@ class PretrainedEmbedder(
         # value as the parameter.)
         info = self.backbone_info_
         base = info["identity"]
-        ident = None if base is None else identity_key(*base, POOL,
-                                                       info.get("pooling", self.pooling))
+        ident = None if base is None else identity_key(*base, POOL, info.get("pooling", self.pooling))
         X = check_image_input(X)
         stages = [(ident, [self.model_])]
         views = [(stages, None)] + ([mirror_view(stages)] if self.tta else [])
-        shared = dict(size=tuple(info["input_size"]), cache=resolve_cache(self.cache),
-                      batch_size=self.batch_size, n_jobs=self.n_jobs, verbose=bool(self.verbose))
+        shared = dict(
+            size=tuple(info["input_size"]),
+            cache=resolve_cache(self.cache),
+            batch_size=self.batch_size,
+            n_jobs=self.n_jobs,
+            verbose=bool(self.verbose),
+        )
         with input_checked():  # checked and warned about once, just above
-            outputs = [compute_frozen(view_stages, X, transform=transform, **shared)
-                       for view_stages, transform in views]
+            outputs = [
+                compute_frozen(view_stages, X, transform=transform, **shared)
+                for view_stages, transform in views
+            ]
         return outputs[0] if len(outputs) == 1 else np.mean(outputs, axis=0, dtype=np.float32)
 
     @property

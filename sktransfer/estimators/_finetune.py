@@ -4,12 +4,20 @@ import json
 import os
 from numbers import Integral, Real
 
-from .._utils.compat import HasMethods, Interval, StrOptions, import_keras
 from .._engine.frozen import frozen_identity
-from .._engine.network import (BACKBONE_FROZEN, BACKBONE_TRAINABLE, EMBEDDING, POOL, InferenceMode,
-                               Network, build_head, head_layers)
+from .._engine.network import (
+    BACKBONE_FROZEN,
+    BACKBONE_TRAINABLE,
+    EMBEDDING,
+    POOL,
+    InferenceMode,
+    Network,
+    build_head,
+    head_layers,
+)
 from .._engine.parts import backbone_parts
 from .._engine.templates import TEMPLATE_LOCK
+from .._utils.compat import HasMethods, Interval, StrOptions, import_keras
 from ..backbones import get_backbone_spec, normalize_size, preprocessing_layer
 from ._base import BaseImageClassifier
 from ._fit_data import stage_history
@@ -289,8 +297,7 @@ class FineTunedClassifier(BaseImageClassifier):
         if any(not isinstance(u, Integral) or u < 1 for u in self.head):
             raise ValueError(f"head must be a tuple of positive ints, got {self.head!r}.")
         with TEMPLATE_LOCK:
-            parts = backbone_parts(self.backbone, self.weights, self._input_size(),
-                                   self.trainable_layers)
+            parts = backbone_parts(self.backbone, self.weights, self._input_size(), self.trainable_layers)
         backbone, spec, trainable, bottom, top, cut, anchor = parts
 
         inputs = keras.Input(backbone.input.shape[1:], name="image")
@@ -308,7 +315,9 @@ class FineTunedClassifier(BaseImageClassifier):
             x = top(x)
         elif top is not None:
             x = InferenceMode(top, name=BACKBONE_TRAINABLE)(x)
-        pool = keras.layers.GlobalAveragePooling2D if self.pooling == "avg" else keras.layers.GlobalMaxPooling2D
+        pool = (
+            keras.layers.GlobalAveragePooling2D if self.pooling == "avg" else keras.layers.GlobalMaxPooling2D
+        )
         x = pool(name=POOL)(x)
         if top is None:
             cut_tensor = x  # head only: cache the pooled features, the smallest cut
@@ -360,12 +369,21 @@ class FineTunedClassifier(BaseImageClassifier):
         # head), images, weights and validation set; y is encoded here, so class
         # weights go by index. get_params, not clone(), which would deep-copy the
         # user's callbacks (not used here).
-        params = {**self.get_params(deep=False), "trainable_layers": 0,
-                  "epochs": self.head_epochs, "head_epochs": 0, "callbacks": None,
-                  "class_weight": self._class_weight(data.y, classes), "on_error": "raise",
-                  "validation": None, "validation_fraction": 0.0, "random_state": seed}
-        first = type(self)(**params).fit(data.X, data.y, sample_weight=data.sample_weight,
-                                         X_val=data.X_val, y_val=data.y_val)
+        params = {
+            **self.get_params(deep=False),
+            "trainable_layers": 0,
+            "epochs": self.head_epochs,
+            "head_epochs": 0,
+            "callbacks": None,
+            "class_weight": self._class_weight(data.y, classes),
+            "on_error": "raise",
+            "validation": None,
+            "validation_fraction": 0.0,
+            "random_state": seed,
+        }
+        first = type(self)(**params).fit(
+            data.X, data.y, sample_weight=data.sample_weight, X_val=data.X_val, y_val=data.y_val
+        )
         for layer in head_layers(first.model_):
             network.model.get_layer(layer.name).set_weights(layer.get_weights())
         network.info["head_epochs"] = self.head_epochs
@@ -380,10 +398,19 @@ class FineTunedClassifier(BaseImageClassifier):
             config = json.dumps(optimizer.get_config(), sort_keys=True, default=repr)
             optimizer = (type(optimizer).__module__, type(optimizer).__qualname__, config)
         return (
-            type(self).__qualname__, info["backbone"], info["identity"] or ("random", info["input_size"]),
-            info["cut"], info["trainable_backbone_layers"], tuple(self.head), self.head_dropout,
-            self.head_l2, self.head_batchnorm, self.pooling, n_classes, optimizer,
-            self._learning_rate(), self.backbone_lr_scale,
+            type(self).__qualname__,
+            info["backbone"],
+            info["identity"] or ("random", info["input_size"]),
+            info["cut"],
+            info["trainable_backbone_layers"],
+            tuple(self.head),
+            self.head_dropout,
+            self.head_l2,
+            self.head_batchnorm,
+            self.pooling,
+            n_classes,
+            optimizer,
+            self._learning_rate(),
+            self.backbone_lr_scale,
             ("whole", repr(self.augmentation)) if whole else ("cut", self._xla(network)),
         )
-

@@ -27,8 +27,14 @@ from sklearn.utils.validation import _check_sample_weight
 from ..images import check_image_input, num_samples
 from ..model_selection import PerClassSplit
 
-__all__ = ["TrainingData", "check_fit_extras", "loss_weights", "stage_history", "training_data",
-           "validation_rule"]
+__all__ = [
+    "TrainingData",
+    "check_fit_extras",
+    "loss_weights",
+    "stage_history",
+    "training_data",
+    "validation_rule",
+]
 
 
 @dataclass
@@ -62,8 +68,7 @@ def check_fit_extras(estimator, y, sample_weight, X_val, y_val):
     if sample_weight is not None:
         sample_weight = _check_sample_weight(sample_weight, y, ensure_non_negative=True)
     if (X_val is None) != (y_val is None):
-        raise ValueError("Pass both X_val and y_val (validation images and their labels), "
-                         "or neither.")
+        raise ValueError("Pass both X_val and y_val (validation images and their labels), or neither.")
     if X_val is None:
         return sample_weight, None, None
     if validation_rule(estimator) is not None:
@@ -73,8 +78,9 @@ def check_fit_extras(estimator, y, sample_weight, X_val, y_val):
         )
     X_val, y_val = check_image_input(X_val), column_or_1d(y_val, warn=True)
     if len(y_val) != num_samples(X_val):
-        raise ValueError(f"X_val and y_val have different lengths: {num_samples(X_val)} "
-                         f"images but {len(y_val)} labels.")
+        raise ValueError(
+            f"X_val and y_val have different lengths: {num_samples(X_val)} images but {len(y_val)} labels."
+        )
     return sample_weight, X_val, y_val
 
 
@@ -85,8 +91,7 @@ def training_data(estimator, X, y, encoder, sample_weight, X_val, y_val, seed):
     if X_val is not None:
         unknown = sorted({v for v in y_val.tolist() if v not in classes}, key=str)
         if unknown:
-            raise ValueError(f"y_val has labels that y lacks: {unknown!r}; the classes of y "
-                             f"are {classes!r}.")
+            raise ValueError(f"y_val has labels that y lacks: {unknown!r}; the classes of y are {classes!r}.")
         return TrainingData(X, y_encoded, sample_weight, X_val, encoder.transform(y_val))
     rule = validation_rule(estimator)
     if rule is None:
@@ -95,8 +100,10 @@ def training_data(estimator, X, y, encoder, sample_weight, X_val, y_val, seed):
     kept = set(y[train].tolist())
     missing = [c for c in classes if c not in kept]
     if missing:
-        raise ValueError(f"validation={rule!r} leaves no training image of the class(es) "
-                         f"{missing!r}; hold out fewer images.")
+        raise ValueError(
+            f"validation={rule!r} leaves no training image of the class(es) "
+            f"{missing!r}; hold out fewer images."
+        )
     weights = None if sample_weight is None else sample_weight[train]
     return TrainingData(X[train], y_encoded[train], weights, X[val], y_encoded[val])
 
@@ -130,8 +137,9 @@ def _fraction_split(fraction, y, seed, name):
         )
     counts = np.bincount(y)
     stratified = counts.min() >= 2 and min(n_val, len(y) - n_val) >= len(counts)
-    return train_test_split(np.arange(len(y)), test_size=fraction, random_state=seed,
-                            stratify=y if stratified else None)
+    return train_test_split(
+        np.arange(len(y)), test_size=fraction, random_state=seed, stratify=y if stratified else None
+    )
 
 
 def loss_weights(sample_weight, class_weight, y):
@@ -145,8 +153,10 @@ def loss_weights(sample_weight, class_weight, y):
         return None
     total = float(np.sum(sample_weight))
     if not total > 0:
-        raise ValueError("sample_weight is 0 for every training image: there is nothing to "
-                         "learn from; give some images a positive weight.")
+        raise ValueError(
+            "sample_weight is 0 for every training image: there is nothing to "
+            "learn from; give some images a positive weight."
+        )
     weights = np.asarray(sample_weight, dtype="float64") * (len(sample_weight) / total)
     if class_weight is not None:
         weights = weights * np.array([class_weight[c] for c in y])
@@ -160,8 +170,9 @@ def stage_history(first, second):
     NaN in the other's epochs.
     """
     n_first, n_second = len(first.get("loss", [])), len(next(iter(second.values()), []))
-    history = {key: list(first.get(key, [math.nan] * n_first))
-               + list(second.get(key, [math.nan] * n_second))
-               for key in {**first, **second}}
+    history = {
+        key: list(first.get(key, [math.nan] * n_first)) + list(second.get(key, [math.nan] * n_second))
+        for key in {**first, **second}
+    }
     history["stage"] = [1] * n_first + [2] * n_second
     return history

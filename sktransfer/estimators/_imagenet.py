@@ -14,12 +14,11 @@ from numbers import Integral
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 
-from .._utils.compat import Interval, StrOptions, check_is_fitted, fit_context, import_keras
-from ..exceptions import WeightsUnavailableError
-from ..backbones import get_backbone_spec, normalize_size
-from ..backbones import preprocessing_layer
-from ..images import check_image_input, load_images
 from .._engine.keras_pickle import KerasPickleMixin
+from .._utils.compat import Interval, StrOptions, check_is_fitted, fit_context, import_keras
+from ..backbones import get_backbone_spec, normalize_size, preprocessing_layer
+from ..exceptions import WeightsUnavailableError
+from ..images import check_image_input, load_images
 
 keras = import_keras()
 
@@ -49,10 +48,11 @@ def imagenet_class_names():
         path = keras.utils.get_file(
             "imagenet_class_index.json",
             "https://storage.googleapis.com/download.tensorflow.org/data/imagenet_class_index.json",
-            cache_subdir="models")
+            cache_subdir="models",
+        )
     except Exception as exc:
         raise WeightsUnavailableError(
-            "The ImageNet class names come from keras-hub (pip install \"sktransfer[hub]\") or "
+            'The ImageNet class names come from keras-hub (pip install "sktransfer[hub]") or '
             f"from Keras' imagenet_class_index.json, which could not be downloaded ({exc})."
         ) from exc
     with open(path, encoding="utf-8") as fh:
@@ -69,11 +69,14 @@ def _classifier_network(name, weights, size):
         from ..backbones import build_hub_backbone, import_keras_hub
 
         task = import_keras_hub(spec.name).models.ImageClassifier.from_preset(
-            spec.name, load_weights=weights == "imagenet")
+            spec.name, load_weights=weights == "imagenet"
+        )
         dense, pooler = getattr(task, "output_dense", None), getattr(task, "pooler", None)
         if dense is None or pooler is None:
-            raise ValueError(f"The keras-hub classifier of {spec.name!r} has no plain pooling + "
-                             "dense head; PretrainedImageNetClassifier cannot use it.")
+            raise ValueError(
+                f"The keras-hub classifier of {spec.name!r} has no plain pooling + "
+                "dense head; PretrainedImageNetClassifier cannot use it."
+            )
         backbone = build_hub_backbone(spec, weights, *size)
         head = keras.layers.Dense(dense.units, activation="softmax", name="predictions")
         outputs = head(pooler(backbone(x)))
@@ -84,8 +87,13 @@ def _classifier_network(name, weights, size):
         module, _, attr = spec.constructor.rpartition(".")
         constructor = getattr(importlib.import_module(module), attr)
         try:
-            net = constructor(include_top=True, weights=weights, input_shape=(*size, 3),
-                              classifier_activation="softmax", **spec.kwargs)
+            net = constructor(
+                include_top=True,
+                weights=weights,
+                input_shape=(*size, 3),
+                classifier_activation="softmax",
+                **spec.kwargs,
+            )
         except Exception as exc:  # Keras raises a bare Exception on download failure
             offline = "URL fetch failure" in str(exc) or isinstance(exc, OSError)
             if weights == "imagenet" and offline:
@@ -152,8 +160,16 @@ class PretrainedImageNetClassifier(KerasPickleMixin, ClassifierMixin, BaseEstima
         "batch_size": [Interval(Integral, 1, None, closed="left")],
     }
 
-    def __init__(self, backbone="efficientnet_lite0", *, weights="imagenet", class_map=None,
-                 top_k=5, input_size=None, batch_size=32):
+    def __init__(
+        self,
+        backbone="efficientnet_lite0",
+        *,
+        weights="imagenet",
+        class_map=None,
+        top_k=5,
+        input_size=None,
+        batch_size=32,
+    ):
         self.backbone = backbone
         self.weights = weights
         self.class_map = class_map
@@ -173,15 +189,21 @@ class PretrainedImageNetClassifier(KerasPickleMixin, ClassifierMixin, BaseEstima
         size = normalize_size(self.input_size, spec.default_size, spec.min_size)
         self.model_, spec = _classifier_network(self.backbone, self.weights, size)
         n = int(self.model_.output.shape[-1])
-        names = imagenet_class_names() if n == 1000 else np.array(
-            [f"class_{i}" for i in range(n)], dtype=object)
+        names = (
+            imagenet_class_names() if n == 1000 else np.array([f"class_{i}" for i in range(n)], dtype=object)
+        )
         self.imagenet_classes_ = names
         self._groups = self._class_groups(names)
-        self.classes_ = (names if self._groups is None
-                         else np.array(sorted(self.class_map, key=str), dtype=object))
-        self.backbone_info_ = {"backbone": spec.name, "weights": str(self.weights),
-                               "input_size": tuple(size), "n_imagenet_classes": n,
-                               "total_params": int(self.model_.count_params())}
+        self.classes_ = (
+            names if self._groups is None else np.array(sorted(self.class_map, key=str), dtype=object)
+        )
+        self.backbone_info_ = {
+            "backbone": spec.name,
+            "weights": str(self.weights),
+            "input_size": tuple(size),
+            "n_imagenet_classes": n,
+            "total_params": int(self.model_.count_params()),
+        }
         return self
 
     def _class_groups(self, names):
@@ -197,9 +219,11 @@ class PretrainedImageNetClassifier(KerasPickleMixin, ClassifierMixin, BaseEstima
                 elif member in index:
                     ids.append(index[member])
                 else:
-                    raise ValueError(f"class_map[{label!r}] names {member!r}, which is neither an "
-                                     "ImageNet class name nor an index 0..999 (see "
-                                     "imagenet_classes_ or imagenet_class_names()).")
+                    raise ValueError(
+                        f"class_map[{label!r}] names {member!r}, which is neither an "
+                        "ImageNet class name nor an index 0..999 (see "
+                        "imagenet_classes_ or imagenet_class_names())."
+                    )
             if not ids:
                 raise ValueError(f"class_map[{label!r}] is empty.")
             groups.append(ids)
@@ -212,7 +236,7 @@ class PretrainedImageNetClassifier(KerasPickleMixin, ClassifierMixin, BaseEstima
         size = tuple(self.backbone_info_["input_size"])
         out = []
         for start in range(0, len(X), self.batch_size):
-            pixels = load_images(X[start:start + self.batch_size], size=size)
+            pixels = load_images(X[start : start + self.batch_size], size=size)
             out.append(np.asarray(self.model_(pixels.astype("float32"), training=False)))
         return np.concatenate(out) if out else np.zeros((0, len(self.imagenet_classes_)))
 

@@ -12,10 +12,9 @@ key.
 
 import numpy as np
 
-from .._utils.compat import check_is_fitted, import_keras
-from ..images import OUTPUT_HINT, reports_user_index
-from ..images import check_image_input
 from .._engine.network import LOGITS, PROBABILITIES
+from .._utils.compat import check_is_fitted, import_keras
+from ..images import OUTPUT_HINT, check_image_input, reports_user_index
 
 keras = import_keras()
 
@@ -67,7 +66,8 @@ class PredictionMixin:
         if layer_name not in heads:
             heads[layer_name] = (
                 keras.Model(self.model_.inputs, self.model_.get_layer(layer_name).output)
-                if stages is None else model_from_cut(self.model_, info, layer_name)
+                if stages is None
+                else model_from_cut(self.model_, info, layer_name)
             )
         head = heads[layer_name]
         # The head's inputs: the pixels without a frozen part, else the (cached)
@@ -77,8 +77,10 @@ class PredictionMixin:
             inputs = [pixels, mirror(pixels)] if mirrored else [pixels]
         else:
             views = [(stages, None), mirror_view(stages)] if mirrored else [(stages, None)]
-            inputs = [self._frozen_activations(view_stages, X, size, transform=transform)
-                      for view_stages, transform in views]
+            inputs = [
+                self._frozen_activations(view_stages, X, size, transform=transform)
+                for view_stages, transform in views
+            ]
         outputs = [x if head is None else run_model(head, x, self.batch_size) for x in inputs]
         return np.mean(outputs, axis=0) if mirrored else outputs[0]
 

@@ -2,10 +2,10 @@
 
 from numbers import Integral, Real
 
-from .._utils.compat import Interval, import_keras
 from .._engine.network import EMBEDDING, Network, build_head
-from ._base import BaseImageClassifier
+from .._utils.compat import Interval, import_keras
 from ..backbones import normalize_size
+from ._base import BaseImageClassifier
 
 keras = import_keras()
 

@@ -50,7 +50,6 @@ OUTPUT_HINT = (
 )
 
 
-
 def _center_box(width, height, size, crop):
     """Box (left, top, right, bottom) to resize from, in source pixels."""
     if crop is None:
@@ -123,8 +122,10 @@ def describe_error(path, exc):
             return "the file is empty (0 bytes); re-create or remove it"
         return "Pillow cannot identify it as an image (corrupt or not an image); replace it"
     if isinstance(exc, OSError) and "truncated" in str(exc):
-        return (f"the image data is truncated ({exc}); re-download the file, or set "
-                "PIL.ImageFile.LOAD_TRUNCATED_IMAGES = True to accept partial images")
+        return (
+            f"the image data is truncated ({exc}); re-download the file, or set "
+            "PIL.ImageFile.LOAD_TRUNCATED_IMAGES = True to accept partial images"
+        )
     return f"{type(exc).__name__}: {exc}; re-create or remove the file"
 
 
@@ -228,12 +229,13 @@ def skip_unreadable(X, size, *, owner, crop=None, n_jobs=None, verbose=False):
     ValueError when none can be read. ``owner`` names the estimator.
     """
     n = len(X)
-    errors = {} if X.dtype != object else find_unreadable(
-        X, size, crop=crop, n_jobs=n_jobs, verbose=verbose)
+    errors = {} if X.dtype != object else find_unreadable(X, size, crop=crop, n_jobs=n_jobs, verbose=verbose)
     if len(errors) == n:
         i, reason = next(iter(errors.items()))
-        raise ValueError(f"None of the {n} files could be decoded, so {owner} has no image to "
-                         f"fit on; {X[i]!r} (X[{i}]) failed: {reason}.")
+        raise ValueError(
+            f"None of the {n} files could be decoded, so {owner} has no image to "
+            f"fit on; {X[i]!r} (X[{i}]) failed: {reason}."
+        )
     if errors:
         listing = "; ".join(f"{X[i]!r} (X[{i}]): {r}" for i, r in list(errors.items())[:5])
         more = f"; and {len(errors) - 5} more" if len(errors) > 5 else ""

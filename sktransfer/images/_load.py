@@ -1,10 +1,14 @@
-"""load_images: image input in any accepted form as a uint8 / float32 RGB batch (see :mod:`sktransfer.images`)."""
+"""load_images: image input in any accepted form as a uint8 / float32 RGB batch.
+
+See :mod:`sktransfer.images`.
+"""
 
 import operator
 import warnings
 
 import numpy as np
 
+from ..exceptions import UnreadableImageError
 from . import _validation as _image_input
 from ._decode import (
     SKIP_HINT,
@@ -15,7 +19,6 @@ from ._decode import (
     resize_array,
     run_in_order,
 )
-from ..exceptions import UnreadableImageError
 
 __all__ = ["load_images"]
 
@@ -34,9 +37,7 @@ def _check_size(size):
     return h, w
 
 
-def load_images(
-    X, size, *, crop=None, n_jobs=None, on_error="raise", return_skipped=False, verbose=False
-):
+def load_images(X, size, *, crop=None, n_jobs=None, on_error="raise", return_skipped=False, verbose=False):
     """Load images from arrays or files into an RGB batch of one size.
 
     See the module docstring for the colour, transparency and resize policy.

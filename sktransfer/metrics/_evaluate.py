@@ -109,12 +109,9 @@ def evaluate(estimator, X, y, *, threshold=None):
             summary["neg_label"] = to_python(classes[0])
         return summary
     if threshold is not None:
-        raise ValueError(
-            f"threshold applies to two classes only; the estimator has {len(classes)}."
-        )
+        raise ValueError(f"threshold applies to two classes only; the estimator has {len(classes)}.")
     if kind == "proba":
-        return multiclass_summary(y, classes[np.argmax(scores, axis=1)], y_proba=scores,
-                                  labels=classes)
+        return multiclass_summary(y, classes[np.argmax(scores, axis=1)], y_proba=scores, labels=classes)
     y_pred = scores if kind == "label" else np.asarray(estimator.predict(X))
     ranked = kind == "decision" and scores.shape == (len(y), len(classes))
     return multiclass_summary(y, y_pred, y_proba=scores if ranked else None, labels=classes)

@@ -128,9 +128,7 @@ def binary_summary(y_true, y_score, *, pos_label=None, threshold=0.5):
     y_score = _binary_score(y_score, len(is_pos))
     threshold = float(threshold)
     pred_pos = y_score >= threshold
-    tn, fp, fn, tp = (
-        int(v) for v in skm.confusion_matrix(is_pos, pred_pos, labels=[False, True]).ravel()
-    )
+    tn, fp, fn, tp = (int(v) for v in skm.confusion_matrix(is_pos, pred_pos, labels=[False, True]).ravel())
     sensitivity = _ratio(tp, tp + fn)
     specificity = _ratio(tn, tn + fp)
     return MetricsTable(
@@ -147,9 +145,9 @@ def binary_summary(y_true, y_score, *, pos_label=None, threshold=0.5):
         # The mean recall over the classes y_true holds, as balanced_accuracy_score
         # (and multiclass_summary) computes it: a class absent from y_true is left
         # out, not counted as a recall of 0.
-        balanced_accuracy=float(np.mean(
-            [rate for rate, n in ((sensitivity, tp + fn), (specificity, tn + fp)) if n] or [0.0]
-        )),
+        balanced_accuracy=float(
+            np.mean([rate for rate, n in ((sensitivity, tp + fn), (specificity, tn + fp)) if n] or [0.0])
+        ),
         precision=float(skm.precision_score(is_pos, pred_pos, zero_division=0.0)),
         sensitivity=sensitivity,
         recall=sensitivity,
@@ -303,8 +301,10 @@ def multiclass_summary(y_true, y_pred, *, y_proba=None, labels=None):
     def average(weights):
         w = np.asarray(weights, dtype=np.float64)
         w = w / w.sum() if w.sum() else np.full(len(w), 1.0 / max(len(w), 1))
-        avg = {m: float(np.dot(w, v)) for m, v in
-               [("precision", prec), ("recall", rec), ("specificity", spec), ("f1", f1)]}
+        avg = {
+            m: float(np.dot(w, v))
+            for m, v in [("precision", prec), ("recall", rec), ("specificity", spec), ("f1", f1)]
+        }
         avg["sensitivity"] = avg["recall"]
         return {**avg, "support": total}
 

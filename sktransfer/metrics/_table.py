@@ -117,11 +117,16 @@ def _format_multiclass(s):
             f"{format_cell(v):>{max(len(c), 5) + 2}}" for c, v in zip(cols, values)
         )
 
-    for name, (label, d) in zip(names, s["per_class"].items()):
+    for name, (_label, d) in zip(names, s["per_class"].items()):
         rows.append(row(name, d, d["roc_auc"]))
     rows.append(row("macro avg", s["macro_avg"], s["roc_auc_ovr_macro"]))
     rows.append(row("weighted avg", s["weighted_avg"], False))
-    rows.append(f"accuracy {format_cell(s['accuracy'])}, balanced accuracy {format_cell(s['balanced_accuracy'])}"
-                + ("" if s["roc_auc_ovr_macro"] is None
-                   else f", ROC AUC (one-vs-rest, macro) {format_cell(s['roc_auc_ovr_macro'])}"))
+    rows.append(
+        f"accuracy {format_cell(s['accuracy'])}, balanced accuracy {format_cell(s['balanced_accuracy'])}"
+        + (
+            ""
+            if s["roc_auc_ovr_macro"] is None
+            else f", ROC AUC (one-vs-rest, macro) {format_cell(s['roc_auc_ovr_macro'])}"
+        )
+    )
     return "\n".join(rows)

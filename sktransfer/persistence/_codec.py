@@ -34,14 +34,21 @@ LEGACY_MODULES = {
     "sktransfer._composite": "sktransfer.persistence",
 }
 # Parameter objects that may appear inside the parameters: class -> its public module.
-_PARAM_OBJECTS = {"Augmentation": "sktransfer",
-                  "FirstNPerClassSplit": "sktransfer.model_selection",  # validation=
-                  "PerClassSplit": "sktransfer.model_selection"}
+_PARAM_OBJECTS = {
+    "Augmentation": "sktransfer",
+    "FirstNPerClassSplit": "sktransfer.model_selection",  # validation=
+    "PerClassSplit": "sktransfer.model_selection",
+}
 _TAG = "__type__"
 _TAGGED_FIELDS = {
-    "float": {"value"}, "tuple": {"items"}, "dict": {"items"},
-    "ndarray": {"dtype", "shape", "data"}, "numpy": {"dtype", "value"}, "path": {"value"},
-    "estimator": {"class", "params"}, "keras_optimizer": {"class", "config"},
+    "float": {"value"},
+    "tuple": {"items"},
+    "dict": {"items"},
+    "ndarray": {"dtype", "shape", "data"},
+    "numpy": {"dtype", "value"},
+    "path": {"value"},
+    "estimator": {"class", "params"},
+    "keras_optimizer": {"class", "config"},
     "random_state": {"state"},
 }
 _DTYPE_KINDS = "biufUO"  # bool, int, uint, float, str, object
@@ -92,8 +99,10 @@ def encode(value, where):
     if kind is dict:
         if all(type(k) is str for k in value) and _TAG not in value:
             return {k: encode(v, f"{where}.{k}") for k, v in value.items()}
-        return {_TAG: "dict", "items": [[encode(k, where), encode(v, f"{where}[{k!r}]")]
-                                        for k, v in value.items()]}
+        return {
+            _TAG: "dict",
+            "items": [[encode(k, where), encode(v, f"{where}[{k!r}]")] for k, v in value.items()],
+        }
     if kind is np.ndarray and value.dtype.kind in _DTYPE_KINDS:
         data = [encode(v, f"{where}[...]") for v in value.ravel().tolist()]
         return {_TAG: "ndarray", "dtype": value.dtype.str, "shape": list(value.shape), "data": data}
@@ -106,8 +115,11 @@ def encode(value, where):
         params = {k: encode(v, f"{where}.params.{k}") for k, v in params.items()}
         return {_TAG: "estimator", "class": kind.__name__, "params": params}
     if isinstance(value, keras.optimizers.Optimizer) and _optimizer_class(kind.__name__) is kind:
-        return {_TAG: "keras_optimizer", "class": kind.__name__,
-                "config": encode(value.get_config(), f"{where}.config")}
+        return {
+            _TAG: "keras_optimizer",
+            "class": kind.__name__,
+            "config": encode(value.get_config(), f"{where}.config"),
+        }
     if kind is np.random.RandomState:
         return {_TAG: "random_state", "state": encode(value.get_state(legacy=True), where)}
     raise TypeError(
@@ -144,9 +156,7 @@ def construct(cls, raw_params, where):
     names = cls._get_param_names()
     unknown = sorted(set(raw_params) - set(names))
     if unknown:
-        raise InvalidSave(
-            f"{where}: unknown parameter(s) {unknown} for {cls.__name__} (known: {names})"
-        )
+        raise InvalidSave(f"{where}: unknown parameter(s) {unknown} for {cls.__name__} (known: {names})")
     params = {k: decode(v, f"{where}.{k}") for k, v in raw_params.items()}
     try:
         return cls(**params)
@@ -211,8 +221,12 @@ def _decode_tagged(tag, raw, where):
         if tag == "numpy":
             return dtype.type(_check_element(decode(raw["value"], where), dtype))
         shape, data = raw["shape"], raw["data"]
-        if not (isinstance(shape, list) and all(type(n) is int and n >= 0 for n in shape)
-                and isinstance(data, list) and len(data) == math.prod(shape)):
+        if not (
+            isinstance(shape, list)
+            and all(type(n) is int and n >= 0 for n in shape)
+            and isinstance(data, list)
+            and len(data) == math.prod(shape)
+        ):
             raise ValueError(f"shape {shape!r} does not fit {len(data)} values")
         array = np.empty(len(data), dtype=dtype)
         for i, v in enumerate(data):  # one by one: an object array may hold sequences
@@ -226,8 +240,7 @@ def _decode_tagged(tag, raw, where):
         name = raw["class"]
         if not isinstance(name, str) or name not in _PARAM_OBJECTS:
             raise ValueError(f"class {name!r} is not one of {sorted(_PARAM_OBJECTS)}")
-        value = construct(_param_class(name),
-                           raw["params"], f"{where}.params")
+        value = construct(_param_class(name), raw["params"], f"{where}.params")
         if hasattr(value, "is_active"):
             value.is_active()  # Augmentation validates its fields here
         return value

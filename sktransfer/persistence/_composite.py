@@ -156,8 +156,7 @@ def join(skeleton, parts):
     for placeholder in placeholders:
         index = placeholder.index
         if type(index) is not int or not 0 <= index < len(parts):
-            raise ValueError(f"{SKOPS_FILE} refers to part {index!r}; the save has "
-                             f"{len(parts)} part(s).")
+            raise ValueError(f"{SKOPS_FILE} refers to part {index!r}; the save has {len(parts)} part(s).")
         memo[id(placeholder)] = parts[index]
     return copy.deepcopy(skeleton, memo)
 
@@ -166,8 +165,7 @@ def trusted_types(extra=()):
     """Every type name a composite load may create: skops' defaults, :data:`TRUSTED`, `extra`."""
     from skops.io import _trusted_types  # private, but where skops keeps its default trust list
 
-    defaults = [getattr(_trusted_types, name) for name in dir(_trusted_types)
-                if name.endswith("_TYPE_NAMES")]
+    defaults = [getattr(_trusted_types, name) for name in dir(_trusted_types) if name.endswith("_TYPE_NAMES")]
     if isinstance(extra, str):
         extra = [extra]
     return sorted(set().union(*defaults, TRUSTED, (str(name) for name in extra)))
@@ -179,8 +177,7 @@ def document(skops_sha256, part_digests, versions):
         "format": COMPOSITE_FORMAT,
         "format_version": COMPOSITE_VERSION,
         "skops": {"file": SKOPS_FILE, "sha256": skops_sha256},
-        "parts": [{"directory": f"part-{i}", "sha256": digest}
-                  for i, digest in enumerate(part_digests)],
+        "parts": [{"directory": f"part-{i}", "sha256": digest} for i, digest in enumerate(part_digests)],
         "versions": versions,
     }
 
@@ -194,22 +191,35 @@ def check_document(doc):
     if set(doc) != keys:
         raise ValueError(f"expected the keys {sorted(keys)}, got {sorted(doc)}")
     if doc["format_version"] != COMPOSITE_VERSION:
-        raise ValueError(f"format_version {doc['format_version']!r} is not supported (this "
-                         f"sktransfer reads version {COMPOSITE_VERSION})")
+        raise ValueError(
+            f"format_version {doc['format_version']!r} is not supported (this "
+            f"sktransfer reads version {COMPOSITE_VERSION})"
+        )
     skops = doc["skops"]
-    if not (isinstance(skops, dict) and skops.get("file") == SKOPS_FILE and set(skops) == {
-            "file", "sha256"} and isinstance(skops["sha256"], str) and sha.fullmatch(
-            skops["sha256"])):
-        raise ValueError(f"'skops' must be {{'file': '{SKOPS_FILE}', 'sha256': '<hex>'}}, "
-                         f"got {skops!r}")
+    if not (
+        isinstance(skops, dict)
+        and skops.get("file") == SKOPS_FILE
+        and set(skops) == {"file", "sha256"}
+        and isinstance(skops["sha256"], str)
+        and sha.fullmatch(skops["sha256"])
+    ):
+        raise ValueError(f"'skops' must be {{'file': '{SKOPS_FILE}', 'sha256': '<hex>'}}, got {skops!r}")
     parts = doc["parts"]
     expected = [f"part-{i}" for i in range(len(parts) if isinstance(parts, list) else 0)]
-    if not (isinstance(parts, list) and all(
-            isinstance(p, dict) and set(p) == {"directory", "sha256"}
-            and isinstance(p["sha256"], str) and sha.fullmatch(p["sha256"]) for p in parts)
-            and [p["directory"] for p in parts] == expected):
-        raise ValueError("'parts' must list {'directory': 'part-<i>', 'sha256': '<hex>'} "
-                         f"for i = 0, 1, ...; got {json.dumps(parts)[:200]}")
-    if not (isinstance(doc["versions"], dict)
-            and all(isinstance(v, str) for v in doc["versions"].values())):
+    if not (
+        isinstance(parts, list)
+        and all(
+            isinstance(p, dict)
+            and set(p) == {"directory", "sha256"}
+            and isinstance(p["sha256"], str)
+            and sha.fullmatch(p["sha256"])
+            for p in parts
+        )
+        and [p["directory"] for p in parts] == expected
+    ):
+        raise ValueError(
+            "'parts' must list {'directory': 'part-<i>', 'sha256': '<hex>'} "
+            f"for i = 0, 1, ...; got {json.dumps(parts)[:200]}"
+        )
+    if not (isinstance(doc["versions"], dict) and all(isinstance(v, str) for v in doc["versions"].values())):
         raise ValueError(f"'versions' must map names to strings, got {doc['versions']!r}")

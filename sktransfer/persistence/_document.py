@@ -21,8 +21,19 @@ from ._codec import LEGACY_MODULES, InvalidSave, construct, decode, encode
 
 keras = import_keras()
 
-__all__ = ["FILE_NAME", "FORMAT", "FORMAT_VERSION", "build_estimator", "check_document",
-           "describe", "is_estimator", "read_document", "read_json", "versions", "warn_versions"]
+__all__ = [
+    "FILE_NAME",
+    "FORMAT",
+    "FORMAT_VERSION",
+    "build_estimator",
+    "check_document",
+    "describe",
+    "is_estimator",
+    "read_document",
+    "read_json",
+    "versions",
+    "warn_versions",
+]
 
 FORMAT = "sktransfer-estimator"
 FORMAT_VERSION = 1
@@ -94,9 +105,7 @@ def describe(estimator):
     public = _public_path(cls)
     if public is None:
         allowed = ", ".join(sorted(name for _, name in _ESTIMATORS))
-        raise TypeError(
-            f"sktransfer.save stores {allowed} only, got {cls.__module__}.{cls.__qualname__}."
-        )
+        raise TypeError(f"sktransfer.save stores {allowed} only, got {cls.__module__}.{cls.__qualname__}.")
     params = estimator.get_params(deep=False)
     encoded = {}
     for name, value in params.items():
@@ -108,7 +117,9 @@ def describe(estimator):
             encoded[name] = _RUNTIME_PARAMS[name]
             warnings.warn(
                 f"{name}={value!r} cannot be saved (a live Python object): it is stored as "
-                f"{_RUNTIME_PARAMS[name]!r}; set it again after load().", UserWarning, stacklevel=4,
+                f"{_RUNTIME_PARAMS[name]!r}; set it again after load().",
+                UserWarning,
+                stacklevel=4,
             )
     transient = set(getattr(cls, "_transient_attributes", ()))
     attributes, models = {}, {}
@@ -173,6 +184,7 @@ def read_document(path):
 
 def read_json(path):
     """The strict JSON (no duplicate keys, no NaN) at ``path``; InvalidSave if it is not."""
+
     def pairs(items):
         keys = [k for k, _ in items]
         if len(set(keys)) < len(keys):
@@ -193,7 +205,7 @@ def read_json(path):
 def check_document(document):
     """``document`` if it is a well-formed single-estimator document, else InvalidSave."""
     if not isinstance(document, dict) or document.get("format") != FORMAT:
-        raise InvalidSave(f"not an sktransfer save (no \"format\": \"{FORMAT}\")")
+        raise InvalidSave(f'not an sktransfer save (no "format": "{FORMAT}")')
     if document.get("format_version") != FORMAT_VERSION:
         raise InvalidSave(
             f"format_version {document.get('format_version')!r} is not supported (this sktransfer "
@@ -247,27 +259,35 @@ def build_estimator(document):
     attributes, models = document["attributes"], document["models"]
     for name in [*attributes, *models]:
         # Never shadow a method or a parameter (a "fit" attribute holding a model, say).
-        if not name.isidentifier() or name.startswith("__") or hasattr(cls, name) or (
-            name in document["params"] or (name in attributes and name in models)
+        if (
+            not name.isidentifier()
+            or name.startswith("__")
+            or hasattr(cls, name)
+            or (name in document["params"] or (name in attributes and name in models))
         ):
             raise InvalidSave(f"{name!r} is not a fitted-attribute name of {cls.__name__}")
     for name, raw in attributes.items():
         value = decode(raw, f"attributes.{name}")
         expected = _ATTRIBUTE_TYPES.get(name)
         if expected is not None and type(value) is not expected:
-            raise InvalidSave(
-                f"attributes.{name} must be a {expected.__name__}, got {type(value).__name__}"
-            )
+            raise InvalidSave(f"attributes.{name} must be a {expected.__name__}, got {type(value).__name__}")
         if name == "classes_" and value.ndim != 1:
             raise InvalidSave(f"attributes.classes_ must be 1-D, got shape {value.shape}")
         setattr(estimator, name, value)
     files = {}
     for name, entry in models.items():
-        if not (isinstance(entry, dict) and set(entry) == {"file", "sha256"}
-                and isinstance(entry["file"], str) and FILE_NAME.fullmatch(entry["file"])
-                and isinstance(entry["sha256"], str) and _SHA256.fullmatch(entry["sha256"])):
-            raise InvalidSave(f"models.{name}: expected {{'file': '<name>.keras', "
-                              f"'sha256': '<hex>'}} with a plain file name, got {entry!r}")
+        if not (
+            isinstance(entry, dict)
+            and set(entry) == {"file", "sha256"}
+            and isinstance(entry["file"], str)
+            and FILE_NAME.fullmatch(entry["file"])
+            and isinstance(entry["sha256"], str)
+            and _SHA256.fullmatch(entry["sha256"])
+        ):
+            raise InvalidSave(
+                f"models.{name}: expected {{'file': '<name>.keras', "
+                f"'sha256': '<hex>'}} with a plain file name, got {entry!r}"
+            )
         files[name] = (entry["file"], entry["sha256"])
     return estimator, files
 
@@ -275,7 +295,8 @@ def build_estimator(document):
 def warn_versions(saved, json_path):
     installed = versions()
     different = [
-        name for name in ("sktransfer", "keras")
+        name
+        for name in ("sktransfer", "keras")
         if _major_minor(saved.get(name)) != _major_minor(installed[name])
     ]
     if different:
@@ -284,7 +305,8 @@ def warn_versions(saved, json_path):
         warnings.warn(
             f"{json_path} was saved with {then}; installed: {now}. It may load or predict "
             "differently: check its predictions, then save it again with these versions.",
-            UserWarning, stacklevel=4,
+            UserWarning,
+            stacklevel=4,
         )
 
 

@@ -5,7 +5,8 @@ import os
 import pathlib
 import warnings
 
-from .._utils.atomic import (  # noqa: F401
+from .._engine.keras_pickle import register_custom_layers
+from .._utils.atomic import (
     fsync_dir,
     sha256,
     staged_directory,
@@ -13,6 +14,7 @@ from .._utils.atomic import (  # noqa: F401
 )
 from .._utils.compat import import_keras, safe_mode_scope, save_keras_model
 from . import _composite
+from ._codec import InvalidSave
 from ._document import (
     FILE_NAME,
     FORMAT,
@@ -24,8 +26,6 @@ from ._document import (
     versions,
     warn_versions,
 )
-from ._codec import InvalidSave
-from .._engine.keras_pickle import register_custom_layers
 
 keras = import_keras()
 
@@ -97,9 +97,11 @@ def _composite_writer(obj):
     from sklearn.base import BaseEstimator
 
     if not isinstance(obj, BaseEstimator):
-        raise TypeError("sktransfer.save stores FineTunedClassifier, PretrainedEmbedder, "
-                        "SimpleCNNClassifier and scikit-learn estimators (a Pipeline...), got "
-                        f"{type(obj).__module__}.{type(obj).__qualname__}.")
+        raise TypeError(
+            "sktransfer.save stores FineTunedClassifier, PretrainedEmbedder, "
+            "SimpleCNNClassifier and scikit-learn estimators (a Pipeline...), got "
+            f"{type(obj).__module__}.{type(obj).__qualname__}."
+        )
     import skops.io
 
     skeleton, parts = _composite.split(obj, is_estimator)
@@ -107,14 +109,15 @@ def _composite_writer(obj):
     try:
         data = skops.io.dumps(skeleton)
     except Exception as exc:
-        raise TypeError(f"{type(obj).__name__} cannot be saved: skops cannot store it ({exc}).") \
-            from exc
-    untrusted = sorted(set(skops.io.get_untrusted_types(data=data))
-                       - set(_composite.trusted_types()))
+        raise TypeError(f"{type(obj).__name__} cannot be saved: skops cannot store it ({exc}).") from exc
+    untrusted = sorted(set(skops.io.get_untrusted_types(data=data)) - set(_composite.trusted_types()))
     if untrusted:
-        warnings.warn(f"The saved {type(obj).__name__} holds {untrusted}: load() creates them "
-                      f"only when told to trust them, load(directory, trusted={untrusted}).",
-                      UserWarning, stacklevel=3)
+        warnings.warn(
+            f"The saved {type(obj).__name__} holds {untrusted}: load() creates them "
+            f"only when told to trust them, load(directory, trusted={untrusted}).",
+            UserWarning,
+            stacklevel=3,
+        )
 
     def write(folder):
         digests = []
@@ -126,8 +129,9 @@ def _composite_writer(obj):
             fsync_dir(part)
         skops_path = folder / _composite.SKOPS_FILE
         skops_path.write_bytes(data)
-        write_json(folder / JSON_NAME, _composite.document(
-            sha256(skops_path, fsync=True), digests, versions()))
+        write_json(
+            folder / JSON_NAME, _composite.document(sha256(skops_path, fsync=True), digests, versions())
+        )
 
     return write
 
@@ -245,8 +249,9 @@ def _load_composite(directory, document, trusted):
     skops_path = directory / document["skops"]["file"]
     _check_file(skops_path, document["skops"]["sha256"], json_path)
     try:
-        skeleton = skops.io.loads(_composite.read_skops(skops_path),
-                                  trusted=_composite.trusted_types(trusted or ()))
+        skeleton = skops.io.loads(
+            _composite.read_skops(skops_path), trusted=_composite.trusted_types(trusted or ())
+        )
     except UntrustedTypesFoundException as exc:
         raise ValueError(
             f"{skops_path} was refused: {exc} Creating such types can run code; if you know "

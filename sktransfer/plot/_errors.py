@@ -10,10 +10,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 from sklearn.utils.validation import column_or_1d
 
-from ._evaluation import estimator_name
+from .._utils.jsonable import to_python
 from ..images import is_path_input, load_images
 from ..metrics import predict_scores
-from .._utils.jsonable import to_python
+from ._evaluation import estimator_name
 
 __all__ = ["WorstErrors", "worst_errors"]
 
@@ -121,8 +121,10 @@ def worst_errors(estimator, X, y, *, k=5, threshold=None, size=96, fig=None):
     y = column_or_1d(y)
     classes, kind, scores = predict_scores(estimator, X)
     if kind == "label":
-        raise TypeError(f"worst_errors ranks errors by confidence, but {estimator_name(estimator)}"
-                        " has neither predict_proba nor decision_function.")
+        raise TypeError(
+            f"worst_errors ranks errors by confidence, but {estimator_name(estimator)}"
+            " has neither predict_proba nor decision_function."
+        )
     unknown = set(np.unique(y).tolist()) - set(classes.tolist())
     if unknown:
         raise ValueError(f"y has labels the estimator does not know: {sorted(map(str, unknown))}.")
@@ -134,8 +136,10 @@ def worst_errors(estimator, X, y, *, k=5, threshold=None, size=96, fig=None):
         is_pos = y == classes[1]
         fp = np.flatnonzero(~is_pos & (score >= thr))
         fn = np.flatnonzero(is_pos & (score < thr))
-        chosen = {"false_positives": fp[np.argsort(-score[fp], kind="stable")][:k],
-                  "false_negatives": fn[np.argsort(score[fn], kind="stable")][:k]}
+        chosen = {
+            "false_positives": fp[np.argsort(-score[fp], kind="stable")][:k],
+            "false_negatives": fn[np.argsort(score[fn], kind="stable")][:k],
+        }
         score_name = f"P({pos})" if kind == "proba" else "decision"
         titles = {
             "false_positives": f"Most confident false positives (true {neg}, predicted {pos})",
@@ -145,8 +149,10 @@ def worst_errors(estimator, X, y, *, k=5, threshold=None, size=96, fig=None):
         if threshold is not None:
             raise ValueError("threshold applies to two classes only.")
         if scores.shape != (len(y), len(classes)):
-            raise ValueError(f"Expected one score per class, got shape {scores.shape}; use "
-                             "decision_function_shape='ovr' or probabilities.")
+            raise ValueError(
+                f"Expected one score per class, got shape {scores.shape}; use "
+                "decision_function_shape='ovr' or probabilities."
+            )
         best = np.argmax(scores, axis=1)
         pred, score = classes[best].astype(object), scores[np.arange(len(y)), best]
         wrong = np.flatnonzero(pred != y)
@@ -154,8 +160,15 @@ def worst_errors(estimator, X, y, *, k=5, threshold=None, size=96, fig=None):
         score_name = "P(predicted)" if kind == "proba" else "score"
         titles = {"errors": "Most confident wrong predictions"}
     panels = {
-        name: [{"index": int(i), "true": to_python(y[i]), "predicted": to_python(pred[i]),
-                "score": float(score[i])} for i in idx]
+        name: [
+            {
+                "index": int(i),
+                "true": to_python(y[i]),
+                "predicted": to_python(pred[i]),
+                "score": float(score[i]),
+            }
+            for i in idx
+        ]
         for name, idx in chosen.items()
     }
     if fig is None:
@@ -166,14 +179,17 @@ def worst_errors(estimator, X, y, *, k=5, threshold=None, size=96, fig=None):
         if not rows:
             ax = subfig.subplots()
             ax.axis("off")
-            ax.text(0.5, 0.5, f"no {name.replace('_', ' ')}", ha="center", va="center",
-                    transform=ax.transAxes)
+            ax.text(
+                0.5, 0.5, f"no {name.replace('_', ' ')}", ha="center", va="center", transform=ax.transAxes
+            )
             continue
         images = _thumbnails(X, [row["index"] for row in rows], size)
         for ax, row, image in zip(np.atleast_1d(subfig.subplots(1, k)), rows, images):
             ax.imshow(image)
-            ax.set_title(f"true: {row['true']}\npred: {row['predicted']}\n"
-                         f"{score_name} = {row['score']:.3f}", fontsize=9)
+            ax.set_title(
+                f"true: {row['true']}\npred: {row['predicted']}\n{score_name} = {row['score']:.3f}",
+                fontsize=9,
+            )
         for ax in subfig.axes:
             ax.axis("off")
     return WorstErrors(fig, panels, score_name)

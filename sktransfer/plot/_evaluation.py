@@ -10,15 +10,16 @@ import numpy as np
 from sklearn.metrics import ConfusionMatrixDisplay, PrecisionRecallDisplay, RocCurveDisplay
 from sklearn.utils.validation import column_or_1d
 
-from ..metrics import predict_scores
 from .._utils.estimators import final_estimator
 from .._utils.jsonable import to_python
+from ..metrics import predict_scores
 
 __all__ = ["plot_confusion_matrix", "plot_one_vs_rest", "plot_precision_recall", "plot_roc"]
 
 
-def plot_confusion_matrix(estimator=None, X=None, y=None, *, y_pred=None, y_true=None,
-                          normalize=None, labels=None, ax=None):
+def plot_confusion_matrix(
+    estimator=None, X=None, y=None, *, y_pred=None, y_true=None, normalize=None, labels=None, ax=None
+):
     """Confusion matrix of a fitted classifier on (X, y), or of given predictions.
 
     Parameters
@@ -63,13 +64,21 @@ def plot_confusion_matrix(estimator=None, X=None, y=None, *, y_pred=None, y_true
         if y_true is None or y_pred is None:
             raise ValueError("Pass estimator, X, y or y_true=..., y_pred=...")
     # Two short lines: a long title runs into the colour bar of a narrow panel.
-    titles = {None: " (counts)", "true": " normalised\nby true label (rows sum to 1)",
-              "pred": " normalised\nby predicted label (columns sum to 1)",
-              "all": " normalised\nover all samples"}
+    titles = {
+        None: " (counts)",
+        "true": " normalised\nby true label (rows sum to 1)",
+        "pred": " normalised\nby predicted label (columns sum to 1)",
+        "all": " normalised\nover all samples",
+    }
     if normalize not in titles:
         raise ValueError(f"normalize must be None, 'true', 'pred' or 'all', got {normalize!r}.")
     display = ConfusionMatrixDisplay.from_predictions(
-        y_true, y_pred, labels=labels, normalize=normalize, cmap="Blues", ax=ax,
+        y_true,
+        y_pred,
+        labels=labels,
+        normalize=normalize,
+        cmap="Blues",
+        ax=ax,
         values_format="d" if normalize is None else ".2f",
     )
     display.ax_.set_title(f"Confusion matrix{titles[normalize]}", fontsize=10)
@@ -79,8 +88,7 @@ def plot_confusion_matrix(estimator=None, X=None, y=None, *, y_pred=None, y_true
     return display
 
 
-def plot_one_vs_rest(estimator=None, X=None, y=None, *, y_pred=None, y_true=None, labels=None,
-                     fig=None):
+def plot_one_vs_rest(estimator=None, X=None, y=None, *, y_pred=None, y_true=None, labels=None, fig=None):
     """One 2 x 2 confusion matrix per class: that class against all the others.
 
     The counts are scikit-learn's ``multilabel_confusion_matrix`` (those of
@@ -134,15 +142,13 @@ def plot_one_vs_rest(estimator=None, X=None, y=None, *, y_pred=None, y_true=None
         table = np.array([[tp, fn], [fp, tn]])  # the class first: TP top left
         ax.imshow(table, cmap="Blues", vmin=0, vmax=max(int(table.max()), 1))
         for (i, j), v in np.ndenumerate(table):
-            ax.text(j, i, str(v), ha="center", va="center",
-                    color="white" if v > table.max() / 2 else "black")
+            ax.text(j, i, str(v), ha="center", va="center", color="white" if v > table.max() / 2 else "black")
         name = str(to_python(label))
         ax.set_xticks([0, 1], [name if len(name) <= 10 else "class", "rest"])
         ax.set_yticks([0, 1], [name if len(name) <= 10 else "class", "rest"])
         sensitivity = tp / (tp + fn) if tp + fn else float("nan")
         precision = tp / (tp + fp) if tp + fp else float("nan")
-        ax.set_title(f"{name} vs rest\nsensitivity {sensitivity:.2f}, precision "
-                     f"{precision:.2f}", fontsize=9)
+        ax.set_title(f"{name} vs rest\nsensitivity {sensitivity:.2f}, precision {precision:.2f}", fontsize=9)
         ax.set_xlabel("predicted", fontsize=8)
         ax.set_ylabel("true", fontsize=8)
     for ax in axes[k:]:
@@ -159,13 +165,17 @@ def _curve_scores(estimator, X, y, what):
     """(classes, scores): (n,) score of classes_[1] for two classes, else (n, K)."""
     classes, kind, scores = predict_scores(estimator, X)
     if kind == "label":
-        raise TypeError(f"{what} needs scores: {estimator_name(estimator)} has neither "
-                        "predict_proba nor decision_function.")
+        raise TypeError(
+            f"{what} needs scores: {estimator_name(estimator)} has neither "
+            "predict_proba nor decision_function."
+        )
     if len(classes) == 2:
         return classes, scores[:, 1] if kind == "proba" else scores.ravel()
     if scores.shape != (len(y), len(classes)):
-        raise ValueError(f"Expected one score per class, got shape {scores.shape}; use "
-                         "decision_function_shape='ovr' or probabilities.")
+        raise ValueError(
+            f"Expected one score per class, got shape {scores.shape}; use "
+            "decision_function_shape='ovr' or probabilities."
+        )
     return classes, scores
 
 
@@ -177,23 +187,27 @@ def _curves(display_cls, area, estimator, X, y, name, ax, what):
     name = name or estimator_name(estimator)
     if len(classes) == 2:
         pos = to_python(classes[1])
-        display = display_cls.from_predictions(y, scores, pos_label=pos, name=name, ax=ax,
-                                               plot_chance_level=True)
+        display = display_cls.from_predictions(
+            y, scores, pos_label=pos, name=name, ax=ax, plot_chance_level=True
+        )
         ax.set_title(f"{what} (positive class: {pos!r})")
         return display
     present = [i for i, c in enumerate(classes) if 0 < np.sum(y == c) < len(y)]
     displays = [
-        display_cls.from_predictions(y == classes[i], scores[:, i], pos_label=True,
-                                     name=f"{to_python(classes[i])} vs rest", ax=ax,
-                                     plot_chance_level=display_cls is RocCurveDisplay
-                                     and i == present[-1])
+        display_cls.from_predictions(
+            y == classes[i],
+            scores[:, i],
+            pos_label=True,
+            name=f"{to_python(classes[i])} vs rest",
+            ax=ax,
+            plot_chance_level=display_cls is RocCurveDisplay and i == present[-1],
+        )
         for i in present
     ]
     macro = np.mean([getattr(d, area) for d in displays])
     short = "AUC" if area == "roc_auc" else "AP"
     if area == "roc_auc":  # sklearn's labels would say "(Positive label: True)"
-        ax.set(xlabel="False positive rate (1 - specificity)",
-               ylabel="True positive rate (sensitivity)")
+        ax.set(xlabel="False positive rate (1 - specificity)", ylabel="True positive rate (sensitivity)")
     else:
         ax.set(xlabel="Recall (sensitivity)", ylabel="Precision")
     ax.set_title(f"{what}, one-vs-rest (macro {short} = {macro:.2f})")
@@ -269,5 +283,6 @@ def plot_precision_recall(estimator, X, y, *, name=None, ax=None):
     >>> round(disp.average_precision, 2)
     0.99
     """
-    return _curves(PrecisionRecallDisplay, "average_precision", estimator, X, y, name, ax,
-                   "Precision-recall curve")
+    return _curves(
+        PrecisionRecallDisplay, "average_precision", estimator, X, y, name, ax, "Precision-recall curve"
+    )

@@ -69,8 +69,10 @@ def plot_search_histories(search, recorder, *, metric="val_loss", ax=None):
     varying = [n for n in names if len({repr(c.get(n)) for c in candidates}) > 1]
     missing = [sorted(h) for folds in histories for h in folds if metric not in h]
     if missing:
-        raise ValueError(f"metric={metric!r} is not in the recorded histories (keys: "
-                         f"{missing[0]}); 'val_' curves need a validation set.")
+        raise ValueError(
+            f"metric={metric!r} is not in the recorded histories (keys: "
+            f"{missing[0]}); 'val_' curves need a validation set."
+        )
     if ax is None:
         _, ax = plt.subplots(figsize=(8, 4.5), layout="constrained")
     head_epochs = 0
@@ -81,14 +83,23 @@ def plot_search_histories(search, recorder, *, metric="val_loss", ax=None):
         epochs = np.arange(1, curves.shape[1] + 1)
         for curve in curves:
             ax.plot(epochs, curve, color=color, alpha=0.25, lw=0.8)
-        ax.plot(epochs, np.nanmean(curves, axis=0), color=color, lw=2,
-                marker="o" if len(epochs) <= 30 else None, ms=3,
-                label=_label(candidate, varying))
+        ax.plot(
+            epochs,
+            np.nanmean(curves, axis=0),
+            color=color,
+            lw=2,
+            marker="o" if len(epochs) <= 30 else None,
+            ms=3,
+            label=_label(candidate, varying),
+        )
         head_epochs = max([head_epochs] + [h.get("stage", []).count(1) for h in folds])
     if head_epochs:
         ax.axvspan(0.5, head_epochs + 0.5, color="0.9", zorder=0, label="head-only stage")
-    ax.set(xlabel="epoch", ylabel=metric,
-           title=f"{metric} per epoch: mean of {search.n_splits_} CV folds (thin: each fold)")
+    ax.set(
+        xlabel="epoch",
+        ylabel=metric,
+        title=f"{metric} per epoch: mean of {search.n_splits_} CV folds (thin: each fold)",
+    )
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.grid(alpha=0.3)
     ax.legend(fontsize="small")

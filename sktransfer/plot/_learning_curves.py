@@ -82,8 +82,7 @@ def plot_learning_curves(history_or_estimator, *, fig=None):
         if ax.lines:
             ax.legend()
         else:
-            ax.text(0.5, 0.5, f"no {key} recorded", ha="center", va="center",
-                    transform=ax.transAxes)
+            ax.text(0.5, 0.5, f"no {key} recorded", ha="center", va="center", transform=ax.transAxes)
         ax.set(xlabel="epoch", ylabel=key, title=key)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
@@ -191,8 +190,9 @@ def diagnose_learning_curves(
     """
     h = _history(history_or_estimator)
     loss = np.asarray(h["loss"])
-    acc, val_loss, val_acc = (np.asarray(h[k]) if h.get(k) else None
-                              for k in ("accuracy", "val_loss", "val_accuracy"))
+    acc, val_loss, val_acc = (
+        np.asarray(h[k]) if h.get(k) else None for k in ("accuracy", "val_loss", "val_accuracy")
+    )
     n = len(loss)
     r = max(1, min(recent_epochs, n - 1))
     before = loss[-1 - r] if n > 1 else loss[-1]
@@ -201,50 +201,71 @@ def diagnose_learning_curves(
         "final_train_loss": float(loss[-1]),
         "final_train_accuracy": None if acc is None else float(acc[-1]),
         "recent_train_loss_drop": float((before - loss[-1]) / before) if before > 0 else 0.0,
-        "best_val_loss": None, "best_val_loss_epoch": None, "final_val_loss": None,
-        "val_loss_rise": None, "final_val_accuracy": None, "accuracy_gap": None,
+        "best_val_loss": None,
+        "best_val_loss_epoch": None,
+        "final_val_loss": None,
+        "val_loss_rise": None,
+        "final_val_accuracy": None,
+        "accuracy_gap": None,
     }
-    bad = [f"{name} is {'NaN' if np.isnan(curve).any() else 'infinite'} from epoch "
-           f"{int(np.flatnonzero(~np.isfinite(curve))[0]) + 1}"
-           for name, curve in (("train loss", loss), ("validation loss", val_loss))
-           if curve is not None and not np.isfinite(curve).all()]
+    bad = [
+        f"{name} is {'NaN' if np.isnan(curve).any() else 'infinite'} from epoch "
+        f"{int(np.flatnonzero(~np.isfinite(curve))[0]) + 1}"
+        for name, curve in (("train loss", loss), ("validation loss", val_loss))
+        if curve is not None and not np.isfinite(curve).all()
+    ]
     if bad:
-        return LearningCurveDiagnosis(
-            "diverged", bad + ["training diverged: lower the learning rate"], nums)
+        return LearningCurveDiagnosis("diverged", bad + ["training diverged: lower the learning rate"], nums)
     if n < min_epochs:
         return LearningCurveDiagnosis(
-            "not enough information", [f"only {n} epoch(s); need at least {min_epochs}"], nums)
+            "not enough information", [f"only {n} epoch(s); need at least {min_epochs}"], nums
+        )
     under, over = [], []
     if acc is not None and acc[-1] < min_train_accuracy:
-        under.append(f"train accuracy is only {acc[-1]:.2f} (below {min_train_accuracy:g}): "
-                     "under-fitted, the model does not even fit its training images (train "
-                     "more layers, for longer, or at a higher learning rate)")
+        under.append(
+            f"train accuracy is only {acc[-1]:.2f} (below {min_train_accuracy:g}): "
+            "under-fitted, the model does not even fit its training images (train "
+            "more layers, for longer, or at a higher learning rate)"
+        )
     if val_loss is not None:
         best = int(np.argmin(val_loss))
         low = val_loss[best]
         rise = float((val_loss[-1] - low) / abs(low)) if low else 0.0
-        nums.update(best_val_loss=float(val_loss[best]), best_val_loss_epoch=best + 1,
-                    final_val_loss=float(val_loss[-1]), val_loss_rise=rise)
-        if (best + 1 <= len(val_loss) - overfit_patience and rise > max_val_loss_rise
-                and best < n and loss[-1] < loss[best]):  # best < n: val may be longer
-            over.append(f"validation loss was lowest at epoch {best + 1} of {len(val_loss)}, "
-                        f"then rose {rise:.0%} while the train loss kept falling: over-fitted "
-                        f"after epoch {best + 1}")
+        nums.update(
+            best_val_loss=float(val_loss[best]),
+            best_val_loss_epoch=best + 1,
+            final_val_loss=float(val_loss[-1]),
+            val_loss_rise=rise,
+        )
+        if (
+            best + 1 <= len(val_loss) - overfit_patience
+            and rise > max_val_loss_rise
+            and best < n
+            and loss[-1] < loss[best]
+        ):  # best < n: val may be longer
+            over.append(
+                f"validation loss was lowest at epoch {best + 1} of {len(val_loss)}, "
+                f"then rose {rise:.0%} while the train loss kept falling: over-fitted "
+                f"after epoch {best + 1}"
+            )
     if val_acc is not None:
         nums["final_val_accuracy"] = float(val_acc[-1])
         if acc is not None:
             gap = float(acc[-1] - val_acc[-1])
             nums["accuracy_gap"] = gap
             if gap > max_accuracy_gap:
-                over.append(f"validation accuracy is {gap:.2f} below training ({val_acc[-1]:.2f} "
-                            f"vs {acc[-1]:.2f}): over-fitted, the model does better on the "
-                            "images it learnt from than on new ones")
+                over.append(
+                    f"validation accuracy is {gap:.2f} below training ({val_acc[-1]:.2f} "
+                    f"vs {acc[-1]:.2f}): over-fitted, the model does better on the "
+                    "images it learnt from than on new ones"
+                )
     still = []
-    if (nums["recent_train_loss_drop"] > max_recent_loss_drop
-            and before - loss[-1] > min_recent_loss_drop_abs):
-        still.append(f"train loss still fell {nums['recent_train_loss_drop']:.0%} over the last "
-                     f"{r} epochs: under-fitted, the model is still learning (train for more "
-                     "epochs)")
+    if nums["recent_train_loss_drop"] > max_recent_loss_drop and before - loss[-1] > min_recent_loss_drop_abs:
+        still.append(
+            f"train loss still fell {nums['recent_train_loss_drop']:.0%} over the last "
+            f"{r} epochs: under-fitted, the model is still learning (train for more "
+            "epochs)"
+        )
     if under:
         return LearningCurveDiagnosis("under-fitted", under + over + still, nums)
     if over:
@@ -252,23 +273,32 @@ def diagnose_learning_curves(
     if still:
         return LearningCurveDiagnosis("under-fitted", still, nums)
     if val_loss is None:
-        return LearningCurveDiagnosis("not enough information", [
-            "no validation curves, so over-fitting cannot be judged: set validation_fraction"],
-            nums)
+        return LearningCurveDiagnosis(
+            "not enough information",
+            ["no validation curves, so over-fitting cannot be judged: set validation_fraction"],
+            nums,
+        )
     best, rise = nums["best_val_loss_epoch"], nums["val_loss_rise"]
-    reasons = [f"validation loss was lowest at the last epoch ({n})" if best == n else
-               f"validation loss was lowest at epoch {best} of {n} and ends only {rise:.0%} "
-               "above that"]
+    reasons = [
+        f"validation loss was lowest at the last epoch ({n})"
+        if best == n
+        else f"validation loss was lowest at epoch {best} of {n} and ends only {rise:.0%} above that"
+    ]
     gap = nums["accuracy_gap"]
     if gap is not None:
-        reasons.append(f"validation accuracy is {gap:.2f} below training" if gap > 0.005 else
-                       f"validation accuracy is {-gap:.2f} above training" if gap < -0.005 else
-                       "validation and training accuracy are equal")
+        reasons.append(
+            f"validation accuracy is {gap:.2f} below training"
+            if gap > 0.005
+            else f"validation accuracy is {-gap:.2f} above training"
+            if gap < -0.005
+            else "validation and training accuracy are equal"
+        )
     drop = nums["recent_train_loss_drop"]
     if drop <= max_recent_loss_drop:
-        reasons.append(f"train loss has levelled off: it fell only {drop:.0%} over the last {r} "
-                       "epochs")
+        reasons.append(f"train loss has levelled off: it fell only {drop:.0%} over the last {r} epochs")
     else:  # a large share of a small loss: converged
-        reasons.append(f"train loss has converged: already low ({loss[-1]:.3g}), it fell only "
-                       f"{before - loss[-1]:.3g} over the last {r} epochs")
+        reasons.append(
+            f"train loss has converged: already low ({loss[-1]:.3g}), it fell only "
+            f"{before - loss[-1]:.3g} over the last {r} epochs"
+        )
     return LearningCurveDiagnosis("well trained", reasons, nums)

@@ -25,15 +25,17 @@ def _cv_results(search):
         return search
     results = getattr(search, "cv_results_", None)
     if results is None:
-        raise TypeError(f"Expected a fitted GridSearchCV / RandomizedSearchCV (or its cv_results_),"
-                        f" got {type(search).__name__}.")
+        raise TypeError(
+            f"Expected a fitted GridSearchCV / RandomizedSearchCV (or its cv_results_),"
+            f" got {type(search).__name__}."
+        )
     return results
 
 
 def _param(results, name):
     """The full parameter name in cv_results_ for `name` (suffix match)."""
-    available = [k[len("param_"):] for k in results if k.startswith("param_")]
-    name = name[len("param_"):] if name.startswith("param_") else name
+    available = [k[len("param_") :] for k in results if k.startswith("param_")]
+    name = name[len("param_") :] if name.startswith("param_") else name
     if name in available:
         return name
     matches = [p for p in available if p.endswith("__" + name)]
@@ -45,7 +47,7 @@ def _param(results, name):
 
 def _metric(results, search, scoring, metric):
     """(key in cv_results_, transform of a score, axis label)."""
-    keys = [k[len("mean_test_"):] for k in results if k.startswith("mean_test_")]
+    keys = [k[len("mean_test_") :] for k in results if k.startswith("mean_test_")]
     if scoring is None:
         refit = getattr(search, "refit", None)
         if keys == ["score"]:
@@ -53,9 +55,7 @@ def _metric(results, search, scoring, metric):
         elif isinstance(refit, str) and refit in keys:
             scoring = refit
         else:
-            raise ValueError(
-                f"The search recorded several metrics {keys}: choose one with scoring=."
-            )
+            raise ValueError(f"The search recorded several metrics {keys}: choose one with scoring=.")
     if scoring not in keys:
         raise ValueError(f"scoring={scoring!r} is not in the search's results; available: {keys}.")
     given = getattr(search, "scoring", None)  # the scorer's name says what the score is
@@ -126,13 +126,15 @@ def _axis(ax, values):
 
 
 def _others(results, used):
-    others = [k[len("param_"):] for k in results if k.startswith("param_")
-              and k[len("param_"):] not in used]
+    others = [
+        k[len("param_") :] for k in results if k.startswith("param_") and k[len("param_") :] not in used
+    ]
     return f"\n(best over {', '.join(others)})" if others else ""
 
 
-def plot_grid_search(search, x="trainable_layers", hue="batch_size", *, metric="error",
-                     scoring=None, ax=None):
+def plot_grid_search(
+    search, x="trainable_layers", hue="batch_size", *, metric="error", scoring=None, ax=None
+):
     """Mean validation error of a fitted search by one parameter, a line per another.
 
     Parameter names can be given with or without the ``param_`` prefix and
@@ -186,23 +188,32 @@ def plot_grid_search(search, x="trainable_layers", hue="batch_size", *, metric="
         _, ax = plt.subplots(figsize=(7, 4.5), layout="constrained")
     positions = dict(zip(order[x], _axis(ax, order[x])))
     mean, std = results[f"mean_test_{key}"], results[f"std_test_{key}"]
-    for h, h_value in (order[params[1]].items() if hue else [(None, None)]):
+    for h, h_value in order[params[1]].items() if hue else [(None, None)]:
         cell = [((xk, h) if hue else (xk,)) for xk in order[x]]
         idx = [(positions[c[0]], cells[c]) for c in cell if c in cells]
         x_values = np.array([p for p, _ in idx], dtype=float)
-        ax.errorbar(x_values, transform([mean[i] for _, i in idx]),
-                    yerr=[std[i] for _, i in idx], marker="o", capsize=3,
-                    label=f"{params[1]}={h_value}" if hue else "validation")
-    ax.set(xlabel=x, ylabel=label, title=f"{label.capitalize()} by {x}"
-           + (f" and {params[1]}" if hue else "") + _others(results, params))
+        ax.errorbar(
+            x_values,
+            transform([mean[i] for _, i in idx]),
+            yerr=[std[i] for _, i in idx],
+            marker="o",
+            capsize=3,
+            label=f"{params[1]}={h_value}" if hue else "validation",
+        )
+    ax.set(
+        xlabel=x,
+        ylabel=label,
+        title=f"{label.capitalize()} by {x}"
+        + (f" and {params[1]}" if hue else "")
+        + _others(results, params),
+    )
     ax.grid(alpha=0.3)
     if hue:
         ax.legend()
     return ax.figure
 
 
-def plot_param_comparison(search, param="optimizer", *, metric="error", scoring=None,
-                          kind="box", ax=None):
+def plot_param_comparison(search, param="optimizer", *, metric="error", scoring=None, kind="box", ax=None):
     """Validation error for each value of one parameter, with its spread over folds.
 
     For every value, the best candidate over the other parameters (highest
@@ -249,8 +260,7 @@ def plot_param_comparison(search, param="optimizer", *, metric="error", scoring=
     key, transform, label = _metric(results, search, scoring, metric)
     cells, order = _best_cells(results, [param], key)
     if ax is None:
-        _, ax = plt.subplots(figsize=(max(5, 1.2 * len(order[param]) + 2), 4.5),
-                             layout="constrained")
+        _, ax = plt.subplots(figsize=(max(5, 1.2 * len(order[param]) + 2), 4.5), layout="constrained")
     positions = _axis(ax, order[param]) if kind == "line" else list(range(len(order[param])))
     best = [cells[(v,)] for v in order[param]]
     # Each candidate's folds that did not fail: scikit-learn's mean is NaN as soon
@@ -259,27 +269,41 @@ def plot_param_comparison(search, param="optimizer", *, metric="error", scoring=
     folds = [split[np.isfinite(split)] for split in splits]
     means = np.array([f.mean() if len(f) else np.nan for f in folds], dtype=float)
     if kind == "box":
-        ax.boxplot(folds, positions=positions, whis=(0, 100), patch_artist=True,
-                   boxprops={"facecolor": "lightsteelblue"}, medianprops={"color": "k"})
+        ax.boxplot(
+            folds,
+            positions=positions,
+            whis=(0, 100),
+            patch_artist=True,
+            boxprops={"facecolor": "lightsteelblue"},
+            medianprops={"color": "k"},
+        )
         ax.set_xticks(positions, [str(v) for v in order[param].values()])
         ax.plot(positions, means, "D", color="tab:red", label="mean")
     else:
         std = np.array([f.std() if len(f) else np.nan for f in folds], dtype=float)
-        ax.errorbar(np.asarray(positions, dtype=float), means, yerr=std, marker="o", capsize=3,
-                    label="mean")
+        ax.errorbar(np.asarray(positions, dtype=float), means, yerr=std, marker="o", capsize=3, label="mean")
         raw = order[param].values()
         if ax.get_xscale() == "linear" and all(
-                isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in raw):
+            isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in raw
+        ):
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs: 1, 2, 3, not 1.5
     for position, split, kept in zip(positions, splits, folds):
         if len(kept) < len(split):
-            text = ("all fits\nfailed" if not len(kept)
-                    else f"{len(split) - len(kept)} of {len(split)}\nfolds failed")
-            ax.text(position, 0.5 if not len(kept) else 0.02, text, ha="center",
-                    va="center" if not len(kept) else "bottom", color="tab:red",
-                    transform=ax.get_xaxis_transform())
-    ax.set(xlabel=param, ylabel=label,
-           title=f"{label.capitalize()} by {param}" + _others(results, [param]))
+            text = (
+                "all fits\nfailed"
+                if not len(kept)
+                else f"{len(split) - len(kept)} of {len(split)}\nfolds failed"
+            )
+            ax.text(
+                position,
+                0.5 if not len(kept) else 0.02,
+                text,
+                ha="center",
+                va="center" if not len(kept) else "bottom",
+                color="tab:red",
+                transform=ax.get_xaxis_transform(),
+            )
+    ax.set(xlabel=param, ylabel=label, title=f"{label.capitalize()} by {param}" + _others(results, [param]))
     ax.grid(alpha=0.3)
     ax.legend()
     return ax.figure
@@ -309,7 +333,7 @@ def plot_by_epochs(search, param="epochs", *, metric="error", scoring=None, ax=N
 
 
 def _head_epochs_note(search):
-    """"each after 30 head-only epochs" when candidates fit in two stages, else ""."""
+    """ "each after 30 head-only epochs" when candidates fit in two stages, else ""."""
     if not hasattr(search, "estimator") or not hasattr(search, "cv_results_"):
         return ""
     base = search.estimator.get_params()

@@ -12,8 +12,8 @@ import numbers
 
 import matplotlib.pyplot as plt
 
-from ..metrics import format_cell
 from .._utils.jsonable import to_python
+from ..metrics import format_cell
 
 _CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:2em auto;
@@ -51,8 +51,7 @@ def _table(header, rows, table_id=None):
     """An HTML table; `rows` are lists whose first item is the row label."""
     ident = f' id="{_e(table_id)}"' if table_id else ""
     head = "".join(f"<th>{_e(h)}</th>" for h in header)
-    body = "".join(f"<tr><th>{_e(r[0])}</th>" + "".join(_cell(v) for v in r[1:]) + "</tr>"
-                   for r in rows)
+    body = "".join(f"<tr><th>{_e(r[0])}</th>" + "".join(_cell(v) for v in r[1:]) + "</tr>" for r in rows)
     return f"<table{ident}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
@@ -76,8 +75,7 @@ def _page(title, meta, sections):
     """The whole document: `title`, a `meta` line of text, a navigation bar and
     one ``<section>`` per ``(id, heading, html)`` in `sections`."""
     nav = "".join(f'<a href="#{i}">{_e(h)}</a>' for i, h, _ in sections)
-    body = "".join(f'<section><h2 id="{i}">{_e(h)}</h2>{content}</section>'
-                   for i, h, content in sections)
+    body = "".join(f'<section><h2 id="{i}">{_e(h)}</h2>{content}</section>' for i, h, content in sections)
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'

@@ -12,14 +12,12 @@ from sklearn.utils.validation import column_or_1d
 from .. import __version__
 from .._utils.atomic import write_file
 from .._utils.estimators import unwrap
-from ..metrics import predict_scores
-from ._html import _e, _figure, _note, _page, _short, _table
-from ..compare import COLUMNS, plot_comparison
-from ..metrics import evaluate
 from .._utils.jsonable import to_python
+from ..compare import COLUMNS, plot_comparison
+from ..metrics import evaluate, predict_scores
 from ..plot import (
-    estimator_name,
     diagnose_learning_curves,
+    estimator_name,
     plot_by_epochs,
     plot_confusion_matrix,
     plot_grid_search,
@@ -30,6 +28,7 @@ from ..plot import (
     plot_roc,
     worst_errors,
 )
+from ._html import _e, _figure, _note, _page, _short, _table
 
 __all__ = ["write_report"]
 
@@ -50,12 +49,18 @@ class _Predictions:
         classes = self.classes_
         if self.kind == "proba":
             self.predict_proba = self._give(scores)
-            pred = (classes[(scores[:, 1] >= 0.5).astype(int)] if len(classes) == 2
-                    else classes[np.argmax(scores, axis=1)])
+            pred = (
+                classes[(scores[:, 1] >= 0.5).astype(int)]
+                if len(classes) == 2
+                else classes[np.argmax(scores, axis=1)]
+            )
         elif self.kind == "decision":
             self.decision_function = self._give(scores)
-            pred = (classes[(scores.ravel() >= 0).astype(int)] if len(classes) == 2
-                    else np.asarray(estimator.predict(X)))
+            pred = (
+                classes[(scores.ravel() >= 0).astype(int)]
+                if len(classes) == 2
+                else np.asarray(estimator.predict(X))
+            )
         else:
             pred = scores
         self.predict = self._give(pred)
@@ -65,13 +70,13 @@ class _Predictions:
             if X is not self._X:
                 raise ValueError("report internals: predictions are cached for X_test only.")
             return value
+
         return method
 
 
 def _parts(estimator):
     """[(label, estimator)] to describe: a search's best estimator, a Pipeline's steps."""
-    return [("estimator" if name is None else f"step {name!r}", step)
-            for name, step in unwrap(estimator)]
+    return [("estimator" if name is None else f"step {name!r}", step) for name, step in unwrap(estimator)]
 
 
 def _with_history(estimator):
@@ -93,12 +98,10 @@ def _class_order(estimator, *labels):
 def _data_section(estimator, y_train, y_test, data_summary):
     out = []
     if data_summary:
-        out.append(_table(["", "value"], [[k, v] for k, v in data_summary.items()],
-                          "data-summary"))
+        out.append(_table(["", "value"], [[k, v] for k, v in data_summary.items()], "data-summary"))
     columns = [("train", y_train), ("test", y_test)]
     columns = [(name, column_or_1d(y)) for name, y in columns if y is not None]
-    rows = [[c] + [int(np.sum(y == c)) for _, y in columns]
-            for c in _class_order(estimator, y_train, y_test)]
+    rows = [[c] + [int(np.sum(y == c)) for _, y in columns] for c in _class_order(estimator, y_train, y_test)]
     rows.append(["total"] + [len(y) for _, y in columns])
     out.append(_table(["class"] + [name for name, _ in columns], rows, "class-counts"))
     return "".join(out)
@@ -114,8 +117,9 @@ def _estimator_section(estimator):
         if hasattr(part, "get_params"):
             params = part.get_params(deep=False)
             out.append(f"<h3>{_e(label)}: {_e(type(part).__name__)}</h3>")
-            out.append(_table(["parameter", "value"], [[k, _short(v)] for k, v in params.items()],
-                              f"parameters-{i}"))
+            out.append(
+                _table(["parameter", "value"], [[k, _short(v)] for k, v in params.items()], f"parameters-{i}")
+            )
         info = getattr(part, "backbone_info_", None)
         if isinstance(info, Mapping):
             out.append(f"<h3>{_e(label)}: backbone_info_</h3>")
@@ -132,31 +136,43 @@ def _metrics_section(summary, classes=None):
         first_pos = classes is not None and [to_python(c) for c in classes].index(pos) == 0
         order = [pos, neg] if first_pos else [neg, pos]
         cell = {(pos, pos): "TP", (pos, neg): "FN", (neg, pos): "FP", (neg, neg): "TN"}
-        out = [f"<p>Positive class {_e(repr(pos))}, threshold {_e(threshold)}, "
-               f"n = {summary['n']}.</p>",
-               _table([""] + [f"predicted {c}" for c in order],
-                      [[f"true {t}"] + [summary[cell[t, p]] for p in order] for t in order],
-                      "confusion-counts")]
-        names = [("accuracy", "accuracy"), ("balanced_accuracy", "balanced accuracy"),
-                 ("precision", "precision"), ("sensitivity", "sensitivity (recall)"),
-                 ("specificity", "specificity"), ("f1", "F1"), ("roc_auc", "ROC AUC"),
-                 ("average_precision", "average precision")]
-        out.append(_table(["metric", "value"], [[label, summary[key]] for key, label in names],
-                          "metrics-summary"))
+        out = [
+            f"<p>Positive class {_e(repr(pos))}, threshold {_e(threshold)}, n = {summary['n']}.</p>",
+            _table(
+                [""] + [f"predicted {c}" for c in order],
+                [[f"true {t}"] + [summary[cell[t, p]] for p in order] for t in order],
+                "confusion-counts",
+            ),
+        ]
+        names = [
+            ("accuracy", "accuracy"),
+            ("balanced_accuracy", "balanced accuracy"),
+            ("precision", "precision"),
+            ("sensitivity", "sensitivity (recall)"),
+            ("specificity", "specificity"),
+            ("f1", "F1"),
+            ("roc_auc", "ROC AUC"),
+            ("average_precision", "average precision"),
+        ]
+        out.append(
+            _table(["metric", "value"], [[label, summary[key]] for key, label in names], "metrics-summary")
+        )
         return "".join(out)
     header = ["class", "precision", "sensitivity", "specificity", "F1", "support", "ROC AUC"]
     keys = ["precision", "sensitivity", "specificity", "f1", "support"]
-    rows = [[label] + [d[k] for k in keys] + [d["roc_auc"]]
-            for label, d in summary["per_class"].items()]
-    rows.append(["macro avg"] + [summary["macro_avg"][k] for k in keys]
-                + [summary["roc_auc_ovr_macro"]])
+    rows = [[label] + [d[k] for k in keys] + [d["roc_auc"]] for label, d in summary["per_class"].items()]
+    rows.append(["macro avg"] + [summary["macro_avg"][k] for k in keys] + [summary["roc_auc_ovr_macro"]])
     rows.append(["weighted avg"] + [summary["weighted_avg"][k] for k in keys] + [""])
-    overall = [["accuracy", summary["accuracy"]],
-               ["balanced accuracy", summary["balanced_accuracy"]],
-               ["ROC AUC (one-vs-rest, macro)", summary["roc_auc_ovr_macro"]]]
-    return (f"<p>{len(summary['labels'])} classes, n = {summary['n']}.</p>"
-            + _table(header, rows, "metrics-per-class")
-            + _table(["metric", "value"], overall, "metrics-summary"))
+    overall = [
+        ["accuracy", summary["accuracy"]],
+        ["balanced accuracy", summary["balanced_accuracy"]],
+        ["ROC AUC (one-vs-rest, macro)", summary["roc_auc_ovr_macro"]],
+    ]
+    return (
+        f"<p>{len(summary['labels'])} classes, n = {summary['n']}.</p>"
+        + _table(header, rows, "metrics-per-class")
+        + _table(["metric", "value"], overall, "metrics-summary")
+    )
 
 
 def _learning_section(estimator):
@@ -165,10 +181,15 @@ def _learning_section(estimator):
         return _note("No history_: learning curves exist for sktransfer's Keras classifiers.")
     diagnosis = diagnose_learning_curves(part)
     reasons = "".join(f"<li>{_e(r)}</li>" for r in diagnosis.reasons)
-    return (_figure(plot_learning_curves(part), "learning curves",
-                    f"Loss and accuracy per epoch of {type(part).__name__}.")
-            + f'<p>Diagnosis: <span class="verdict" id="verdict">{_e(diagnosis.verdict)}</span>'
-            f"</p><ul>{reasons}</ul>")
+    return (
+        _figure(
+            plot_learning_curves(part),
+            "learning curves",
+            f"Loss and accuracy per epoch of {type(part).__name__}.",
+        )
+        + f'<p>Diagnosis: <span class="verdict" id="verdict">{_e(diagnosis.verdict)}</span>'
+        f"</p><ul>{reasons}</ul>"
+    )
 
 
 def _evaluation_sections(frozen, X_test, y_test, name):
@@ -181,27 +202,34 @@ def _evaluation_sections(frozen, X_test, y_test, name):
     confusion = _figure(fig, "confusion matrix", "Rows are true labels, columns predicted labels.")
     if k > 2:
         confusion += _figure(
-            plot_one_vs_rest(frozen, X_test, y_test), "one-vs-rest matrices",
-            "Each class against all the others: its true positives top left.")
+            plot_one_vs_rest(frozen, X_test, y_test),
+            "one-vs-rest matrices",
+            "Each class against all the others: its true positives top left.",
+        )
     sections = [("confusion", "Confusion matrix", confusion)]
     if frozen.kind == "label":
         missing = _note(f"{name} has neither predict_proba nor decision_function.")
-        return sections + [("curves", "ROC and precision-recall curves", missing),
-                           ("errors", "Worst errors", missing)]
+        return sections + [
+            ("curves", "ROC and precision-recall curves", missing),
+            ("errors", "Worst errors", missing),
+        ]
     fig, axes = plt.subplots(1, 2, figsize=(12, 5), layout="constrained")
     plot_roc(frozen, X_test, y_test, name=name, ax=axes[0])
     plot_precision_recall(frozen, X_test, y_test, name=name, ax=axes[1])
-    sections.append(("curves", "ROC and precision-recall curves",
-                     _figure(fig, "ROC and precision-recall curves")))
+    sections.append(
+        ("curves", "ROC and precision-recall curves", _figure(fig, "ROC and precision-recall curves"))
+    )
     try:
         result = worst_errors(frozen, X_test, y_test, k=5)
     except (TypeError, ValueError) as exc:  # e.g. X_test is not images
         errors = _note(f"No worst-errors gallery: {exc}")
     else:
-        where = "; ".join(f"{panel.replace('_', ' ')}: {result.indices(panel)}"
-                          for panel in result.panels)
-        errors = _figure(result.figure, "worst errors", f"The most confident mistakes (score: "
-                         f"{result.score_name}). Indices into X_test, {where}.")
+        where = "; ".join(f"{panel.replace('_', ' ')}: {result.indices(panel)}" for panel in result.panels)
+        errors = _figure(
+            result.figure,
+            "worst errors",
+            f"The most confident mistakes (score: {result.score_name}). Indices into X_test, {where}.",
+        )
     return sections + [("errors", "Worst errors", errors)]
 
 
@@ -212,7 +240,7 @@ def _searched(results):
         if key.startswith("param_"):
             values = {repr(to_python(v)) for v in np.ma.getdata(results[key])}
             if len(values) > 1:
-                counts[key[len("param_"):]] = len(values)
+                counts[key[len("param_") :]] = len(values)
     return counts
 
 
@@ -228,43 +256,82 @@ def _search_section(search):
     scoring = None
     if "mean_test_score" not in results:
         refit = getattr(search, "refit", None)
-        scoring = refit if isinstance(refit, str) else next(
-            k[len("mean_test_"):] for k in results if k.startswith("mean_test_"))
+        scoring = (
+            refit
+            if isinstance(refit, str)
+            else next(k[len("mean_test_") :] for k in results if k.startswith("mean_test_"))
+        )
     key = f"test_{scoring or 'score'}"
-    out = [f"<p>{len(results['params'])} candidates; best parameters "
-           f"<code>{_e(_short(getattr(search, 'best_params_', None), 300))}</code>.</p>"]
+    out = [
+        f"<p>{len(results['params'])} candidates; best parameters "
+        f"<code>{_e(_short(getattr(search, 'best_params_', None), 300))}</code>.</p>"
+    ]
     counts = _searched(results)
-    numeric = [p for p in counts if all(isinstance(to_python(v), numbers.Real) and not isinstance(
-        to_python(v), bool) for v in np.ma.getdata(results["param_" + p]))]
+    numeric = [
+        p
+        for p in counts
+        if all(
+            isinstance(to_python(v), numbers.Real) and not isinstance(to_python(v), bool)
+            for v in np.ma.getdata(results["param_" + p])
+        )
+    ]
     x = _pick(counts, "trainable_layers") or max(numeric or counts, key=counts.get, default=None)
     if x is not None:
         hue = _pick(counts, "batch_size", (x,)) or min(
-            (p for p in counts if p != x), key=counts.get, default=None)
-        out.append(_figure(plot_grid_search(search, x=x, hue=hue, scoring=scoring),
-                           "grid search", f"Validation error by {x}"
-                           + (f" and {hue}" if hue else "") + "."))
+            (p for p in counts if p != x), key=counts.get, default=None
+        )
+        out.append(
+            _figure(
+                plot_grid_search(search, x=x, hue=hue, scoring=scoring),
+                "grid search",
+                f"Validation error by {x}" + (f" and {hue}" if hue else "") + ".",
+            )
+        )
         for param, plot in (("optimizer", plot_param_comparison), ("epochs", plot_by_epochs)):
             name = _pick(counts, param, (x, hue))
             if name is not None:
                 out.append(_figure(plot(search, name, scoring=scoring), f"search by {name}"))
     order = np.argsort(results[f"rank_{key}"], kind="stable")[:10]
-    rows = [[int(results[f"rank_{key}"][i]), _short(results["params"][i], 120),
-             results[f"mean_{key}"][i], results[f"std_{key}"][i]] for i in order]
-    out.append(_table(["rank", "parameters", f"mean {scoring or 'score'}", "std"], rows,
-                      "search-top"))
+    rows = [
+        [
+            int(results[f"rank_{key}"][i]),
+            _short(results["params"][i], 120),
+            results[f"mean_{key}"][i],
+            results[f"std_{key}"][i],
+        ]
+        for i in order
+    ]
+    out.append(_table(["rank", "parameters", f"mean {scoring or 'score'}", "std"], rows, "search-top"))
     return "".join(out)
 
 
 def _comparison_section(comparison):
-    rows = [[f"{row[key]:,}" if key.endswith("_params") and row.get(key) is not None
-             else row.get(key) for key, _, _ in COLUMNS] for row in comparison]
-    return (_table([header for _, header, _ in COLUMNS], rows, "comparison")
-            + _figure(plot_comparison(list(comparison)), "model comparison"))
+    rows = [
+        [
+            f"{row[key]:,}" if key.endswith("_params") and row.get(key) is not None else row.get(key)
+            for key, _, _ in COLUMNS
+        ]
+        for row in comparison
+    ]
+    return _table([header for _, header, _ in COLUMNS], rows, "comparison") + _figure(
+        plot_comparison(list(comparison)), "model comparison"
+    )
 
 
 # -- the report ------------------------------------------------------------------
-def write_report(path, estimator, X_test, y_test, *, X_train=None, y_train=None, search=None,
-                 comparison=None, title="sktransfer report", data_summary=None):
+def write_report(
+    path,
+    estimator,
+    X_test,
+    y_test,
+    *,
+    X_train=None,
+    y_train=None,
+    search=None,
+    comparison=None,
+    title="sktransfer report",
+    data_summary=None,
+):
     """Write one self-contained HTML report of a fitted classifier.
 
     Sections: title and date; data (`data_summary`, then image counts per
@@ -333,8 +400,7 @@ def write_report(path, estimator, X_test, y_test, *, X_train=None, y_train=None,
         sections = [
             ("data", "Data", _data_section(estimator, y_train, y_test, data_summary)),
             ("estimator", "Estimator", _estimator_section(estimator)),
-            ("metrics", "Test metrics", _metrics_section(evaluate(frozen, X_test, y_test),
-                                                            frozen.classes_)),
+            ("metrics", "Test metrics", _metrics_section(evaluate(frozen, X_test, y_test), frozen.classes_)),
             ("learning", "Learning curves", _learning_section(estimator)),
             *_evaluation_sections(frozen, X_test, y_test, name),
         ]

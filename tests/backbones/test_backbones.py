@@ -4,24 +4,23 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import urllib.error  # noqa: E402
+import urllib.error
 
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
+import keras
+import numpy as np
+import pytest
 
-from sktransfer.backbones import efficientnet_lite  # noqa: E402
-from sktransfer._engine.cut import resolve_trainable  # noqa: E402
+from sktransfer._engine.cut import resolve_trainable
 from sktransfer.backbones import (
     BACKBONES,
     BackbonePreprocessing,
     available_backbones,
     build_backbone,
+    efficientnet_lite,
     get_backbone_spec,
     normalize_size,
 )
 from sktransfer.exceptions import WeightsUnavailableError
-
-import keras  # noqa: E402  (after sktransfer, which quiets TensorFlow's log)
 
 
 @pytest.fixture(scope="module")
@@ -46,8 +45,14 @@ def pixels():
         ("torch", keras.applications.densenet.preprocess_input),
         ("efficientnet_lite", efficientnet_lite.preprocess_input),
     ],
-    ids=["tf-resnet_v2", "tf-mobilenet", "tf-mobilenet_v2", "caffe-resnet50",
-         "torch-densenet", "efficientnet_lite"],
+    ids=[
+        "tf-resnet_v2",
+        "tf-mobilenet",
+        "tf-mobilenet_v2",
+        "caffe-resnet50",
+        "torch-densenet",
+        "efficientnet_lite",
+    ],
 )
 def test_preprocessing_matches_keras_preprocess_input(pixels, mode, reference):
     expected = np.asarray(reference(pixels.copy()))
@@ -142,12 +147,22 @@ def test_build_backbone_unknown_name():
 # the suite minutes). Value: the keras.applications module whose own
 # preprocess_input the family's in-model preprocessing must reproduce.
 FAMILIES = {
-    "xception": "xception", "vgg16": "vgg16", "vgg19": "vgg19", "resnet50": "resnet", "resnet50v2": "resnet_v2",
-    "inceptionv3": "inception_v3", "inceptionresnetv2": "inception_resnet_v2",
-    "mobilenet_0.25": "mobilenet", "mobilenetv2_0.35": "mobilenet_v2",
-    "mobilenetv3small": "mobilenet_v3", "densenet121": "densenet", "nasnetmobile": "nasnet",
-    "efficientnetb0": "efficientnet", "efficientnetv2b0": "efficientnet_v2",
-    "convnexttiny": "convnext", "efficientnet_lite0": None,
+    "xception": "xception",
+    "vgg16": "vgg16",
+    "vgg19": "vgg19",
+    "resnet50": "resnet",
+    "resnet50v2": "resnet_v2",
+    "inceptionv3": "inception_v3",
+    "inceptionresnetv2": "inception_resnet_v2",
+    "mobilenet_0.25": "mobilenet",
+    "mobilenetv2_0.35": "mobilenet_v2",
+    "mobilenetv3small": "mobilenet_v3",
+    "densenet121": "densenet",
+    "nasnetmobile": "nasnet",
+    "efficientnetb0": "efficientnet",
+    "efficientnetv2b0": "efficientnet_v2",
+    "convnexttiny": "convnext",
+    "efficientnet_lite0": None,
 }
 
 
@@ -161,7 +176,8 @@ def _family(spec):
             continue
         # keras.applications.mobilenet_v3 does not export its constructors
         if hasattr(getattr(keras.applications, module), ctor) or (
-                module == "mobilenet_v3" and ctor.startswith("MobileNetV3")):
+            module == "mobilenet_v3" and ctor.startswith("MobileNetV3")
+        ):
             return name
     return None
 
@@ -171,10 +187,25 @@ def test_every_keras_application_is_registered():
     expected = {n.lower() for n in dir(keras.applications) if n[0].isupper()}
     constructors = {spec.constructor.rsplit(".", 1)[-1].lower() for spec in BACKBONES.values()}
     assert expected <= constructors, sorted(expected - constructors)
-    for name in ["xception", "vgg16", "vgg19", "resnet152", "inceptionv3", "inceptionresnetv2",
-                 "mobilenet_0.75", "mobilenetv3small", "mobilenetv3large", "densenet169",
-                 "densenet201", "nasnetmobile", "nasnetlarge", "efficientnetb7",
-                 "efficientnetv2s", "efficientnetv2l", "convnextxlarge"]:
+    for name in [
+        "xception",
+        "vgg16",
+        "vgg19",
+        "resnet152",
+        "inceptionv3",
+        "inceptionresnetv2",
+        "mobilenet_0.75",
+        "mobilenetv3small",
+        "mobilenetv3large",
+        "densenet169",
+        "densenet201",
+        "nasnetmobile",
+        "nasnetlarge",
+        "efficientnetb7",
+        "efficientnetv2s",
+        "efficientnetv2l",
+        "convnextxlarge",
+    ]:
         assert name in BACKBONES
 
 
@@ -185,8 +216,9 @@ def test_family_preprocessing_matches_its_preprocess_input(pixels, name):
     spec = BACKBONES[name]
     module = getattr(keras.applications, FAMILIES[name])
     expected = np.asarray(module.preprocess_input(pixels.copy()))
-    np.testing.assert_allclose(np.asarray(BackbonePreprocessing(spec.preprocessing)(pixels)),
-                               expected, atol=1e-4)
+    np.testing.assert_allclose(
+        np.asarray(BackbonePreprocessing(spec.preprocessing)(pixels)), expected, atol=1e-4
+    )
     assert spec.normalises_inside == np.array_equal(expected, pixels)
     for other in BACKBONES.values():  # the same family, the same preprocessing
         if _family(other) == name:
@@ -215,8 +247,9 @@ def test_family_builds_and_its_blocks_resolve(name):
     assert model.output.shape[-1] == spec.feature_dim
     assert model.count_params() == spec.params
     if spec.normalises_inside:  # its own normalisation is in the graph
-        assert any(isinstance(layer, (keras.layers.Rescaling, keras.layers.Normalization))
-                   for layer in model.layers)
+        assert any(
+            isinstance(layer, (keras.layers.Rescaling, keras.layers.Normalization)) for layer in model.layers
+        )
     problems = []
     previous = None
     for block in spec.blocks:
@@ -250,8 +283,7 @@ def test_normalize_size_valid():
 
 @pytest.mark.parametrize(
     "bad",
-    [0, -1, "a", "64", (1, 2, 3), (64,), (64, "64"), (64, 64.0), 64.0, True, (True, 64), 31,
-     (64, 16)],
+    [0, -1, "a", "64", (1, 2, 3), (64,), (64, "64"), (64, 64.0), 64.0, True, (True, 64), 31, (64, 16)],
 )
 def test_normalize_size_invalid(bad):
     with pytest.raises(ValueError, match="input_size"):
@@ -290,9 +322,7 @@ def test_weights_from_local_file(tmp_path):
         )
     # A freshly initialised model differs, so the comparison above means something.
     other, _ = build_backbone("mobilenet_0.25", weights=None, input_size=32)
-    assert not np.allclose(
-        np.asarray(other(x, training=False)), expected, rtol=1e-3, atol=1e-3 * scale
-    )
+    assert not np.allclose(np.asarray(other(x, training=False)), expected, rtol=1e-3, atol=1e-3 * scale)
     keras.backend.clear_session()
 
 
@@ -308,8 +338,19 @@ def test_new_weights_file_at_the_same_path_is_not_served_from_the_template(tmp_p
     model, _ = build_backbone("mobilenet_0.25", weights=None, input_size=32)
     path = tmp_path / "w.weights.h5"
     model.save_weights(str(path))
-    embed = lambda: PretrainedEmbedder("mobilenet_0.25", weights=path, input_size=32,  # noqa: E731
-                                       cache=False).fit(X).transform(X)
+
+    def embed():
+        return (
+            PretrainedEmbedder(
+                "mobilenet_0.25",
+                weights=path,
+                input_size=32,
+                cache=False,
+            )
+            .fit(X)
+            .transform(X)
+        )
+
     first = embed()
     weights = model.get_weights()
     model.set_weights([-weights[0], *weights[1:]])  # the first convolution negated

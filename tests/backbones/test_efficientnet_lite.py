@@ -8,6 +8,7 @@ import sys
 import types
 import warnings
 
+import keras  # after sktransfer, which quiets TensorFlow's start-up log
 import numpy as np
 import pytest
 
@@ -18,8 +19,6 @@ from sktransfer.backbones.efficientnet_lite import (
     preprocess_input,
     read_legacy_torch_state_dict,
 )
-
-import keras  # after sktransfer, which quiets TensorFlow's start-up log
 
 # ImageNet classes a correct port gives the scikit-learn sample photos (checked
 # against the original model run by PyTorch): china.jpg shows a temple by a lake.
@@ -54,8 +53,7 @@ def sample_photos():
 
     data = load_sample_images()
     names = [os.path.basename(f) for f in data.filenames]
-    photos = [np.asarray(Image.fromarray(img).resize((224, 224), Image.BILINEAR))
-              for img in data.images]
+    photos = [np.asarray(Image.fromarray(img).resize((224, 224), Image.BILINEAR)) for img in data.images]
     return dict(zip(names, photos))
 
 
@@ -106,8 +104,10 @@ def _write_legacy(path, tensors, state_pickle=None):
         for header in (lite._TORCH_MAGIC, lite._TORCH_PROTOCOL, {"little_endian": True}):
             pickle.dump(header, file, protocol=2)
         if state_pickle is None:
-            state = {name: Tensor(StorageId(key, storages[key].size, view), *rest)
-                     for name, (key, view, *rest) in tensors.items()}
+            state = {
+                name: Tensor(StorageId(key, storages[key].size, view), *rest)
+                for name, (key, view, *rest) in tensors.items()
+            }
             Pickler(file, protocol=2).dump(state)
         else:
             file.write(state_pickle)
@@ -118,12 +118,15 @@ def _write_legacy(path, tensors, state_pickle=None):
 
 def test_reader_handles_strides_offsets_and_views(tmp_path):
     path = tmp_path / "tiny.pth"
-    _write_legacy(path, {
-        "transposed": ("0", None, 1, (2, 3), (1, 2)),  # non-contiguous, storage offset 1
-        "contiguous": ("0", None, 6, (3, 2), (2, 1)),
-        "view": ("0", ("0v", 4, 8), 2, (2, 2), (2, 1)),  # storage view starting at 4
-        "scalar": ("1", None, 3, (), ()),
-    })
+    _write_legacy(
+        path,
+        {
+            "transposed": ("0", None, 1, (2, 3), (1, 2)),  # non-contiguous, storage offset 1
+            "contiguous": ("0", None, 6, (3, 2), (2, 1)),
+            "view": ("0", ("0v", 4, 8), 2, (2, 2), (2, 1)),  # storage view starting at 4
+            "scalar": ("1", None, 3, (), ()),
+        },
+    )
     got = read_legacy_torch_state_dict(path)
     flat = np.arange(12, dtype=np.float32)
     np.testing.assert_array_equal(got["transposed"], flat[1:7].reshape(3, 2).T)
@@ -144,8 +147,7 @@ def test_reader_refuses_arbitrary_globals(tmp_path):
     marker = tmp_path / "pwned"
     # GLOBAL 'os system', ('touch <marker>',), REDUCE: runs a shell command if unpickled.
     command = f"touch {marker}".encode()
-    payload = (b"\x80\x02cos\nsystem\nX" + struct.pack("<I", len(command)) + command
-               + b"\x85R.")
+    payload = b"\x80\x02cos\nsystem\nX" + struct.pack("<I", len(command)) + command + b"\x85R."
     path = tmp_path / "evil.pth"
     _write_legacy(path, {}, state_pickle=payload)
     with pytest.raises(pickle.UnpicklingError, match=r"os\.system"):
@@ -189,8 +191,7 @@ def test_converted_weights_follow_torch_layout(imagenet_model, state_dict):
     stem = imagenet_model.get_layer("stem_conv").get_weights()[0]
     np.testing.assert_array_equal(stem, state_dict["_conv_stem.weight"].transpose(2, 3, 1, 0))
     dw = imagenet_model.get_layer("block7a_dwconv").get_weights()[0]
-    np.testing.assert_array_equal(
-        dw, state_dict["_blocks.15._depthwise_conv.weight"].transpose(2, 3, 0, 1))
+    np.testing.assert_array_equal(dw, state_dict["_blocks.15._depthwise_conv.weight"].transpose(2, 3, 0, 1))
     gamma, beta, mean, var = imagenet_model.get_layer("top_bn").get_weights()
     np.testing.assert_array_equal(var, state_dict["_bn1.running_var"])
     assert imagenet_model.count_params() == 4_694_073 - 49  # no num_batches_tracked
@@ -198,10 +199,21 @@ def test_converted_weights_follow_torch_layout(imagenet_model, state_dict):
 
 def test_layer_names_follow_keras_efficientnet(imagenet_model):
     names = [layer.name for layer in imagenet_model.layers[1:]]
-    for expected in ["stem_conv", "stem_bn", "stem_activation", "block1a_dwconv",
-                     "block1a_project_bn", "block2a_expand_activation", "block2b_add",
-                     "block7a_project_conv", "top_conv", "top_bn", "top_activation",
-                     "avg_pool", "predictions"]:
+    for expected in [
+        "stem_conv",
+        "stem_bn",
+        "stem_activation",
+        "block1a_dwconv",
+        "block1a_project_bn",
+        "block2a_expand_activation",
+        "block2b_add",
+        "block7a_project_conv",
+        "top_conv",
+        "top_bn",
+        "top_activation",
+        "avg_pool",
+        "predictions",
+    ]:
         assert expected in names
     pattern = r"^(stem_|block[1-7][a-g]_|top_|avg_pool$|predictions$)"
     assert all(re.match(pattern, n) for n in names)
@@ -214,12 +226,12 @@ def test_no_top_at_64_pixels_gives_1280_features(state_dict):
     model = EfficientNetLite0(input_tensor=user(inputs), pooling="avg")
     features = model.predict(preprocess_input(np.full((2, 64, 64, 3), 90, np.uint8)), verbose=0)
     assert features.shape == (2, 1280) and np.isfinite(features).all()
-    np.testing.assert_array_equal(model.get_layer("top_conv").get_weights()[0][0, 0],
-                                  state_dict["_conv_head.weight"][:, :, 0, 0].T)
+    np.testing.assert_array_equal(
+        model.get_layer("top_conv").get_weights()[0][0, 0], state_dict["_conv_head.weight"][:, :, 0, 0].T
+    )
     assert model.get_layer("user_conv").get_weights()[0].shape == (1, 1, 3, 3)
     assert EfficientNetLite0(weights=None, pooling="max").output.shape == (None, 1280)
-    assert EfficientNetLite0(weights=None, input_shape=(96, 96, 3)).output.shape == \
-        (None, 3, 3, 1280)
+    assert EfficientNetLite0(weights=None, input_shape=(96, 96, 3)).output.shape == (None, 3, 3, 1280)
 
 
 def test_input_tensor_and_argument_errors(tmp_path):
@@ -272,7 +284,8 @@ def test_cache_is_reused_and_rebuilt_when_corrupt(tmp_path, monkeypatch):
     assert imagenet_weights_path() == path and len(calls) == 1
     assert os.stat(path).st_mtime_ns == mtime
     assert sorted(os.listdir(tmp_path / "models")) == sorted(
-        [os.path.basename(path), os.path.basename(path) + ".sha256"])  # no temp files left
+        [os.path.basename(path), os.path.basename(path) + ".sha256"]
+    )  # no temp files left
 
     with open(path, "r+b") as file:  # flip bytes in the middle of the weights
         file.seek(os.path.getsize(path) // 2)

@@ -9,25 +9,25 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import shutil  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
-import textwrap  # noqa: E402
+import shutil
+import subprocess
+import sys
+import textwrap
 
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
+import numpy as np
+import pytest
 
 keras_hub = pytest.importorskip("keras_hub")
 safetensors_numpy = pytest.importorskip("safetensors.numpy")
 
+from hub_checkpoints import write_keras_hub_preset, write_timm_resnet18  # noqa: E402
 from sklearn.base import clone  # noqa: E402
 from sklearn.model_selection import GridSearchCV  # noqa: E402
 
-from hub_checkpoints import write_keras_hub_preset, write_timm_resnet18  # noqa: E402
 from sktransfer import FineTunedClassifier, PretrainedEmbedder  # noqa: E402
 from sktransfer._engine.cache import ActivationCache  # noqa: E402
-from sktransfer.exceptions import WeightsUnavailableError
-from sktransfer.backbones import export_backbone, get_backbone_spec
+from sktransfer.backbones import export_backbone, get_backbone_spec  # noqa: E402
+from sktransfer.exceptions import WeightsUnavailableError  # noqa: E402
 
 SIZE = 32
 MEAN_A, STD_A = (0.40, 0.50, 0.60), (0.20, 0.25, 0.30)  # not ImageNet's: the preset's own
@@ -65,8 +65,9 @@ def test_spec_of_a_timm_folder(folders):
     assert spec.feature_dim == 512 and spec.default_size == 224
     state = safetensors_numpy.load_file(os.path.join(folders["a"], "model.safetensors"))
     # Every tensor of the checkpoint but the classifier and BatchNorm's batch counters.
-    expected = sum(v.size for k, v in state.items()
-                   if not k.startswith("fc.") and not k.endswith("num_batches_tracked"))
+    expected = sum(
+        v.size for k, v in state.items() if not k.startswith("fc.") and not k.endswith("num_batches_tracked")
+    )
     assert spec.params == expected
     np.testing.assert_allclose(spec.scale, 1.0 / (255.0 * np.array(STD_A)))
     np.testing.assert_allclose(spec.offset, -np.array(MEAN_A) / np.array(STD_A))
@@ -88,8 +89,7 @@ def test_two_tags_never_share_cache_entries(folders, data):
     fb = PretrainedEmbedder(folders["b"], input_size=SIZE, cache=cache).fit(X).transform(X)
     assert cache.hits == 0
     imagenet = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
-    np.testing.assert_allclose(fb, _reference_features(folders["b"], X, *imagenet),
-                               rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(fb, _reference_features(folders["b"], X, *imagenet), rtol=1e-4, atol=1e-4)
     assert not np.allclose(fa, fb, rtol=1e-2, atol=0)
     # The identity is the content, not the path: a copy is the same weights.
     copy = shutil.copytree(folders["a"], folders["root"] / "copy_of_a")
@@ -99,8 +99,16 @@ def test_two_tags_never_share_cache_entries(folders, data):
 def test_grid_search_over_trainable_layers_reuses_the_cache(folders, data):
     X, y = data
     cache = ActivationCache()
-    clf = FineTunedClassifier(folders["a"], input_size=SIZE, epochs=1, head_epochs=0, batch_size=4,
-                              cache=cache, tta=False, random_state=0)
+    clf = FineTunedClassifier(
+        folders["a"],
+        input_size=SIZE,
+        epochs=1,
+        head_epochs=0,
+        batch_size=4,
+        cache=cache,
+        tta=False,
+        random_state=0,
+    )
     search = GridSearchCV(clf, {"trainable_layers": [0, "stack3"]}, cv=2).fit(X, y)
     assert cache.hits > 0  # folds and candidates share the frozen activations
     misses = cache.misses
@@ -117,8 +125,7 @@ def test_keras_hub_preset_folder_equals_the_timm_folder(folders, data):
     assert spec.source == "keras-hub" and spec.constructor == "ResNetBackbone"
     np.testing.assert_allclose(spec.scale, get_backbone_spec(folders["a"]).scale)
     got = PretrainedEmbedder(preset, input_size=SIZE, cache=False).fit(X).transform(X)
-    np.testing.assert_allclose(got, _reference_features(folders["a"], X, MEAN_A, STD_A),
-                               rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(got, _reference_features(folders["a"], X, MEAN_A, STD_A), rtol=1e-4, atol=1e-4)
 
 
 _LOAD_OFFLINE = textwrap.dedent("""
@@ -143,24 +150,43 @@ def test_saved_models_load_offline_without_the_folder(folders, data, tmp_path):
     np.save(tmp_path / "X.npy", X)
     args = [os.fspath(tmp_path / "X.npy")]
     for layers in (0, "stack3"):
-        clf = FineTunedClassifier(os.fspath(folder), input_size=SIZE, trainable_layers=layers,
-                                  epochs=1, head_epochs=1, random_state=0).fit(X, y)
+        clf = FineTunedClassifier(
+            os.fspath(folder),
+            input_size=SIZE,
+            trainable_layers=layers,
+            epochs=1,
+            head_epochs=1,
+            random_state=0,
+        ).fit(X, y)
         sktransfer.save(clf, tmp_path / f"saved_{layers}")
         np.save(tmp_path / f"p_{layers}.npy", clf.predict_proba(X))
         args += [os.fspath(tmp_path / f"saved_{layers}"), os.fspath(tmp_path / f"p_{layers}.npy")]
     shutil.rmtree(folder)
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": os.getcwd(),
-           "HF_HOME": os.fspath(tmp_path / "hf_home"), "KAGGLEHUB_CACHE": os.fspath(tmp_path)}
-    out = subprocess.run([sys.executable, "-c", _LOAD_OFFLINE, *args],
-                         env=env, capture_output=True, text=True, timeout=600)
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "PYTHONPATH": os.getcwd(),
+        "HF_HOME": os.fspath(tmp_path / "hf_home"),
+        "KAGGLEHUB_CACHE": os.fspath(tmp_path),
+    }
+    out = subprocess.run(
+        [sys.executable, "-c", _LOAD_OFFLINE, *args], env=env, capture_output=True, text=True, timeout=600
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     assert out.stdout.count("loaded True") == 2
 
 
 def test_exported_backbone_is_accepted_by_weights(folders, data, tmp_path):
     X, y = data
-    clf = FineTunedClassifier(folders["a"], input_size=SIZE, trainable_layers="stack3", epochs=1,
-                              head_epochs=0, learning_rate=0.05, random_state=0).fit(X, y)
+    clf = FineTunedClassifier(
+        folders["a"],
+        input_size=SIZE,
+        trainable_layers="stack3",
+        epochs=1,
+        head_epochs=0,
+        learning_rate=0.05,
+        random_state=0,
+    ).fit(X, y)
     path = export_backbone(clf, tmp_path / "tuned.weights.h5")
     tuned = PretrainedEmbedder(folders["a"], weights=path, input_size=SIZE, cache=False).fit(X)
     expected = clf.transform(X)  # head=(): the pooled backbone features
@@ -214,11 +240,18 @@ def test_compare_four_weights_of_one_architecture(folders, data):
 
     X, y = data
     imagenet = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
-    variants = {"a1_in1k": (folders["a"], (MEAN_A, STD_A)), "tv_in1k": (folders["b"], imagenet),
-                "tv2_in1k": (folders["c"], imagenet), "a2_in1k": (folders["d"], imagenet)}
-    models = {tag: FineTunedClassifier(folder, input_size=SIZE, epochs=1, head_epochs=0,
-                                       batch_size=4, tta=False, random_state=0)
-              for tag, (folder, _) in variants.items()}
+    variants = {
+        "a1_in1k": (folders["a"], (MEAN_A, STD_A)),
+        "tv_in1k": (folders["b"], imagenet),
+        "tv2_in1k": (folders["c"], imagenet),
+        "a2_in1k": (folders["d"], imagenet),
+    }
+    models = {
+        tag: FineTunedClassifier(
+            folder, input_size=SIZE, epochs=1, head_epochs=0, batch_size=4, tta=False, random_state=0
+        )
+        for tag, (folder, _) in variants.items()
+    }
     table = compare_models(models, X, y, X[:4], y[:4], warm=True)  # one cache for all four
     assert [row["name"] for row in table] == list(variants)
     features = []
@@ -227,8 +260,9 @@ def test_compare_four_weights_of_one_architecture(folders, data):
         assert row["accuracy"] == accuracy_score(y[:4], est.predict(X[:4]))
         folder, (mean, std) = variants[row["name"]]
         features.append(est.transform(X[:4]))
-        np.testing.assert_allclose(features[-1], _reference_features(folder, X[:4], mean, std),
-                                   rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(
+            features[-1], _reference_features(folder, X[:4], mean, std), rtol=1e-4, atol=1e-4
+        )
     for i in range(len(features)):
         for j in range(i):
             assert not np.allclose(features[i], features[j], rtol=1e-2, atol=0)
@@ -256,17 +290,27 @@ def test_last_stage_trains_batchnorm_stays_in_inference_mode(folders, data):
     assert top_block(folders["b"]) == "stack3"
     reference = keras_hub.models.Backbone.from_preset(folders["b"], image_shape=(SIZE, SIZE, 3))
     before = _weights_by_layer(reference)
-    norms = [layer.name for layer in reference._flatten_layers(include_self=False)
-             if isinstance(layer, keras.layers.BatchNormalization)]
+    norms = [
+        layer.name
+        for layer in reference._flatten_layers(include_self=False)
+        if isinstance(layer, keras.layers.BatchNormalization)
+    ]
     assert len(norms) == 20  # ResNet-18: 1 + 8 blocks x 2 + 3 downsampling
-    clf = FineTunedClassifier(folders["b"], input_size=SIZE, trainable_layers="stack3", epochs=2,
-                              head_epochs=0, learning_rate=0.05, tta=True, random_state=0)
+    clf = FineTunedClassifier(
+        folders["b"],
+        input_size=SIZE,
+        trainable_layers="stack3",
+        epochs=2,
+        head_epochs=0,
+        learning_rate=0.05,
+        tta=True,
+        random_state=0,
+    )
     after = _weights_by_layer(clf.fit(X, y).model_)
     for name in norms:  # moving mean and variance keep the checkpoint's values
         np.testing.assert_array_equal(before[name][2], after[name][2], err_msg=name)
         np.testing.assert_array_equal(before[name][3], after[name][3], err_msg=name)
-    changed = [n for n in before if not all(
-        np.array_equal(a, b) for a, b in zip(before[n], after[n]))]
+    changed = [n for n in before if not all(np.array_equal(a, b) for a, b in zip(before[n], after[n]))]
     assert changed and all(n.startswith("stack3") for n in changed), changed
     copy = pickle.loads(pickle.dumps(clf))
     np.testing.assert_allclose(copy.predict_proba(X), clf.predict_proba(X), atol=1e-6)

@@ -34,8 +34,7 @@ def _call_pickle(module, name, args, opcode):
     if opcode == "GLOBAL":  # protocol 2, as torch's legacy saves
         return b"\x80\x02c" + f"{module}\n{name}\n".encode() + _body(tuple(args)) + b"R."
     if opcode == "STACK_GLOBAL":  # protocol 4
-        return (b"\x80\x04" + _unicode(module) + _unicode(name) + b"\x93"
-                + _body(tuple(args)) + b"R.")
+        return b"\x80\x04" + _unicode(module) + _unicode(name) + b"\x93" + _body(tuple(args)) + b"R."
     # INST (protocol 0): MARK, the arguments, then INST module name
     return b"(" + b"".join(_body(a) for a in args) + f"i{module}\n{name}\n".encode() + b"."
 
@@ -105,11 +104,22 @@ def test_refuses_globals_in_every_pickle_of_the_file(tmp_path, position):
 
 def test_the_allow_list_is_pinned():
     allowed = _torch_pickle._RestrictedUnpickler._ALLOWED
-    storages = {"DoubleStorage": "<f8", "FloatStorage": "<f4", "HalfStorage": "<f2",
-                "LongStorage": "<i8", "IntStorage": "<i4", "ShortStorage": "<i2",
-                "CharStorage": "i1", "ByteStorage": "u1", "BoolStorage": "?"}
-    assert set(allowed) == {("torch._utils", "_rebuild_tensor_v2"), ("collections", "OrderedDict"),
-                            *(("torch", name) for name in storages)}
+    storages = {
+        "DoubleStorage": "<f8",
+        "FloatStorage": "<f4",
+        "HalfStorage": "<f2",
+        "LongStorage": "<i8",
+        "IntStorage": "<i4",
+        "ShortStorage": "<i2",
+        "CharStorage": "i1",
+        "ByteStorage": "u1",
+        "BoolStorage": "?",
+    }
+    assert set(allowed) == {
+        ("torch._utils", "_rebuild_tensor_v2"),
+        ("collections", "OrderedDict"),
+        *(("torch", name) for name in storages),
+    }
     # What each name resolves to: the local stand-in, the real OrderedDict, and
     # inert (not callable) storage markers of the right dtype.
     assert allowed["torch._utils", "_rebuild_tensor_v2"] is _torch_pickle._rebuild_tensor_v2

@@ -22,7 +22,9 @@ import pytest
 from conftest import BACKBONE, SIZE
 from PIL import Image
 
-from sktransfer.cli import _args as _cli_args, _support as _cli_support, _main as cli
+from sktransfer.cli import _args as _cli_args
+from sktransfer.cli import _main as cli
+from sktransfer.cli import _support as _cli_support
 from sktransfer.cli import main
 from sktransfer.datasets import load_sample
 
@@ -62,8 +64,23 @@ def images(tmp_path_factory):
 def run(images, tmp_path_factory):
     """One `sktransfer fit` run, with progress output (not --quiet)."""
     out = tmp_path_factory.mktemp("fit") / "run"
-    result = _run(["fit", images, *FAST, "--epochs", 2, "--test-per-class", 2,
-                   "--augment", "flip", "--head", "8", "--out", out])
+    result = _run(
+        [
+            "fit",
+            images,
+            *FAST,
+            "--epochs",
+            2,
+            "--test-per-class",
+            2,
+            "--augment",
+            "flip",
+            "--head",
+            "8",
+            "--out",
+            out,
+        ]
+    )
     return out, result
 
 
@@ -163,8 +180,7 @@ def test_predict_refuses_a_name_stdout_cannot_encode_before_writing(run, tmp_pat
     out, _ = run
     folder = tmp_path / "odd"
     folder.mkdir()
-    Image.new("RGB", (SIZE, SIZE)).save(os.path.join(os.fsencode(folder), b"caf\xe9.png"),
-                                       format="PNG")
+    Image.new("RGB", (SIZE, SIZE)).save(os.path.join(os.fsencode(folder), b"caf\xe9.png"), format="PNG")
     stdout = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")  # strict, as a UTF-8 terminal
     err = io.StringIO()
     with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(err):
@@ -195,8 +211,22 @@ def test_model_dir_that_is_not_a_save(images):
 # -- grid, compare, embed -----------------------------------------------------------
 def test_grid_search(images, tmp_path):
     out = tmp_path / "grid"
-    code, stdout, stderr = _run(["--quiet", "grid", images, *FAST, "--epochs", 1,
-                                 "--param", "trainable_layers=0,2", "--cv", 2, "--out", out])
+    code, stdout, stderr = _run(
+        [
+            "--quiet",
+            "grid",
+            images,
+            *FAST,
+            "--epochs",
+            1,
+            "--param",
+            "trainable_layers=0,2",
+            "--cv",
+            2,
+            "--out",
+            out,
+        ]
+    )
     assert code == 0, stderr
     assert sorted(os.listdir(out)) == ["grid.json", "model", "report.html"]
     grid = json.loads((out / "grid.json").read_text())
@@ -211,9 +241,23 @@ def test_grid_search(images, tmp_path):
 
 def test_compare_weights(images, tmp_path):
     out = tmp_path / "cmp"
-    code, stdout, stderr = _run(["-q", "compare", images, "--backbone", BACKBONE,
-                                 "--weights", "imagenet,none", "--input-size", SIZE,
-                                 "--epochs", 1, "--out", out])
+    code, stdout, stderr = _run(
+        [
+            "-q",
+            "compare",
+            images,
+            "--backbone",
+            BACKBONE,
+            "--weights",
+            "imagenet,none",
+            "--input-size",
+            SIZE,
+            "--epochs",
+            1,
+            "--out",
+            out,
+        ]
+    )
     assert code == 0, stderr
     rows = json.loads((out / "compare.json").read_text())["comparison"]
     assert [r["name"] for r in rows] == ["imagenet", "random"]  # the weights, shortly
@@ -266,8 +310,18 @@ def _bad_inputs(tmp_path, images):
     }
 
 
-@pytest.mark.parametrize("case", ["missing folder", "not a folder", "one class", "corrupt image",
-                                  "unknown backbone", "bad augment", "bad trainable"])
+@pytest.mark.parametrize(
+    "case",
+    [
+        "missing folder",
+        "not a folder",
+        "one class",
+        "corrupt image",
+        "unknown backbone",
+        "bad augment",
+        "bad trainable",
+    ],
+)
 def test_fit_errors_leave_no_output(case, images, tmp_path):
     args, expected_code, fragment = _bad_inputs(tmp_path, images)[case]
     out = tmp_path / "new" / "run"
@@ -285,12 +339,15 @@ def test_fit_errors_leave_no_output(case, images, tmp_path):
     assert _leftovers(tmp_path) == []
 
 
-@pytest.mark.parametrize("param, fragment", [
-    ("trainable_layers", "NAME=V1,V2"),
-    ("trainable_layers=0,[1", "unbalanced"),
-    ("nosuch=1,2", "no parameter 'nosuch'"),
-    ("batch_size=8,0", "batch_size"),
-])
+@pytest.mark.parametrize(
+    "param, fragment",
+    [
+        ("trainable_layers", "NAME=V1,V2"),
+        ("trainable_layers=0,[1", "unbalanced"),
+        ("nosuch=1,2", "no parameter 'nosuch'"),
+        ("batch_size=8,0", "batch_size"),
+    ],
+)
 def test_grid_rejects_bad_params(param, fragment, images, tmp_path):
     out = tmp_path / "grid"
     code, _, stderr = _run(["grid", images, *FAST, "--param", param, "--out", out])
@@ -299,12 +356,15 @@ def test_grid_rejects_bad_params(param, fragment, images, tmp_path):
     assert not os.path.exists(out) and _leftovers(tmp_path) == []
 
 
-@pytest.mark.parametrize("argv, fragment", [
-    # regressions: each ran (part of) the search, or wrote the wrong thing, first
-    (["--param", "batch_size=4", "--param", "batch_size=8"], "'batch_size' is given twice"),
-    (["--param", "optimizer=adam,bogus"], "bogus"),
-    (["--param", "batch_size=4,8", "--cv", "1"], "an integer >= 2"),
-])
+@pytest.mark.parametrize(
+    "argv, fragment",
+    [
+        # regressions: each ran (part of) the search, or wrote the wrong thing, first
+        (["--param", "batch_size=4", "--param", "batch_size=8"], "'batch_size' is given twice"),
+        (["--param", "optimizer=adam,bogus"], "bogus"),
+        (["--param", "batch_size=4,8", "--cv", "1"], "an integer >= 2"),
+    ],
+)
 def test_grid_usage_errors_come_before_any_fit(argv, fragment, images, tmp_path):
     out = tmp_path / "grid"
     code, _, stderr = _run(["grid", images, *FAST, *argv, "--out", out])
@@ -344,7 +404,9 @@ def test_output_folder_is_atomic(tmp_path):
 # -- parsing (no TensorFlow needed) -------------------------------------------------
 def test_option_parsing():
     assert _cli_args._grid_param("trainable-layers=0,2,all,conv5") == (
-        "trainable_layers", [0, 2, "all", "conv5"])
+        "trainable_layers",
+        [0, 2, "all", "conv5"],
+    )
     assert _cli_args._grid_param("head=[],[64],[64,32]")[1] == [(), (64,), (64, 32)]
     assert _cli_args._grid_param("learning_rate=1e-3,0.01,none")[1] == [0.001, 0.01, None]
     assert _cli_args._grid_param("early_stopping=true,false")[1] == [True, False]
@@ -357,20 +419,25 @@ def test_option_parsing():
     assert _cli_args._trainable("4") == 4 and _cli_args._trainable("ALL") == "all"
     assert _cli_args._per_class_count("5") == 5 and _cli_args._per_class_count("0.25") == 0.25
     assert _cli_args._weights("none") is None and _cli_args._weights("imagenet") == "imagenet"
-    for func, text in [(_cli_args._augmentation, "flip=sideways"),
-                       (_cli_args._augmentation, "n_views=0"),
-                       (_cli_args._augmentation, "zoom=big"), (_cli_args._head, "64,x"),
-                       (_cli_args._per_class_count, "1.5"), (_cli_args._grid_param, "=1"),
-                       (_cli_args._weights, "/no/such/file.h5"),
-                       (_cli_args._npy_path, "features.csv"), (_cli_args._folds, "1")]:
+    for func, text in [
+        (_cli_args._augmentation, "flip=sideways"),
+        (_cli_args._augmentation, "n_views=0"),
+        (_cli_args._augmentation, "zoom=big"),
+        (_cli_args._head, "64,x"),
+        (_cli_args._per_class_count, "1.5"),
+        (_cli_args._grid_param, "=1"),
+        (_cli_args._weights, "/no/such/file.h5"),
+        (_cli_args._npy_path, "features.csv"),
+        (_cli_args._folds, "1"),
+    ]:
         with pytest.raises(argparse.ArgumentTypeError):
             func(text)
 
 
 def test_model_options_reach_the_classifier():
     args = _cli_args.build_parser().parse_args(
-        ["fit", "data", "--out", "run", "--trainable-layers", "2", "--head-epochs", "5",
-         "--epochs", "4"])
+        ["fit", "data", "--out", "run", "--trainable-layers", "2", "--head-epochs", "5", "--epochs", "4"]
+    )
     clf = _cli_support.classifier(args)
     assert (clf.trainable_layers, clf.head_epochs, clf.epochs) == (2, 5, 4)
     default = _cli_support.classifier(_cli_args.build_parser().parse_args(["fit", "data", "--out", "run"]))
@@ -382,10 +449,14 @@ def test_help_lists_options(command, capsys):
     assert main([command, "--help"]) == 0
     text = capsys.readouterr().out
     assert f"usage: sktransfer {command}" in text and "--quiet" in text
-    expected = {"fit": ["--trainable-layers", "--augment", "--out", "--test-per-class"],
-                "evaluate": ["MODEL_DIR", "--json"], "predict": ["IMAGE"],
-                "grid": ["--param", "--cv"], "compare": ["--backbone", "--weights", "--warm"],
-                "embed": ["--output", "--pooling", "--tta"]}[command]
+    expected = {
+        "fit": ["--trainable-layers", "--augment", "--out", "--test-per-class"],
+        "evaluate": ["MODEL_DIR", "--json"],
+        "predict": ["IMAGE"],
+        "grid": ["--param", "--cv"],
+        "compare": ["--backbone", "--weights", "--warm"],
+        "embed": ["--output", "--pooling", "--tta"],
+    }[command]
     assert all(option in text for option in expected)
 
 
@@ -402,11 +473,13 @@ def test_usage_errors_exit_2(capsys, tmp_path, monkeypatch):
 
 # -- subprocesses: the real entry point -------------------------------------------------
 def test_help_does_not_import_tensorflow():
-    code = ("import sys; from sktransfer.cli import main\n"
-            "for c in [[]] + [[c] for c in %r]:\n"
-            "    try: main(c + ['--help'])\n"
-            "    except SystemExit: pass\n"
-            "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules" % COMMANDS)
+    code = (
+        "import sys; from sktransfer.cli import main\n"
+        f"for c in [[]] + [[c] for c in {COMMANDS!r}]:\n"
+        "    try: main(c + ['--help'])\n"
+        "    except SystemExit: pass\n"
+        "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules"
+    )
     start = time.perf_counter()
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
@@ -416,9 +489,23 @@ def test_help_does_not_import_tensorflow():
 def test_python_m_sktransfer_fit(images, tmp_path):
     out = tmp_path / "run"
     result = subprocess.run(
-        [sys.executable, "-m", "sktransfer", "fit", "--quiet", "--input-size", "32", "--epochs",
-         "1", "--out", str(out), str(images)],
-        capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "sktransfer",
+            "fit",
+            "--quiet",
+            "--input-size",
+            "32",
+            "--epochs",
+            "1",
+            "--out",
+            str(out),
+            str(images),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr
     assert "test:" in result.stdout and "accuracy" in result.stdout

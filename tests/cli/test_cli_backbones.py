@@ -5,9 +5,9 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import pytest  # noqa: E402
+import pytest
 
-from sktransfer.cli import main  # noqa: E402
+from sktransfer.cli import main
 
 
 def test_backbones_lists_every_registered_name(capsys):
@@ -78,9 +78,27 @@ def test_fit_on_a_timm_folder_and_one_of_its_stages(tmp_path, capsys):
             pixels = rng.integers(0, 256, size=(32, 32, 3), dtype=np.uint8)
             Image.fromarray(pixels).save(tmp_path / "images" / label / f"{j}.png")
     out = tmp_path / "fit"
-    code = main(["-q", "fit", str(tmp_path / "images"), "--backbone", folder, "--input-size",
-                 "32", "--epochs", "1", "--head-epochs", "0", "--trainable-layers", "stack3",
-                 "--test-per-class", "1", "--out", str(out)])
+    code = main(
+        [
+            "-q",
+            "fit",
+            str(tmp_path / "images"),
+            "--backbone",
+            folder,
+            "--input-size",
+            "32",
+            "--epochs",
+            "1",
+            "--head-epochs",
+            "0",
+            "--trainable-layers",
+            "stack3",
+            "--test-per-class",
+            "1",
+            "--out",
+            str(out),
+        ]
+    )
     assert code == 0, capsys.readouterr().err
     model = sktransfer.load(out / "model")
     assert model.backbone == folder and model.trainable_layers == "stack3"

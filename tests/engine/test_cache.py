@@ -107,15 +107,17 @@ def test_unreadable_file_error_matches_the_decoders(tmp_path):
     with pytest.raises(ValueError) as from_decoder:
         load_images(X[:2], 4)
     assert str(from_cache.value) == str(from_decoder.value)
-    assert "missing.png' (X[1]): the file does not exist; check the path, or pass " \
-           "on_error='skip'" in str(from_cache.value)
+    assert "missing.png' (X[1]): the file does not exist; check the path, or pass on_error='skip'" in str(
+        from_cache.value
+    )
     with pytest.raises(ValueError, match=r"\(X\[1\]\): it is a folder.*on_error='skip'"):
         content_keys(X[::2])
 
 
 def _clf(cache, **kwargs):
-    params = dict(input_size=SIZE, epochs=3, learning_rate=0.01, random_state=0, cache=cache,
-                  tta=False)  # outputs are compared with the Keras model's (one view)
+    params = dict(
+        input_size=SIZE, epochs=3, learning_rate=0.01, random_state=0, cache=cache, tta=False
+    )  # outputs are compared with the Keras model's (one view)
     return FineTunedClassifier(BACKBONE, **{**params, **kwargs})
 
 
@@ -155,8 +157,9 @@ def test_higher_cut_starts_from_the_cached_anchor(binary_sample):
     assert cache.hits - hits == n  # every image resumed from the anchor
     assert len(cache) == 3 * n
     uncached = _clf(False, trainable_layers=6, epochs=1, head_epochs=0).fit(X, y)
-    np.testing.assert_allclose(second.decision_function(X), uncached.decision_function(X),
-                               rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(
+        second.decision_function(X), uncached.decision_function(X), rtol=1e-4, atol=1e-4
+    )
 
 
 def test_folds_share_entries_and_embedder_embeds_once(binary_sample):
@@ -214,8 +217,7 @@ def test_augmented_views_are_cached_and_do_not_depend_on_the_cache(binary_sample
     subset = np.r_[0:12, 20:32]
     from_warm = clone(first).fit(X[subset], y[subset]).decision_function(X)
     from_cold = _clf(ActivationCache(), augmentation=aug, epochs=3, trainable_layers=2)
-    np.testing.assert_allclose(from_cold.fit(X[subset], y[subset]).decision_function(X),
-                               from_warm, atol=1e-4)
+    np.testing.assert_allclose(from_cold.fit(X[subset], y[subset]).decision_function(X), from_warm, atol=1e-4)
     # views really differ from the plain images, and validation works with them
     plain = _clf(warm, epochs=3, trainable_layers=2).fit(X, y)
     assert not np.allclose(plain.decision_function(X), first.decision_function(X))
@@ -253,21 +255,23 @@ def test_compiled_inference_traces_once_whatever_the_batch_sizes(binary_sample):
     assert _frozen._EAGER_MAX * 4 < 13
 
 
-@pytest.mark.parametrize("setting, cpu, batch_size, side, n, sizes", [
-    ("auto", True, 16, 224, 10, [8, 2]),  # CPU: at most 8 images of 160 px or more
-    ("auto", True, 16, 160, 10, [8, 2]),
-    ("auto", True, 4, 224, 10, [4, 4, 2]),  # a cap, never above the estimator's
-    ("auto", True, 32, 128, 30, [12, 12, 6]),  # more of smaller images: 8 x (160 / 128)^2
-    ("auto", True, 32, 96, 50, [22, 22, 6]),  # (faster there on a CPU)
-    ("auto", True, 128, 64, 60, [50, 10]),
-    ("auto", True, 32, 64, 40, [32, 8]),
-    ("auto", False, 16, 224, 10, [10]),  # GPU: the estimator's batch size
-    (3, False, 16, 32, 10, [3, 3, 3, 1]),
-    (32, True, 4, 32, 10, [4, 4, 2]),  # a cap, never above the estimator's
-    (32, True, 1, 32, 10, [1] * 10),  # deterministic passes stay one image each
-])
-def test_inference_passes_run_in_inference_batches(monkeypatch, setting, cpu, batch_size, side,
-                                                   n, sizes):
+@pytest.mark.parametrize(
+    "setting, cpu, batch_size, side, n, sizes",
+    [
+        ("auto", True, 16, 224, 10, [8, 2]),  # CPU: at most 8 images of 160 px or more
+        ("auto", True, 16, 160, 10, [8, 2]),
+        ("auto", True, 4, 224, 10, [4, 4, 2]),  # a cap, never above the estimator's
+        ("auto", True, 32, 128, 30, [12, 12, 6]),  # more of smaller images: 8 x (160 / 128)^2
+        ("auto", True, 32, 96, 50, [22, 22, 6]),  # (faster there on a CPU)
+        ("auto", True, 128, 64, 60, [50, 10]),
+        ("auto", True, 32, 64, 40, [32, 8]),
+        ("auto", False, 16, 224, 10, [10]),  # GPU: the estimator's batch size
+        (3, False, 16, 32, 10, [3, 3, 3, 1]),
+        (32, True, 4, 32, 10, [4, 4, 2]),  # a cap, never above the estimator's
+        (32, True, 1, 32, 10, [1] * 10),  # deterministic passes stay one image each
+    ],
+)
+def test_inference_passes_run_in_inference_batches(monkeypatch, setting, cpu, batch_size, side, n, sizes):
     import sktransfer
     from sktransfer import _config
     from sktransfer._engine import frozen as _frozen
@@ -299,8 +303,9 @@ def test_large_inputs_run_compiled_in_every_chunk(binary_sample, monkeypatch):
     monkeypatch.setattr(_frozen, "_CHUNK", 8)  # 40 images: 5 chunks of 2 batches of 4
     calls = []
     eager, compiled = _frozen._eager, _frozen._compiled
-    monkeypatch.setattr(_frozen, "_compiled",
-                        lambda models, *a: calls.append("compiled") or compiled(models, *a))
+    monkeypatch.setattr(
+        _frozen, "_compiled", lambda models, *a: calls.append("compiled") or compiled(models, *a)
+    )
     monkeypatch.setattr(_frozen, "_eager", lambda models: calls.append("eager") or eager(models))
     emb = PretrainedEmbedder(BACKBONE, input_size=SIZE, cache=False, batch_size=4).fit(X)
     calls.clear()

@@ -11,18 +11,17 @@ depend on the order the tests run in.
 
 import dataclasses
 
+import keras  # after sktransfer, which quiets TensorFlow's start-up log
 import numpy as np
 import pytest
+from conftest import SIZE
 from PIL import Image
 
-from conftest import SIZE
 import sktransfer
 from sktransfer import Augmentation, FineTunedClassifier, PretrainedEmbedder
 from sktransfer._engine.cache import ActivationCache
 from sktransfer._engine.frozen import frozen_identity
 from sktransfer.backbones import BACKBONES
-
-import keras  # after sktransfer, which quiets TensorFlow's start-up log
 
 # The smallest registered backbone, with random weights written to a file: a
 # weights file is cached by its content (weights=None is never cached).
@@ -57,9 +56,19 @@ def _other_pixels(X):
 @pytest.fixture
 def embedder(weights):
     """``embedder(cache, **params)``: a PretrainedEmbedder on the module's weights file."""
+
     def make(cache, **params):
-        return PretrainedEmbedder(**{"backbone": BACKBONE, "weights": weights, "input_size": SIZE,
-                                     "batch_size": 4, "cache": cache, **params})
+        return PretrainedEmbedder(
+            **{
+                "backbone": BACKBONE,
+                "weights": weights,
+                "input_size": SIZE,
+                "batch_size": 4,
+                "cache": cache,
+                **params,
+            }
+        )
+
     return make
 
 
@@ -82,8 +91,9 @@ def _assert_no_collision(run_a, run_b):
 def test_image_content_arrays(images, embedder):
     X, _ = images
     other = _other_pixels(X)
-    _assert_no_collision(lambda c: embedder(c).fit(X).transform(X),
-                         lambda c: embedder(c).fit(other).transform(other))
+    _assert_no_collision(
+        lambda c: embedder(c).fit(X).transform(X), lambda c: embedder(c).fit(other).transform(other)
+    )
 
 
 def test_image_content_same_file_name(images, tmp_path, embedder):
@@ -95,6 +105,7 @@ def test_image_content_same_file_name(images, tmp_path, embedder):
             for path, image in zip(paths, pixels):
                 Image.fromarray(image).save(path)  # rewritten: same names, other content
             return embedder(cache).fit(paths).transform(paths)
+
         return embed
 
     _assert_no_collision(run(X), run(_other_pixels(X)))
@@ -115,12 +126,18 @@ def test_backbone(images, monkeypatch, embedder):
     """Two backbones with the same weights file, preprocessing and input size: the
     registered one, and another name for another function."""
     X, _ = images
-    alias = dataclasses.replace(BACKBONES[BACKBONE], name="mobilenet_other_function",
-                                constructor=f"{__name__}._mobilenet_other_function", kwargs={})
+    alias = dataclasses.replace(
+        BACKBONES[BACKBONE],
+        name="mobilenet_other_function",
+        constructor=f"{__name__}._mobilenet_other_function",
+        kwargs={},
+    )
     monkeypatch.setitem(BACKBONES, alias.name, alias)
     monkeypatch.setitem(PretrainedEmbedder._parameter_constraints, "backbone", [str])
-    _assert_no_collision(lambda c: embedder(c).fit(X).transform(X),
-                         lambda c: embedder(c, backbone=alias.name).fit(X).transform(X))
+    _assert_no_collision(
+        lambda c: embedder(c).fit(X).transform(X),
+        lambda c: embedder(c, backbone=alias.name).fit(X).transform(X),
+    )
 
 
 def test_weights_content_at_the_same_path(images, tmp_path):
@@ -134,8 +151,10 @@ def test_weights_content_at_the_same_path(images, tmp_path):
             # scaled kernels: other weights, same file name and size
             model.set_weights([w * scale if w.ndim > 1 else w for w in original])
             model.save_weights(path)
-            return PretrainedEmbedder(BACKBONE, weights=path, input_size=SIZE,
-                                      cache=cache).fit(X).transform(X)
+            return (
+                PretrainedEmbedder(BACKBONE, weights=path, input_size=SIZE, cache=cache).fit(X).transform(X)
+            )
+
         return embed
 
     _assert_no_collision(run(1.0), run(1.5))
@@ -143,27 +162,40 @@ def test_weights_content_at_the_same_path(images, tmp_path):
 
 def test_input_size(images, embedder):
     X, _ = images
-    _assert_no_collision(lambda c: embedder(c).fit(X).transform(X),
-                         lambda c: embedder(c, input_size=64).fit(X).transform(X))
+    _assert_no_collision(
+        lambda c: embedder(c).fit(X).transform(X), lambda c: embedder(c, input_size=64).fit(X).transform(X)
+    )
 
 
 def test_pooling(images, embedder):
     X, _ = images  # at 64 px, not 32: a 1x1 last feature map has one average and maximum
-    _assert_no_collision(lambda c: embedder(c, input_size=64).fit(X).transform(X),
-                         lambda c: embedder(c, input_size=64, pooling="max").fit(X).transform(X))
+    _assert_no_collision(
+        lambda c: embedder(c, input_size=64).fit(X).transform(X),
+        lambda c: embedder(c, input_size=64, pooling="max").fit(X).transform(X),
+    )
 
 
 def test_mirror_images_of_tta(images, embedder):
     X, _ = images
-    _assert_no_collision(lambda c: embedder(c).fit(X).transform(X),
-                         lambda c: embedder(c, tta=True).fit(X).transform(X))
+    _assert_no_collision(
+        lambda c: embedder(c).fit(X).transform(X), lambda c: embedder(c, tta=True).fit(X).transform(X)
+    )
 
 
 def _classifier(cache, **params):
     # The offline ImageNet backbone (the suite's shared one): random weights give
     # features too small for the head to tell configurations apart.
-    defaults = dict(backbone="efficientnet_lite0", input_size=SIZE, epochs=1, batch_size=4,
-                    head_epochs=0, learning_rate=0.01, tta=False, random_state=0, cache=cache)
+    defaults = dict(
+        backbone="efficientnet_lite0",
+        input_size=SIZE,
+        epochs=1,
+        batch_size=4,
+        head_epochs=0,
+        learning_rate=0.01,
+        tta=False,
+        random_state=0,
+        cache=cache,
+    )
     return FineTunedClassifier(**{**defaults, **params})
 
 
@@ -175,6 +207,7 @@ def test_cut_layer(images):
             with sktransfer.config_context(xla=False):
                 clf = _classifier(cache, trainable_layers=trainable_layers).fit(X, y)
             return clf.predict_proba(X)
+
         return fit
 
     _assert_no_collision(run(1), run(2))
@@ -184,11 +217,9 @@ def test_augmented_views(images):
     X, y = images
 
     def run(augmentation):
-        return lambda cache: _classifier(cache, augmentation=augmentation).fit(
-            X, y).predict_proba(X)
+        return lambda cache: _classifier(cache, augmentation=augmentation).fit(X, y).predict_proba(X)
 
-    _assert_no_collision(run(Augmentation(rotation=0.2, n_views=2)),
-                         run(Augmentation(zoom=0.2, n_views=2)))
+    _assert_no_collision(run(Augmentation(rotation=0.2, n_views=2)), run(Augmentation(zoom=0.2, n_views=2)))
 
 
 def test_deterministic_mode(images, embedder):
@@ -216,5 +247,4 @@ def test_preprocessing_of_a_backbone_name(weights):
     release that changes it (same name, weights and size) is not read after it."""
     spec = BACKBONES[BACKBONE]
     changed = dataclasses.replace(spec, preprocessing="caffe")
-    assert frozen_identity(spec, weights, (SIZE, SIZE)) != frozen_identity(changed, weights,
-                                                                          (SIZE, SIZE))
+    assert frozen_identity(spec, weights, (SIZE, SIZE)) != frozen_identity(changed, weights, (SIZE, SIZE))

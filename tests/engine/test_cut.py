@@ -4,13 +4,12 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
+import keras
+import numpy as np
+import pytest
 
-from sktransfer._engine.cut import cut_points, resolve_trainable, split_at  # noqa: E402
-from sktransfer.backbones import build_backbone  # noqa: E402
-
-import keras  # noqa: E402  (after sktransfer, which quiets TensorFlow's log)
+from sktransfer._engine.cut import cut_points, resolve_trainable, split_at
+from sktransfer.backbones import build_backbone
 
 # backbone -> (input size, a block name in the upper half of the network)
 CASES = {
@@ -98,8 +97,12 @@ def test_split_composes_and_freezes(backbone, request_):
         assert 0 < len(trainable) < len(weighted)
         first = min(model.layers.index(layer) for layer in trainable)
         assert model.layers[first].name.startswith(
-            {"resnet50v2": "conv5_", "densenet121": "conv5_", "mobilenetv2": "block_16_",
-             "efficientnetb0": "block7"}[spec.name]
+            {
+                "resnet50v2": "conv5_",
+                "densenet121": "conv5_",
+                "mobilenetv2": "block_16_",
+                "efficientnetb0": "block7",
+            }[spec.name]
         )
         # Every weighted layer from the block start upwards trains.
         assert [id(layer) for layer in weighted if model.layers.index(layer) >= first] == [

@@ -4,12 +4,11 @@ import threading
 
 import numpy as np
 import pytest
+from conftest import BACKBONE, SIZE
 
 import sktransfer
 from sktransfer import FineTunedClassifier
 from sktransfer._engine import trainers as _trainers
-
-from conftest import BACKBONE, SIZE
 
 
 @pytest.fixture(autouse=True)
@@ -20,17 +19,26 @@ def empty_pool():
 
 
 def _fit(X, y, **params):
-    params = {"backbone": BACKBONE, "input_size": SIZE, "epochs": 2, "batch_size": 16,
-              "random_state": 0, **params}
+    params = {
+        "backbone": BACKBONE,
+        "input_size": SIZE,
+        "epochs": 2,
+        "batch_size": 16,
+        "random_state": 0,
+        **params,
+    }
     return FineTunedClassifier(**params).fit(X, y)
 
 
-@pytest.mark.parametrize("params", [
-    {"trainable_layers": 0, "head": (8,), "head_dropout": 0.3},
-    {"trainable_layers": 2, "backbone_lr_scale": 0.1, "optimizer": "sgd", "head_epochs": 0},
-    # two stages: a head-only trainer, then one for the top block
-    {"trainable_layers": 2, "backbone_lr_scale": 0.1, "head_epochs": 3},
-])
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"trainable_layers": 0, "head": (8,), "head_dropout": 0.3},
+        {"trainable_layers": 2, "backbone_lr_scale": 0.1, "optimizer": "sgd", "head_epochs": 0},
+        # two stages: a head-only trainer, then one for the top block
+        {"trainable_layers": 2, "backbone_lr_scale": 0.1, "head_epochs": 3},
+    ],
+)
 def test_reused_trainer_gives_the_fresh_result(sample, params):
     X, y = sample
     with sktransfer.config_context(reuse_trainers=False):
@@ -132,10 +140,15 @@ def test_xla_trains_the_same_network(binary_sample):
 
 def test_config_is_checked_and_restored():
     before = sktransfer.get_config()
-    with sktransfer.config_context(xla=True, reuse_trainers=False, deterministic=True,
-                                   inference_batch_size=4):
-        assert sktransfer.get_config() == {"xla": True, "reuse_trainers": False,
-                                           "deterministic": True, "inference_batch_size": 4}
+    with sktransfer.config_context(
+        xla=True, reuse_trainers=False, deterministic=True, inference_batch_size=4
+    ):
+        assert sktransfer.get_config() == {
+            "xla": True,
+            "reuse_trainers": False,
+            "deterministic": True,
+            "inference_batch_size": 4,
+        }
     assert sktransfer.get_config() == before
     with pytest.raises(ValueError, match="xla must be"):
         sktransfer.set_config(xla="yes")

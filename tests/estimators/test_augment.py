@@ -4,24 +4,31 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-from sklearn.base import clone  # noqa: E402
+import keras
+import numpy as np
+import pytest
+from sklearn.base import clone
 
-from sktransfer import Augmentation, FineTunedClassifier  # noqa: E402
-
-import keras  # noqa: E402  (after sktransfer, which quiets TensorFlow's log)
+from sktransfer import Augmentation, FineTunedClassifier
 
 FACTORS = ("rotation", "shift", "zoom", "shear", "contrast", "brightness")
-ALL_ON = dict(flip="horizontal_and_vertical", rotation=0.1, shift=0.1, zoom=0.2, shear=0.1,
-              contrast=0.3, brightness=0.2)
+ALL_ON = dict(
+    flip="horizontal_and_vertical", rotation=0.1, shift=0.1, zoom=0.2, shear=0.1, contrast=0.3, brightness=0.2
+)
 
 
 def test_defaults():
     aug = Augmentation()
-    assert aug.get_params() == dict(flip="horizontal", rotation=0.0, shift=0.0, zoom=0.0,
-                                    shear=0.0, contrast=0.0, brightness=0.0,
-                                    n_views=None)
+    assert aug.get_params() == dict(
+        flip="horizontal",
+        rotation=0.0,
+        shift=0.0,
+        zoom=0.0,
+        shear=0.0,
+        contrast=0.0,
+        brightness=0.0,
+        n_views=None,
+    )
     assert aug.is_active()
     assert [type(layer).__name__ for layer in aug.build_layers()] == ["RandomFlip"]
 

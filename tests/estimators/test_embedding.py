@@ -123,6 +123,7 @@ def test_changing_parameters_after_fit_keeps_the_fitted_model_and_the_cache_clea
     assert emb.backbone_info_["pooling"] == "avg" and emb.backbone_info_["input_size"] == (64, 64)
     fresh_max = PretrainedEmbedder(BACKBONE, input_size=64, pooling="max", cache=cache).fit(X)
     uncached_max = PretrainedEmbedder(BACKBONE, input_size=64, pooling="max").fit(X)
-    np.testing.assert_allclose(fresh_max.transform(X[:4]), uncached_max.transform(X[:4]),
-                               rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        fresh_max.transform(X[:4]), uncached_max.transform(X[:4]), rtol=1e-5, atol=1e-5
+    )
     assert not np.allclose(fresh_max.transform(X[:4]), avg, atol=1e-3)

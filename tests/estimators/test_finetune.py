@@ -105,9 +105,7 @@ def test_frozen_batchnorm_statistics_unchanged(trainable_layers, binary_sample):
     clf = _clf(trainable_layers=trainable_layers, learning_rate=0.01).fit(X, y)
     after = _layer_weights(clf.model_)
     bn_names = [
-        layer.name
-        for layer in _all_layers(reference)
-        if layer.__class__.__name__ == "BatchNormalization"
+        layer.name for layer in _all_layers(reference) if layer.__class__.__name__ == "BatchNormalization"
     ]
     assert len(bn_names) > 40
     for name in bn_names:
@@ -157,8 +155,9 @@ def test_learning_rate_callbacks_move_the_backbone_rate_too(binary_sample):
     reference, _ = build_backbone(BACKBONE, "imagenet", SIZE)
     before = _layer_weights(reference)["top_conv"][0]
     frozen = keras.callbacks.LearningRateScheduler(lambda epoch, rate: 0.0)
-    clf = _clf(trainable_layers=2, head_epochs=0, backbone_lr_scale=0.5, epochs=2,
-               callbacks=[frozen]).fit(X, y)
+    clf = _clf(trainable_layers=2, head_epochs=0, backbone_lr_scale=0.5, epochs=2, callbacks=[frozen]).fit(
+        X, y
+    )
     np.testing.assert_array_equal(_layer_weights(clf.model_)["top_conv"][0], before)
 
 
@@ -256,14 +255,14 @@ def test_bad_input_errors(binary_sample):
 def test_numpy_integers_from_grids_are_accepted(binary_sample):
     """Regression: np.int64 passed the parameter checks but failed in fit."""
     X, y = binary_sample
-    clf = _clf(trainable_layers=np.int64(2), input_size=np.int64(SIZE), epochs=1,
-               head=(np.int64(8),)).fit(X, y)
+    clf = _clf(trainable_layers=np.int64(2), input_size=np.int64(SIZE), epochs=1, head=(np.int64(8),)).fit(
+        X, y
+    )
     assert clf.backbone_info_["trainable_backbone_layers"] == 2
 
 
 @pytest.mark.parametrize("trainable_layers", [0, "all"])
-def test_input_size_changed_after_fit_does_not_reach_the_fitted_network(
-        trainable_layers, binary_sample):
+def test_input_size_changed_after_fit_does_not_reach_the_fitted_network(trainable_layers, binary_sample):
     """set_params(input_size=...) without a refit: predictions still resize images
     to the fitted network's size (through the cached frozen part, or the whole
     network), as the other fitted parameters stay as fit left them."""
@@ -290,17 +289,27 @@ class _RecordRate:
         return Record()
 
 
-@pytest.mark.parametrize("optimizer, learning_rate, expected", [
-    ("adam", None, 0.003),    # the fine-tuner's own default for Adam (docs/guide/defaults.md)
-    ("Adam", None, 0.003),
-    ("sgd", None, 0.01),      # other names keep sktransfer.estimators' table
-    ("adam", 0.02, 0.02),     # an explicit rate always wins
-])
+@pytest.mark.parametrize(
+    "optimizer, learning_rate, expected",
+    [
+        ("adam", None, 0.003),  # the fine-tuner's own default for Adam (docs/guide/defaults.md)
+        ("Adam", None, 0.003),
+        ("sgd", None, 0.01),  # other names keep sktransfer.estimators' table
+        ("adam", 0.02, 0.02),  # an explicit rate always wins
+    ],
+)
 def test_default_learning_rate(optimizer, learning_rate, expected, binary_sample):
     X, y = binary_sample
     record = _RecordRate()
-    FineTunedClassifier(BACKBONE, input_size=SIZE, epochs=1, optimizer=optimizer,
-                        learning_rate=learning_rate, callbacks=[record], random_state=0).fit(X, y)
+    FineTunedClassifier(
+        BACKBONE,
+        input_size=SIZE,
+        epochs=1,
+        optimizer=optimizer,
+        learning_rate=learning_rate,
+        callbacks=[record],
+        random_state=0,
+    ).fit(X, y)
     assert record.rates[-1] == pytest.approx(expected, rel=1e-6)
 
 
@@ -321,9 +330,9 @@ class _HeadAtStart:
     """Keras callback: the output layer's weights when training begins."""
 
     def __new__(cls):
-        import keras
-
         import threading
+
+        import keras
 
         class Callback(keras.callbacks.Callback):
             def __init__(self):
@@ -342,8 +351,9 @@ def test_head_epochs_start_the_backbone_stage_from_the_trained_head(sample, clas
     X, y = sample
     head_only = _clf(head=(8,), epochs=4, class_weight=class_weight).fit(X, y)
     watch = _HeadAtStart()
-    two_stage = _clf(head=(8,), epochs=1, trainable_layers=2, head_epochs=4, callbacks=[watch],
-                     class_weight=class_weight).fit(X, y)
+    two_stage = _clf(
+        head=(8,), epochs=1, trainable_layers=2, head_epochs=4, callbacks=[watch], class_weight=class_weight
+    ).fit(X, y)
     trained = [w.numpy() for w in head_only.model_.get_layer("logits").weights]
     for start, expected in zip(watch.start, trained, strict=True):
         np.testing.assert_allclose(start, expected, rtol=1e-5, atol=1e-6)

@@ -4,23 +4,22 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
+import numpy as np
+import pytest
 
 pytest.importorskip("keras_hub")  # the offline source of the ImageNet class names
 
-from sktransfer import PretrainedImageNetClassifier  # noqa: E402
-from sktransfer.backbones import efficientnet_lite  # noqa: E402
-from sktransfer.datasets import load_sample  # noqa: E402
-from sktransfer.estimators import imagenet_class_names  # noqa: E402
+from sktransfer import PretrainedImageNetClassifier
+from sktransfer.backbones import efficientnet_lite
+from sktransfer.datasets import load_sample
+from sktransfer.estimators import imagenet_class_names
 
 
 @pytest.fixture(scope="module")
 def fitted():
     X, y = load_sample(size=224, n_per_class=1, return_X_y=True)
     reference = efficientnet_lite.EfficientNetLite0(include_top=True, weights="imagenet")
-    expected = np.asarray(reference(efficientnet_lite.preprocess_input(X.astype("float32")),
-                                    training=False))
+    expected = np.asarray(reference(efficientnet_lite.preprocess_input(X.astype("float32")), training=False))
     return X, y, PretrainedImageNetClassifier().fit(X), expected
 
 

@@ -4,13 +4,12 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
+import keras
+import numpy as np
+import pytest
 
-from sktransfer.estimators import OPTIMIZERS, make_optimizer  # noqa: E402
 from sktransfer._engine.two_rate import TwoRateTrainer
-
-import keras  # noqa: E402  (after sktransfer, which quiets TensorFlow's log)
+from sktransfer.estimators import OPTIMIZERS, make_optimizer
 
 # The documented defaults (module docstring of sktransfer.estimators).
 DOCUMENTED = {
@@ -48,9 +47,7 @@ def test_name_gives_fresh_optimizer_with_default_rate(name):
 @pytest.mark.parametrize("name", sorted(DOCUMENTED))
 def test_learning_rate_overrides_and_scale_multiplies(name):
     assert _rate(make_optimizer(name, learning_rate=0.123)) == pytest.approx(0.123, rel=1e-6)
-    assert _rate(make_optimizer(name, learning_rate=0.2, scale=0.1)) == pytest.approx(
-        0.02, rel=1e-6
-    )
+    assert _rate(make_optimizer(name, learning_rate=0.2, scale=0.1)) == pytest.approx(0.02, rel=1e-6)
     default = DOCUMENTED[name][1]
     assert _rate(make_optimizer(name, scale=0.5)) == pytest.approx(default * 0.5, rel=1e-6)
     assert _rate(make_optimizer(name, learning_rate=3)) == pytest.approx(3.0)  # int accepted

@@ -73,8 +73,9 @@ def test_fitted_estimator_keeps_no_training_graph(binary_sample):
 
     X, y = binary_sample
     registered = _custom_gradients()
-    clf = SimpleCNNClassifier((4, 8), dense_units=8, input_size=SIZE, epochs=2,
-                              validation_fraction=0.25, random_state=0).fit(X, y)
+    clf = SimpleCNNClassifier(
+        (4, 8), dense_units=8, input_size=SIZE, epochs=2, validation_fraction=0.25, random_state=0
+    ).fit(X, y)
     assert clf.model_.train_function is None and clf.model_.test_function is None
     assert _custom_gradients() == registered
     proba = clf.predict_proba(X)
@@ -100,9 +101,17 @@ print(json.dumps(clf.predict_proba(X).tolist()))
 
 def _repro_fit_here():
     X, y = load_sample(size=SIZE, n_per_class=6, random_state=0, return_X_y=True)
-    clf = FineTunedClassifier(BACKBONE, input_size=SIZE, trainable_layers=2, head=(8,),
-                              head_dropout=0.2, epochs=2, batch_size=8,
-                              validation_fraction=0.25, random_state=3).fit(X, y)
+    clf = FineTunedClassifier(
+        BACKBONE,
+        input_size=SIZE,
+        trainable_layers=2,
+        head=(8,),
+        head_dropout=0.2,
+        epochs=2,
+        batch_size=8,
+        validation_fraction=0.25,
+        random_state=3,
+    ).fit(X, y)
     return clf.predict_proba(X)
 
 
@@ -110,8 +119,12 @@ def _repro_fit_here():
 def test_same_random_state_same_predictions_across_processes():
     code = _REPRO_SCRIPT.format(size=SIZE, backbone=BACKBONE)
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    procs = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True, env=env) for _ in range(2)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+        )
+        for _ in range(2)
+    ]
     here = _repro_fit_here()  # while the two processes run
     results = []
     for proc in procs:
@@ -170,8 +183,7 @@ def test_interrupted_refit_keeps_previous_fit(trainable_layers, binary_sample, m
     before = {k: getattr(clf, k) for k in _fitted_attributes(clf)}
     proba = clf.predict_proba(X)
     weights = [w.copy() for w in clf.model_.get_weights()]
-    clf.set_params(epochs=3, random_state=1, learning_rate=0.1, head=(4,),
-                   callbacks=[_InterruptAtEpoch(1)])
+    clf.set_params(epochs=3, random_state=1, learning_rate=0.1, head=(4,), callbacks=[_InterruptAtEpoch(1)])
     with pytest.raises(KeyboardInterrupt):
         clf.fit(X, y)
     assert _fitted_attributes(clf) == sorted(before)
@@ -216,12 +228,19 @@ def test_grid_search_on_a_dask_cluster(binary_sample, sequential_scores, make_cl
 
     X, y = binary_sample
     scores, _ = sequential_scores
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
-                      silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
+    with (
+        LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            silence_logs=logging.ERROR,
+        ) as cluster,
+        Client(cluster) as client,
+    ):
         workers = set(client.scheduler_info()["workers"])
         # Workers are started with this process's environment (quiet TensorFlow).
-        assert client.run(lambda: os.environ.get("TF_CPP_MIN_LOG_LEVEL")) == dict.fromkeys(
-            workers, "3")
+        assert client.run(lambda: os.environ.get("TF_CPP_MIN_LOG_LEVEL")) == dict.fromkeys(workers, "3")
         with get_task_stream(client) as tasks, joblib.parallel_config(backend="dask", n_jobs=2):
             search = _search(make_classifier).fit(X, y)
     assert {task["worker"] for task in tasks.data} == workers  # both workers fitted

@@ -13,11 +13,11 @@ import numpy as np
 import pytest
 import sklearn
 from conftest import BACKBONE, SIZE
-from sklearn.calibration import CalibratedClassifierCV
 from sklearn.base import clone
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_validate
 from sklearn.pipeline import make_pipeline
-from sklearn.linear_model import LogisticRegression
 
 from sktransfer import FineTunedClassifier, PretrainedEmbedder, SimpleCNNClassifier
 
@@ -34,13 +34,21 @@ def _finetuned(**params):
     # batch_size above the 13 images of the duplicated set: one full batch per epoch.
     # Plain SGD: unlike Adam's, its steps scale with the loss, so a weight that
     # counted N/(N+1) too much or too little would show.
-    defaults = dict(backbone=BACKBONE, input_size=SIZE, epochs=3, batch_size=64,
-                    optimizer="sgd", learning_rate=0.5, random_state=0, tta=False)
+    defaults = dict(
+        backbone=BACKBONE,
+        input_size=SIZE,
+        epochs=3,
+        batch_size=64,
+        optimizer="sgd",
+        learning_rate=0.5,
+        random_state=0,
+        tta=False,
+    )
     return FineTunedClassifier(**{**defaults, **params})
 
 
 def _duplicated(X, y, i):
-    return np.concatenate([X, X[i:i + 1]]), np.concatenate([y, y[i:i + 1]])
+    return np.concatenate([X, X[i : i + 1]]), np.concatenate([y, y[i : i + 1]])
 
 
 def _weight_two(y, i):
@@ -49,17 +57,20 @@ def _weight_two(y, i):
     return w
 
 
-@pytest.mark.parametrize("params", [
-    {},  # head only, on cached activations
-    {"class_weight": {"dahlia": 3.0}},  # class weights multiply the sample weights
-    {"trainable_layers": 2, "head_epochs": 2, "epochs": 2},  # both stages weighted
-], ids=["head", "class_weight", "two_stage"])
+@pytest.mark.parametrize(
+    "params",
+    [
+        {},  # head only, on cached activations
+        {"class_weight": {"dahlia": 3.0}},  # class weights multiply the sample weights
+        {"trainable_layers": 2, "head_epochs": 2, "epochs": 2},  # both stages weighted
+    ],
+    ids=["head", "class_weight", "two_stage"],
+)
 def test_weight_two_equals_a_duplicated_image(small, params):
     X, y = small
     weighted = _finetuned(**params).fit(X, y, sample_weight=_weight_two(y, 0))
     duplicated = _finetuned(**params).fit(*_duplicated(X, y, 0))
-    np.testing.assert_allclose(weighted.predict_proba(X), duplicated.predict_proba(X),
-                               rtol=0, atol=2e-5)
+    np.testing.assert_allclose(weighted.predict_proba(X), duplicated.predict_proba(X), rtol=0, atol=2e-5)
     if not params:  # the weight changes the fit (so the equality above can fail)
         unweighted = _finetuned().fit(X, y)
         assert np.abs(weighted.predict_proba(X) - unweighted.predict_proba(X)).max() > 1e-3
@@ -67,12 +78,21 @@ def test_weight_two_equals_a_duplicated_image(small, params):
 
 def test_simple_cnn_weight_two_equals_a_duplicated_image(small):
     X, y = small
-    make = lambda: SimpleCNNClassifier(conv_filters=(4,), dense_units=8, dropout=0.0,  # noqa: E731
-                                       input_size=16, epochs=3, batch_size=64, random_state=0)
+
+    def make():
+        return SimpleCNNClassifier(
+            conv_filters=(4,),
+            dense_units=8,
+            dropout=0.0,
+            input_size=16,
+            epochs=3,
+            batch_size=64,
+            random_state=0,
+        )
+
     weighted = make().fit(X, y, sample_weight=_weight_two(y, 5))
     duplicated = make().fit(*_duplicated(X, y, 5))
-    np.testing.assert_allclose(weighted.predict_proba(X), duplicated.predict_proba(X),
-                               rtol=0, atol=2e-5)
+    np.testing.assert_allclose(weighted.predict_proba(X), duplicated.predict_proba(X), rtol=0, atol=2e-5)
 
 
 def test_only_ratios_matter_and_zero_weight_is_no_image(small):
@@ -103,11 +123,14 @@ def test_sample_weight_with_augmented_views_has_an_effect(small):
     assert weighted[:, column].mean() > plain[:, column].mean()
 
 
-@pytest.mark.parametrize("bad, message", [
-    (np.ones(3), "sample_weight"),
-    (-np.ones(12), "Negative values"),
-    (np.zeros(12), "non-zero"),
-])
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        (np.ones(3), "sample_weight"),
+        (-np.ones(12), "Negative values"),
+        (np.zeros(12), "non-zero"),
+    ],
+)
 def test_bad_sample_weight(small, bad, message):
     X, y = small
     with pytest.raises(ValueError, match=message):
@@ -118,12 +141,13 @@ def test_embedder_accepts_and_ignores_sample_weight(small):
     X, y = small
     embedder = PretrainedEmbedder(BACKBONE, input_size=SIZE)
     plain = embedder.fit(X).transform(X)
-    np.testing.assert_array_equal(embedder.fit(X, y, sample_weight=np.arange(12)).transform(X),
-                                  plain)
+    np.testing.assert_array_equal(embedder.fit(X, y, sample_weight=np.arange(12)).transform(X), plain)
     # Routing never asks the embedder for it: a weighted pipeline needs no request on it.
     with sklearn.config_context(enable_metadata_routing=True):
-        pipe = make_pipeline(PretrainedEmbedder(BACKBONE, input_size=SIZE),
-                             LogisticRegression().set_fit_request(sample_weight=True))
+        pipe = make_pipeline(
+            PretrainedEmbedder(BACKBONE, input_size=SIZE),
+            LogisticRegression().set_fit_request(sample_weight=True),
+        )
         pipe.fit(X, y, sample_weight=np.arange(1.0, 13.0))
     reference = LogisticRegression().fit(plain, y, sample_weight=np.arange(1.0, 13.0))
     np.testing.assert_allclose(pipe[-1].coef_, reference.coef_)
@@ -143,8 +167,7 @@ def test_routing_calibrated_classifier_passes_weights_to_the_estimator(small):
     train, _ = next(StratifiedKFold(3).split(X, y))  # CalibratedClassifierCV's cv=3
     reference = _finetuned().fit(X[train], y[train], sample_weight=w[train])
     fold_model = calibrated.calibrated_classifiers_[0].estimator
-    np.testing.assert_allclose(fold_model.predict_proba(X), reference.predict_proba(X),
-                               rtol=0, atol=1e-5)
+    np.testing.assert_allclose(fold_model.predict_proba(X), reference.predict_proba(X), rtol=0, atol=1e-5)
 
 
 def test_routing_cross_validate_and_grid_search(small):
@@ -153,18 +176,16 @@ def test_routing_cross_validate_and_grid_search(small):
     cv = StratifiedKFold(2)
     with sklearn.config_context(enable_metadata_routing=True):
         # score takes sample_weight too (ClassifierMixin): say whether it should.
-        clf = _finetuned().set_fit_request(sample_weight=True).set_score_request(
-            sample_weight=False)
-        result = cross_validate(clf, X, y, cv=cv, params={"sample_weight": w},
-                                return_estimator=True)
+        clf = _finetuned().set_fit_request(sample_weight=True).set_score_request(sample_weight=False)
+        result = cross_validate(clf, X, y, cv=cv, params={"sample_weight": w}, return_estimator=True)
         search = GridSearchCV(clf, {"epochs": [2]}, cv=cv).fit(X, y, sample_weight=w)
     for (train, _), fitted in zip(cv.split(X, y), result["estimator"]):
         reference = _finetuned().fit(X[train], y[train], sample_weight=w[train])
-        np.testing.assert_allclose(fitted.predict_proba(X), reference.predict_proba(X),
-                                   rtol=0, atol=1e-5)
+        np.testing.assert_allclose(fitted.predict_proba(X), reference.predict_proba(X), rtol=0, atol=1e-5)
     refit = _finetuned(epochs=2).fit(X, y, sample_weight=w)
-    np.testing.assert_allclose(search.best_estimator_.predict_proba(X), refit.predict_proba(X),
-                               rtol=0, atol=1e-5)
+    np.testing.assert_allclose(
+        search.best_estimator_.predict_proba(X), refit.predict_proba(X), rtol=0, atol=1e-5
+    )
 
 
 def test_without_routing_calibration_passes_weights_to_the_estimator(small):
@@ -174,5 +195,9 @@ def test_without_routing_calibration_passes_weights_to_the_estimator(small):
     calibrated = CalibratedClassifierCV(clone(_finetuned()), cv=3).fit(X, y, sample_weight=w)
     train, _ = next(StratifiedKFold(3).split(X, y))
     reference = _finetuned().fit(X[train], y[train], sample_weight=w[train])
-    np.testing.assert_allclose(calibrated.calibrated_classifiers_[0].estimator.predict_proba(X),
-                               reference.predict_proba(X), rtol=0, atol=1e-5)
+    np.testing.assert_allclose(
+        calibrated.calibrated_classifiers_[0].estimator.predict_proba(X),
+        reference.predict_proba(X),
+        rtol=0,
+        atol=1e-5,
+    )

@@ -20,8 +20,13 @@ def test_default_architecture_is_five_conv_blocks_and_fc(binary_sample):
 def test_learns_the_sample(sample):
     X, y = sample
     clf = SimpleCNNClassifier(
-        conv_filters=(16, 32), dense_units=32, dropout=0.0, input_size=32, epochs=15,
-        learning_rate=0.003, random_state=0,
+        conv_filters=(16, 32),
+        dense_units=32,
+        dropout=0.0,
+        input_size=32,
+        epochs=15,
+        learning_rate=0.003,
+        random_state=0,
     ).fit(X, y)
     assert clf.history_["loss"][-1] < clf.history_["loss"][0]
     assert clf.score(X, y) > 0.6
@@ -31,8 +36,7 @@ def test_learns_the_sample(sample):
 
 def test_same_random_state_same_predictions(binary_sample):
     X, y = binary_sample
-    params = dict(conv_filters=(8, 8), dense_units=8, input_size=32, epochs=2, random_state=3,
-                  batchnorm=True)
+    params = dict(conv_filters=(8, 8), dense_units=8, input_size=32, epochs=2, random_state=3, batchnorm=True)
     first = SimpleCNNClassifier(**params).fit(X, y).predict_proba(X)
     second = SimpleCNNClassifier(**params).fit(X, y).predict_proba(X)
     np.testing.assert_allclose(first, second, atol=1e-6)
@@ -50,7 +54,12 @@ def test_numpy_integers_from_grids_are_accepted(binary_sample):
     """Regression: np.int64 kernel sizes and filters (np.arange in a grid) passed
     the parameter checks, then Keras' Conv2D rejected them."""
     X, y = binary_sample
-    clf = SimpleCNNClassifier(conv_filters=(np.int64(4),), kernel_size=np.int64(3),
-                              dense_units=np.int64(4), input_size=8, epochs=1,
-                              random_state=0).fit(X, y)
+    clf = SimpleCNNClassifier(
+        conv_filters=(np.int64(4),),
+        kernel_size=np.int64(3),
+        dense_units=np.int64(4),
+        input_size=8,
+        epochs=1,
+        random_state=0,
+    ).fit(X, y)
     assert clf.model_.get_layer("conv1").kernel_size == (3, 3)

@@ -13,8 +13,7 @@ from sktransfer import FineTunedClassifier, PerClassSplit
 
 def test_grid_search_stratifies_and_scores_roc_auc(binary_sample):
     X, y = binary_sample
-    clf = FineTunedClassifier(BACKBONE, input_size=SIZE, epochs=2, learning_rate=0.01,
-                              random_state=0)
+    clf = FineTunedClassifier(BACKBONE, input_size=SIZE, epochs=2, learning_rate=0.01, random_state=0)
     assert isinstance(check_cv(3, y, classifier=True), StratifiedKFold)
     # the classic grid: trainable layers x batch size (optimizers: test_default_learning_rate)
     grid = {"trainable_layers": [0, 2], "batch_size": [8, 32]}
@@ -28,8 +27,7 @@ def test_grid_search_stratifies_and_scores_roc_auc(binary_sample):
 
 def test_cross_val_score_with_per_class_split(sample):
     X, y = sample
-    clf = FineTunedClassifier(BACKBONE, input_size=SIZE, epochs=4, learning_rate=0.01,
-                              random_state=0)
+    clf = FineTunedClassifier(BACKBONE, input_size=SIZE, epochs=4, learning_rate=0.01, random_state=0)
     scores = cross_val_score(clf, X, y, cv=PerClassSplit(n_test=5, n_splits=2, random_state=0))
     assert scores.shape == (2,)
     assert scores.mean() > 0.6

@@ -12,8 +12,8 @@ from sklearn.model_selection import GridSearchCV, StratifiedKFold
 from sklearn.pipeline import make_pipeline
 
 from sktransfer import FineTunedClassifier
-from sktransfer.plot import plot_search_histories
 from sktransfer.model_selection import FitHistory, HistoryRecorder
+from sktransfer.plot import plot_search_histories
 
 
 @pytest.fixture(scope="module")
@@ -21,8 +21,16 @@ def searched(sample):
     X, y = sample
     X, y = X[::2], y[::2]
     recorder = HistoryRecorder()
-    clf = FineTunedClassifier(BACKBONE, input_size=SIZE, epochs=2, batch_size=8, validation=1,
-                              random_state=0, tta=False, callbacks=[recorder])
+    clf = FineTunedClassifier(
+        BACKBONE,
+        input_size=SIZE,
+        epochs=2,
+        batch_size=8,
+        validation=1,
+        random_state=0,
+        tta=False,
+        callbacks=[recorder],
+    )
     cv = StratifiedKFold(2)
     search = GridSearchCV(clf, {"learning_rate": [0.001, 0.03]}, cv=cv).fit(X, y)
     return search, recorder, X, y, cv
@@ -36,8 +44,16 @@ def test_each_candidate_and_fold_has_its_own_history(searched):
         assert len(folds) == 2
         for (train, _), history in zip(cv.split(X, y), folds):
             # The reference: the same candidate fitted by hand on the same fold.
-            alone = FineTunedClassifier(BACKBONE, input_size=SIZE, epochs=2, batch_size=8,
-                                        validation=1, random_state=0, tta=False, **candidate)
+            alone = FineTunedClassifier(
+                BACKBONE,
+                input_size=SIZE,
+                epochs=2,
+                batch_size=8,
+                validation=1,
+                random_state=0,
+                tta=False,
+                **candidate,
+            )
             alone.fit(X[train], y[train])
             assert history == alone.history_
     assert histories[0][0] != histories[1][0]
@@ -55,10 +71,12 @@ def test_recorder_in_a_pipeline_and_nothing_recorded(sample):
     X, y = sample
     X, y = X[::4], y[::4]
     recorder = HistoryRecorder()
-    pipe = make_pipeline(FineTunedClassifier(BACKBONE, input_size=SIZE, epochs=1, random_state=0,
-                                             tta=False, callbacks=[recorder]))
-    search = GridSearchCV(pipe, {"finetunedclassifier__epochs": [1, 2]},
-                          cv=StratifiedKFold(2)).fit(X, y)
+    pipe = make_pipeline(
+        FineTunedClassifier(
+            BACKBONE, input_size=SIZE, epochs=1, random_state=0, tta=False, callbacks=[recorder]
+        )
+    )
+    search = GridSearchCV(pipe, {"finetunedclassifier__epochs": [1, 2]}, cv=StratifiedKFold(2)).fit(X, y)
     lengths = [[len(h["loss"]) for h in folds] for folds in recorder.search_histories(search)]
     assert lengths == [[1, 1], [2, 2]]
     with pytest.raises(ValueError, match="None of the 0 recorded fits"):
@@ -94,23 +112,34 @@ def test_plot_shades_the_head_only_stage():
 
 
 @pytest.mark.usefixtures("close_figures")
-@pytest.mark.parametrize("params, note", [
-    ({"trainable_layers": 2}, " (each after 30 head-only epochs)"),
-    ({"trainable_layers": 2, "head_epochs": 0}, ""),
-    ({"trainable_layers": 0}, ""),
-    ({"trainable_layers": 2, "weights": None}, ""),
-])
+@pytest.mark.parametrize(
+    "params, note",
+    [
+        ({"trainable_layers": 2}, " (each after 30 head-only epochs)"),
+        ({"trainable_layers": 2, "head_epochs": 0}, ""),
+        ({"trainable_layers": 0}, ""),
+        ({"trainable_layers": 2, "weights": None}, ""),
+    ],
+)
 def test_epochs_sweep_says_when_head_only_epochs_ran_first(params, note):
     from types import SimpleNamespace
 
     from sktransfer.plot import plot_by_epochs
 
-    results = {"params": [{"epochs": 1}, {"epochs": 2}],
-               "param_epochs": np.ma.masked_array([1, 2], mask=[False, False], dtype=object),
-               "mean_test_score": np.array([0.5, 0.6]), "std_test_score": np.array([0.1, 0.1]),
-               "rank_test_score": np.array([2, 1]),
-               "split0_test_score": np.array([0.4, 0.5]), "split1_test_score": np.array([0.6, 0.7])}
-    search = SimpleNamespace(estimator=FineTunedClassifier(BACKBONE, **params), cv_results_=results,
-                             scoring=None, multimetric_=False)
+    results = {
+        "params": [{"epochs": 1}, {"epochs": 2}],
+        "param_epochs": np.ma.masked_array([1, 2], mask=[False, False], dtype=object),
+        "mean_test_score": np.array([0.5, 0.6]),
+        "std_test_score": np.array([0.1, 0.1]),
+        "rank_test_score": np.array([2, 1]),
+        "split0_test_score": np.array([0.4, 0.5]),
+        "split1_test_score": np.array([0.6, 0.7]),
+    }
+    search = SimpleNamespace(
+        estimator=FineTunedClassifier(BACKBONE, **params),
+        cv_results_=results,
+        scoring=None,
+        multimetric_=False,
+    )
     fig = plot_by_epochs(search)
     assert fig.axes[0].get_xlabel() == "epochs" + note

@@ -8,11 +8,17 @@ import numpy as np
 import pytest
 
 
-@pytest.mark.parametrize("params", [
-    dict(),  # head only: the pooled features are cached, mirrors get their own entries
-    dict(trainable_layers="all", learning_rate=1e-4),  # no frozen part: the whole network runs on the pixels
-    dict(weights=None, trainable_layers=2),  # random weights: nothing cached
-], ids=["head-only", "all", "random-weights"])
+@pytest.mark.parametrize(
+    "params",
+    [
+        dict(),  # head only: the pooled features are cached, mirrors get their own entries
+        dict(
+            trainable_layers="all", learning_rate=1e-4
+        ),  # no frozen part: the whole network runs on the pixels
+        dict(weights=None, trainable_layers=2),  # random weights: nothing cached
+    ],
+    ids=["head-only", "all", "random-weights"],
+)
 def test_tta_averages_image_and_mirror(params, sample, make_classifier):
     X, y = sample
     clf = make_classifier(epochs=2, head=(8,), **params).fit(X, y)
@@ -33,7 +39,9 @@ def test_tta_binary_decision_function_is_log_odds(binary_sample, make_classifier
     X, y = binary_sample
     clf = make_classifier(epochs=2, tta=True).fit(X, y)
     proba = clf.predict_proba(X)[:, 1]
-    np.testing.assert_allclose(clf.decision_function(X), np.log(proba) - np.log1p(-proba), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(
+        clf.decision_function(X), np.log(proba) - np.log1p(-proba), rtol=1e-4, atol=1e-5
+    )
     assert ((clf.decision_function(X) > 0) == (clf.predict(X) == clf.classes_[1])).all()
 
 

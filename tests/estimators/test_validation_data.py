@@ -19,8 +19,15 @@ from sktransfer.model_selection import PerClassSplit, per_class_split
 
 
 def _clf(**params):
-    defaults = dict(backbone=BACKBONE, input_size=SIZE, epochs=2, batch_size=8,
-                    learning_rate=0.01, random_state=0, tta=False)
+    defaults = dict(
+        backbone=BACKBONE,
+        input_size=SIZE,
+        epochs=2,
+        batch_size=8,
+        learning_rate=0.01,
+        random_state=0,
+        tta=False,
+    )
     return FineTunedClassifier(**{**defaults, **params})
 
 
@@ -44,8 +51,9 @@ def test_x_val_is_the_validation_set_and_all_of_x_trains(parts):
     np.testing.assert_allclose(clf.predict_proba(X), plain.predict_proba(X), rtol=0, atol=1e-6)
 
 
-@pytest.mark.parametrize("validation", [3, PerClassSplit(3, random_state=7), 0.25],
-                         ids=["per_class", "splitter", "fraction"])
+@pytest.mark.parametrize(
+    "validation", [3, PerClassSplit(3, random_state=7), 0.25], ids=["per_class", "splitter", "fraction"]
+)
 def test_validation_holds_out_what_its_splitter_gives(sample, validation):
     X, y = sample
     held_out = _clf(validation=validation).fit(X, y)
@@ -77,8 +85,9 @@ def test_early_stopping_and_the_head_stage_use_x_val(parts):
 
 def test_simple_cnn_takes_x_val(parts):
     X, X_val, y, y_val = parts
-    clf = SimpleCNNClassifier(conv_filters=(4,), dense_units=8, input_size=16, epochs=1,
-                              random_state=0).fit(X, y, X_val=X_val, y_val=y_val)
+    clf = SimpleCNNClassifier(conv_filters=(4,), dense_units=8, input_size=16, epochs=1, random_state=0).fit(
+        X, y, X_val=X_val, y_val=y_val
+    )
     assert set(clf.history_) == {"loss", "accuracy", "val_loss", "val_accuracy"}
 
 
@@ -89,7 +98,8 @@ def test_x_val_in_a_grid_search(parts):
         search = GridSearchCV(clf, {"batch_size": [8, 16]}, cv=StratifiedKFold(2))
         search.fit(X, y, X_val=X_val, y_val=y_val)
     reference = _clf(epochs=1, batch_size=search.best_params_["batch_size"]).fit(
-        X, y, X_val=X_val, y_val=y_val)
+        X, y, X_val=X_val, y_val=y_val
+    )
     assert search.best_estimator_.history_ == reference.history_
     # Without routing, GridSearchCV passes fit parameters as they are.
     plain = GridSearchCV(_clf(epochs=1), {"batch_size": [8]}, cv=StratifiedKFold(2))
@@ -97,14 +107,17 @@ def test_x_val_in_a_grid_search(parts):
     assert "val_loss" in plain.best_estimator_.history_
 
 
-@pytest.mark.parametrize("params, fit_kwargs, message", [
-    ({"validation_fraction": 0.2}, {"with_val": True}, "validation set already"),
-    ({"validation": 2, "validation_fraction": 0.2}, {}, "set only one"),
-    ({}, {"X_val_only": True}, "both X_val and y_val"),
-    ({}, {"unknown_label": True}, "y_val has labels that y lacks"),
-    ({"early_stopping": True}, {}, "pass X_val and y_val"),
-    ({"validation": 20}, {}, "validation=20"),
-])
+@pytest.mark.parametrize(
+    "params, fit_kwargs, message",
+    [
+        ({"validation_fraction": 0.2}, {"with_val": True}, "validation set already"),
+        ({"validation": 2, "validation_fraction": 0.2}, {}, "set only one"),
+        ({}, {"X_val_only": True}, "both X_val and y_val"),
+        ({}, {"unknown_label": True}, "y_val has labels that y lacks"),
+        ({"early_stopping": True}, {}, "pass X_val and y_val"),
+        ({"validation": 20}, {}, "validation=20"),
+    ],
+)
 def test_bad_validation(parts, params, fit_kwargs, message):
     X, X_val, y, y_val = parts
     kwargs = {}
@@ -122,9 +135,12 @@ def test_bad_validation(parts, params, fit_kwargs, message):
 def test_trainable_layers_of_only_normalisation_warns(sample):
     X, y = sample
     X, y = X[::5], y[::5]
-    with pytest.warns(UserWarning, match=r"trainable_layers=1 .* only normalisation layers: "
-                                         r"top_bn \(BatchNormalization\).*trainable_layers=2 "
-                                         r"reaches top_conv"):
+    with pytest.warns(
+        UserWarning,
+        match=r"trainable_layers=1 .* only normalisation layers: "
+        r"top_bn \(BatchNormalization\).*trainable_layers=2 "
+        r"reaches top_conv",
+    ):
         _clf(trainable_layers=1, head_epochs=0, epochs=1).fit(X, y)
     with warnings.catch_warnings():
         warnings.filterwarnings("error", message=".*normalisation", category=UserWarning)

@@ -88,8 +88,7 @@ def _bad_file(tmp_path, kind, monkeypatch):
     raise AssertionError(kind)
 
 
-BAD_KINDS = ["truncated", "corrupt", "zero-byte", "not-an-image", "missing", "folder",
-             "decompression-bomb"]
+BAD_KINDS = ["truncated", "corrupt", "zero-byte", "not-an-image", "missing", "folder", "decompression-bomb"]
 
 
 @pytest.mark.parametrize("kind", BAD_KINDS)
@@ -184,8 +183,17 @@ def test_image_modes_and_sizes_fit_and_predict(tmp_path, good_files, make_classi
         (np.zeros((8, SIZE, SIZE, 3), dtype=complex), ValueError, "Complex"),
         (np.zeros((8, SIZE * SIZE * 3)), ValueError, "2-D array"),
     ],
-    ids=["nan", "inf", "above-255", "negative", "2-channels", "channels-first", "bool",
-         "complex", "flattened"],
+    ids=[
+        "nan",
+        "inf",
+        "above-255",
+        "negative",
+        "2-channels",
+        "channels-first",
+        "bool",
+        "complex",
+        "flattened",
+    ],
 )
 def test_bad_arrays_in_fit_and_predict(X, exc, fragment, fitted, make_classifier):
     y = np.array(["a", "b"] * 4, dtype=object)
@@ -204,8 +212,14 @@ def test_unit_scaled_floats_warn_once_per_call(make_classifier):
     clf = make_classifier(cache=False)
     cnn = SimpleCNNClassifier((4,), dense_units=4, input_size=SIZE, epochs=1, random_state=0)
     embedder = PretrainedEmbedder(clf.backbone, input_size=SIZE, cache=False)
-    for call in (lambda: clf.fit(X, y), lambda: clf.predict_proba(X), lambda: cnn.fit(X, y),
-                 lambda: cnn.predict(X), lambda: embedder.fit(X), lambda: embedder.transform(X)):
+    for call in (
+        lambda: clf.fit(X, y),
+        lambda: clf.predict_proba(X),
+        lambda: cnn.fit(X, y),
+        lambda: cnn.predict(X),
+        lambda: embedder.fit(X),
+        lambda: embedder.transform(X),
+    ):
         with pytest.warns(UserWarning, match="looks scaled to 0..1") as record:
             call()
         assert sum("looks scaled to 0..1" in str(w.message) for w in record) == 1
@@ -270,7 +284,8 @@ def test_folder_with_stray_files_fits(tmp_path, make_classifier):
         for i in range(3):
             (folder / f"{label}{i}.jpg").write_bytes(_jpeg_bytes(i + (label == "dog") * 10))
         (folder / "nested" / f"{label}.PNG").write_bytes(
-            _png_bytes((255, 0, 0) if label == "cat" else (0, 0, 255)))
+            _png_bytes((255, 0, 0) if label == "cat" else (0, 0, 255))
+        )
         (folder / "labels.csv").write_text("a,b\n")
         (folder / ".DS_Store").write_bytes(b"\0\0")
     (tmp_path / "README.txt").write_text("top-level files are not a class\n")

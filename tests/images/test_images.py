@@ -124,9 +124,7 @@ def test_large_jpeg_uses_draft_and_center_crop(tmp_path):
 
 
 def test_order_preserved_in_parallel(tmp_path):
-    paths = [
-        _save(tmp_path / f"{i}.png", Image.new("L", (7 + i % 5, 9), i)) for i in range(40)
-    ]
+    paths = [_save(tmp_path / f"{i}.png", Image.new("L", (7 + i % 5, 9), i)) for i in range(40)]
     out = load_images(paths, 4, n_jobs=4)
     np.testing.assert_array_equal(out[:, 0, 0, 0], np.arange(40))
     np.testing.assert_array_equal(load_images(paths, 4, n_jobs=1), out)
@@ -168,9 +166,7 @@ def test_unreadable_files_named(tmp_path, name, content, fragment):
 
 def test_truncated_jpeg(tmp_path):
     buf = io.BytesIO()
-    Image.fromarray(np.random.default_rng(0).integers(0, 255, (64, 64, 3), np.uint8)).save(
-        buf, "JPEG"
-    )
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (64, 64, 3), np.uint8)).save(buf, "JPEG")
     path = tmp_path / "cut.jpg"
     path.write_bytes(buf.getvalue()[: len(buf.getvalue()) // 2])
     with pytest.raises(ValueError, match="cut.jpg.*truncated.*LOAD_TRUNCATED_IMAGES"):

@@ -14,8 +14,8 @@ from PIL import Image
 from sklearn.base import clone
 
 from sktransfer import PretrainedEmbedder, SimpleCNNClassifier
-from sktransfer.images import _decode
 from sktransfer.exceptions import UnreadableImageError
+from sktransfer.images import _decode
 from sktransfer.persistence import load, save
 
 
@@ -57,28 +57,32 @@ def test_skip_drops_files_with_their_labels(files, make_classifier):
     # The same model as a fit on the good files alone: labels stayed with their files.
     reference = make_classifier(epochs=3).fit(paths, labels)
     assert reference.skipped_files_ == []
-    np.testing.assert_allclose(clf.predict_proba(paths), reference.predict_proba(paths),
-                               rtol=0, atol=1e-6)
+    np.testing.assert_allclose(clf.predict_proba(paths), reference.predict_proba(paths), rtol=0, atol=1e-6)
     # Rows of predict must align with X: unreadable files raise there, whatever on_error says.
     for method in (clf.predict, clf.predict_proba, clf.decision_function, clf.transform):
-        with pytest.raises(ValueError, match=r"missing\.png' \(X\[7\]\): the file does not exist; "
-                           r"check the path, or remove it from X: FineTunedClassifier returns "
-                           r"one row per image.*applies to fit only"):
+        with pytest.raises(
+            ValueError,
+            match=r"missing\.png' \(X\[7\]\): the file does not exist; "
+            r"check the path, or remove it from X: FineTunedClassifier returns "
+            r"one row per image.*applies to fit only",
+        ):
             method(X)
 
 
 def test_raise_is_the_default_and_names_the_skip_option(files, make_classifier):
     X, y = _with_bad(files)
     assert make_classifier().get_params()["on_error"] == "raise"
-    with pytest.raises(ValueError, match=r"\.png' \(X\[[27]\]\): .*or pass on_error='skip' to "
-                       r"FineTunedClassifier to fit without unreadable files"):
+    with pytest.raises(
+        ValueError,
+        match=r"\.png' \(X\[[27]\]\): .*or pass on_error='skip' to "
+        r"FineTunedClassifier to fit without unreadable files",
+    ):
         make_classifier().fit(X, y)
 
 
 def test_skip_without_bad_files_or_with_arrays_skips_nothing(files, binary_sample):
     X, y = binary_sample
-    cnn = SimpleCNNClassifier((4,), dense_units=4, input_size=SIZE, epochs=1, random_state=0,
-                              on_error="skip")
+    cnn = SimpleCNNClassifier((4,), dense_units=4, input_size=SIZE, epochs=1, random_state=0, on_error="skip")
     assert cnn.fit(X, y).skipped_files_ == []
     paths, labels, _, _ = files
     assert cnn.fit(paths, labels).skipped_files_ == []
@@ -86,8 +90,7 @@ def test_skip_without_bad_files_or_with_arrays_skips_nothing(files, binary_sampl
 
 def test_simple_cnn_skips_too(files):
     X, y = _with_bad(files)
-    cnn = SimpleCNNClassifier((4,), dense_units=4, input_size=SIZE, epochs=1, random_state=0,
-                              on_error="skip")
+    cnn = SimpleCNNClassifier((4,), dense_units=4, input_size=SIZE, epochs=1, random_state=0, on_error="skip")
     with pytest.warns(UserWarning, match="SimpleCNNClassifier.fit left out 2 of 12"):
         cnn.fit(X, y)
     assert cnn.skipped_files_ == [files[2], files[3]]
@@ -96,8 +99,11 @@ def test_simple_cnn_skips_too(files):
 
 def test_nothing_readable_or_one_class_left(files, make_classifier):
     paths, labels, empty, missing = files
-    with pytest.raises(ValueError, match=r"None of the 2 files could be decoded, so "
-                       r"FineTunedClassifier has no image to fit on; .*empty\.png' \(X\[0\]\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"None of the 2 files could be decoded, so "
+        r"FineTunedClassifier has no image to fit on; .*empty\.png' \(X\[0\]\)",
+    ):
         make_classifier(on_error="skip").fit([empty, missing], ["a", "b"])
     with pytest.warns(UserWarning, match="left out 1 of 3"):
         with pytest.raises(ValueError, match="at least 2 classes"):
@@ -121,9 +127,14 @@ def test_embedder_records_but_transform_raises(files):
         embedder.fit(X)
     assert embedder.skipped_files_ == [empty, missing]
     assert embedder.transform(paths).shape[0] == len(paths)
-    with pytest.warns(UserWarning, match="left out 2"), pytest.raises(
-            ValueError, match=r"missing\.png' \(X\[7\]\).*remove it from X: "
-            r"PretrainedEmbedder returns one row per image"):
+    with (
+        pytest.warns(UserWarning, match="left out 2"),
+        pytest.raises(
+            ValueError,
+            match=r"missing\.png' \(X\[7\]\).*remove it from X: "
+            r"PretrainedEmbedder returns one row per image",
+        ),
+    ):
         embedder.fit_transform(X)
 
 
@@ -138,8 +149,7 @@ def test_param_survives_clone_pickle_and_save(files, make_classifier, tmp_path):
     loaded = load(tmp_path / "saved")
     assert loaded.get_params()["on_error"] == "skip"
     assert loaded.skipped_files_ == clf.skipped_files_
-    np.testing.assert_allclose(loaded.predict_proba(files[0]), clf.predict_proba(files[0]),
-                               rtol=0, atol=1e-6)
+    np.testing.assert_allclose(loaded.predict_proba(files[0]), clf.predict_proba(files[0]), rtol=0, atol=1e-6)
 
 
 def test_error_pickles_and_files_are_checked_once(files, monkeypatch):

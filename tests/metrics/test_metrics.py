@@ -36,8 +36,9 @@ def binary_data():
 
 @pytest.fixture(scope="module")
 def multiclass_data():
-    X, y = make_classification(n_samples=300, n_features=6, n_informative=4, n_classes=3,
-                               flip_y=0.1, random_state=1)
+    X, y = make_classification(
+        n_samples=300, n_features=6, n_informative=4, n_classes=3, flip_y=0.1, random_state=1
+    )
     names = np.array(["cat", "dog", "fox"])[y]
     clf = LogisticRegression(max_iter=500).fit(X[:150], names[:150])
     return clf, X[150:], names[150:]
@@ -110,11 +111,14 @@ def test_binary_summary_undefined_values():
     json.dumps(s)
 
 
-@pytest.mark.parametrize("y_true, y_score", [
-    ([0, 0, 0, 0], [0.1, 0.7, 0.2, 0.3]),  # only negatives: specificity 0.75
-    ([1, 1, 1, 1], [0.1, 0.7, 0.8, 0.9]),  # only positives: sensitivity 0.75
-    ([0, 1, 0, 1], [0.6, 0.7, 0.2, 0.3]),
-])
+@pytest.mark.parametrize(
+    "y_true, y_score",
+    [
+        ([0, 0, 0, 0], [0.1, 0.7, 0.2, 0.3]),  # only negatives: specificity 0.75
+        ([1, 1, 1, 1], [0.1, 0.7, 0.8, 0.9]),  # only positives: sensitivity 0.75
+        ([0, 1, 0, 1], [0.6, 0.7, 0.2, 0.3]),
+    ],
+)
 def test_binary_balanced_accuracy_averages_the_classes_y_true_holds(y_true, y_score):
     """Regression: with one class in y_true, the absent class counted as a recall
     of 0 and halved balanced accuracy (0.375 instead of sklearn's 0.75)."""
@@ -144,8 +148,12 @@ def test_best_threshold_is_the_maximum_over_distinct_scores(binary_data, metric)
         tp, fp = np.sum(pred & (y == 1)), np.sum(pred & (y == 0))
         fn, tn = np.sum(~pred & (y == 1)), np.sum(~pred & (y == 0))
         tpr, tnr = tp / (tp + fn), tn / (tn + fp)
-        return {"f1": 2 * tp / (2 * tp + fp + fn), "accuracy": (tp + tn) / len(y),
-                "balanced_accuracy": (tpr + tnr) / 2, "youden": tpr + tnr - 1}[metric]
+        return {
+            "f1": 2 * tp / (2 * tp + fp + fn),
+            "accuracy": (tp + tn) / len(y),
+            "balanced_accuracy": (tpr + tnr) / 2,
+            "youden": tpr + tnr - 1,
+        }[metric]
 
     threshold, best = best_threshold(y, score, metric=metric)
     assert threshold in set(score.tolist())
@@ -193,7 +201,8 @@ def test_multiclass_summary_matches_sklearn(multiclass_data):
     assert s["accuracy"] == pytest.approx(skm.accuracy_score(y, pred))
     assert s["balanced_accuracy"] == pytest.approx(skm.balanced_accuracy_score(y, pred))
     assert s["roc_auc_ovr_macro"] == pytest.approx(
-        skm.roc_auc_score(y, proba, multi_class="ovr", labels=clf.classes_))
+        skm.roc_auc_score(y, proba, multi_class="ovr", labels=clf.classes_)
+    )
     ovr = skm.multilabel_confusion_matrix(y, pred, labels=clf.classes_)
     assert s["one_vs_rest_confusion"] == {c: ovr[i].tolist() for i, c in enumerate(clf.classes_)}
     assert s["confusion_matrix"] == cm.tolist()
@@ -220,16 +229,16 @@ def test_evaluate_dispatches_on_classes_and_methods(binary_data, multiclass_data
     assert s["threshold"] == 0.0
     ref = skm.confusion_matrix(y, svc.predict(X)).ravel().tolist()
     assert [s["TN"], s["FP"], s["FN"], s["TP"]] == ref
-    svc_p = make_pipeline(StandardScaler(),
-                          CalibratedClassifierCV(SVC(random_state=0), ensemble=False)).fit(X, y)
+    svc_p = make_pipeline(StandardScaler(), CalibratedClassifierCV(SVC(random_state=0), ensemble=False)).fit(
+        X, y
+    )
     s = evaluate(svc_p, X, y, threshold=0.3)
     assert s == binary_summary(y, svc_p.predict_proba(X)[:, 1], threshold=0.3)
 
     clf3, X3, y3 = multiclass_data
     s = evaluate(clf3, X3, y3)
     assert s["kind"] == "multiclass"
-    assert s == multiclass_summary(y3, clf3.predict(X3), y_proba=clf3.predict_proba(X3),
-                                   labels=clf3.classes_)
+    assert s == multiclass_summary(y3, clf3.predict(X3), y_proba=clf3.predict_proba(X3), labels=clf3.classes_)
     svc3 = SVC().fit(X3, y3)
     s = evaluate(svc3, X3, y3)
     assert s["accuracy"] == pytest.approx(svc3.score(X3, y3))
@@ -260,8 +269,15 @@ def test_evaluate_predict_only_and_unfitted(binary_data):
 
 
 def test_metrics_and_plot_do_not_import_tensorflow():
-    code = ("import sys, sktransfer.metrics, sktransfer.plot; "
-            "print([m for m in ('tensorflow', 'keras') if m in sys.modules])")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True, env={**os.environ, "MPLBACKEND": "Agg"})
+    code = (
+        "import sys, sktransfer.metrics, sktransfer.plot; "
+        "print([m for m in ('tensorflow', 'keras') if m in sys.modules])"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "MPLBACKEND": "Agg"},
+    )
     assert out.stdout.strip() == "[]"

@@ -41,6 +41,7 @@ def copy_of(tmp_path):
     # load() may not write, but a test must never be able to change the fixture.
     def copy(name):
         return shutil.copytree(FIXTURES / name, tmp_path / name)
+
     return copy
 
 
@@ -49,16 +50,16 @@ def test_finetuned_save_loads_with_identical_predictions(copy_of, expected, quer
     assert type(model) is skt.FineTunedClassifier
     assert type(model.augmentation) is skt.Augmentation
     assert model.augmentation.get_params() == skt.Augmentation(flip="horizontal", n_views=2).get_params()
-    np.testing.assert_allclose(model.predict_proba(queries), expected["finetuned_proba"],
-                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        model.predict_proba(queries), expected["finetuned_proba"], rtol=1e-5, atol=1e-6
+    )
     assert model.predict(queries).tolist() == expected["finetuned_predict"]
 
 
 def test_pipeline_save_loads_with_identical_predictions(copy_of, expected, queries):
     pipe = skt.load(copy_of("scratch_pipeline"))
     assert type(pipe.steps[0][1]) is skt.SimpleCNNClassifier
-    np.testing.assert_allclose(pipe.predict_proba(queries), expected["pipeline_proba"],
-                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(pipe.predict_proba(queries), expected["pipeline_proba"], rtol=1e-5, atol=1e-6)
 
 
 def test_pickle_loads_with_identical_predictions(expected, queries):
@@ -68,5 +69,4 @@ def test_pickle_loads_with_identical_predictions(expected, queries):
         with open(FIXTURES / "scratch.pkl", "rb") as f:
             model = pickle.load(f)
     assert type(model) is skt.SimpleCNNClassifier
-    np.testing.assert_allclose(model.predict_proba(queries), expected["scratch_proba"],
-                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(model.predict_proba(queries), expected["scratch_proba"], rtol=1e-5, atol=1e-6)

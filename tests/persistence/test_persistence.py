@@ -15,10 +15,16 @@ from sktransfer import Augmentation, FineTunedClassifier, PretrainedEmbedder, Si
 
 def _estimators():
     return [
-        FineTunedClassifier(BACKBONE, input_size=SIZE, epochs=2, head=(8,), trainable_layers=2,
-                            augmentation=Augmentation(flip="horizontal"), random_state=0),
-        SimpleCNNClassifier(conv_filters=(4, 8), dense_units=8, input_size=SIZE, epochs=1,
-                            random_state=0),
+        FineTunedClassifier(
+            BACKBONE,
+            input_size=SIZE,
+            epochs=2,
+            head=(8,),
+            trainable_layers=2,
+            augmentation=Augmentation(flip="horizontal"),
+            random_state=0,
+        ),
+        SimpleCNNClassifier(conv_filters=(4, 8), dense_units=8, input_size=SIZE, epochs=1, random_state=0),
         PretrainedEmbedder(BACKBONE, input_size=SIZE),
     ]
 
@@ -70,8 +76,9 @@ def test_pickling_and_saving_a_fitted_estimator_emit_no_warning(binary_sample, t
     from sktransfer.persistence import load, save
 
     X, y = binary_sample
-    fitted = SimpleCNNClassifier(conv_filters=(4,), dense_units=4, input_size=SIZE, epochs=1,
-                                 random_state=0).fit(X[::4], y[::4])
+    fitted = SimpleCNNClassifier(
+        conv_filters=(4,), dense_units=4, input_size=SIZE, epochs=1, random_state=0
+    ).fit(X[::4], y[::4])
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         restored = pickle.loads(pickle.dumps(fitted))

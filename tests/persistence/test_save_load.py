@@ -26,15 +26,21 @@ def data():
 
 
 def _string_labels_finetuned(y):
-    estimator = FineTunedClassifier("efficientnet_lite0", input_size=32, epochs=1, random_state=0,
-                                    head=(8,), trainable_layers=2)
+    estimator = FineTunedClassifier(
+        "efficientnet_lite0", input_size=32, epochs=1, random_state=0, head=(8,), trainable_layers=2
+    )
     return estimator, y
 
 
 def _int_labels_cnn(y):
     estimator = SimpleCNNClassifier(
-        conv_filters=(4, 8), dense_units=8, input_size=32, epochs=1, random_state=0,
-        class_weight={0: 1.0, 1: 2.0}, augmentation=Augmentation(flip="horizontal", zoom=0.1),
+        conv_filters=(4, 8),
+        dense_units=8,
+        input_size=32,
+        epochs=1,
+        random_state=0,
+        class_weight={0: 1.0, 1: 2.0},
+        augmentation=Augmentation(flip="horizontal", zoom=0.1),
     )
     return estimator, (y == "dahlia").astype(np.int32)  # binary, int32: the dtype must survive
 
@@ -83,8 +89,11 @@ def _snapshot(directory):
     return {p.name: p.read_bytes() for p in directory.iterdir()}
 
 
-@pytest.mark.parametrize("make", [_string_labels_finetuned, _int_labels_cnn, _embedder],
-                         ids=["finetuned-str", "cnn-int-binary-augmentation", "embedder"])
+@pytest.mark.parametrize(
+    "make",
+    [_string_labels_finetuned, _int_labels_cnn, _embedder],
+    ids=["finetuned-str", "cnn-int-binary-augmentation", "embedder"],
+)
 def test_round_trip_gives_the_same_estimator(make, data, tmp_path):
     X, y = data
     est, labels = make(y)
@@ -130,8 +139,14 @@ def test_layout_hashes_and_versions(cnn, cnn_save):
     assert document["models"]["model_"]["file"] == "model.keras"
     digest = hashlib.sha256((cnn_save / "model.keras").read_bytes()).hexdigest()
     assert document["models"]["model_"]["sha256"] == digest
-    assert set(document["versions"]) == {"sktransfer", "keras", "tensorflow", "scikit-learn",
-                                         "numpy", "python"}
+    assert set(document["versions"]) == {
+        "sktransfer",
+        "keras",
+        "tensorflow",
+        "scikit-learn",
+        "numpy",
+        "python",
+    }
     assert document["attributes"]["classes_"]["dtype"] == cnn.classes_.dtype.str
     # a class_weight with int keys is stored as tagged pairs and comes back with int keys
     assert load(cnn_save).class_weight == {0: 1.0, 1: 2.0}
@@ -140,7 +155,9 @@ def test_layout_hashes_and_versions(cnn, cnn_save):
 def test_unfitted_estimator_saves_its_parameters(tmp_path):
     cnn = SimpleCNNClassifier(
         optimizer=keras.optimizers.SGD(learning_rate=0.05, momentum=0.9),
-        random_state=np.random.RandomState(3), input_size=(32, 48), conv_filters=[4, 8],
+        random_state=np.random.RandomState(3),
+        input_size=(32, 48),
+        conv_filters=[4, 8],
         callbacks=[keras.callbacks.TerminateOnNaN()],
     )
     with pytest.warns(UserWarning, match="callbacks"):
@@ -150,12 +167,18 @@ def test_unfitted_estimator_saves_its_parameters(tmp_path):
     assert not hasattr(loaded, "classes_") and loaded.callbacks is None
     assert type(loaded.optimizer) is keras.optimizers.SGD
     assert loaded.optimizer.get_config() == cnn.optimizer.get_config()
-    assert loaded.random_state.randint(1000, size=5).tolist() == \
-        np.random.RandomState(3).randint(1000, size=5).tolist()
+    assert (
+        loaded.random_state.randint(1000, size=5).tolist()
+        == np.random.RandomState(3).randint(1000, size=5).tolist()
+    )
     assert loaded.input_size == (32, 48) and loaded.conv_filters == [4, 8]
 
-    finetuned = FineTunedClassifier("efficientnet_lite0", weights=tmp_path / "weights.h5",
-                                    cache=ActivationCache(max_bytes=1000), head=(np.int64(8),))
+    finetuned = FineTunedClassifier(
+        "efficientnet_lite0",
+        weights=tmp_path / "weights.h5",
+        cache=ActivationCache(max_bytes=1000),
+        head=(np.int64(8),),
+    )
     with pytest.warns(UserWarning, match="cache"):
         save(finetuned, tmp_path / "ft")
     loaded = load(tmp_path / "ft")
@@ -243,15 +266,15 @@ def test_interrupted_save_keeps_the_previous_one(failure, cnn, data, copy_of_sav
         monkeypatch.setattr(json, "dump", boom)
     else:
         rename = os.rename
-        monkeypatch.setattr(os, "rename", lambda src, dst: boom() if ".tmp-" in str(src)
-                            else rename(src, dst))
+        monkeypatch.setattr(
+            os, "rename", lambda src, dst: boom() if ".tmp-" in str(src) else rename(src, dst)
+        )
     with pytest.raises(OSError, match="disk full"):
         save(cnn, copy_of_save, overwrite=True)
     monkeypatch.undo()
     assert _snapshot(copy_of_save) == before
     assert os.listdir(copy_of_save.parent) == [copy_of_save.name]  # no temporary directory
-    np.testing.assert_array_equal(load(copy_of_save).predict_proba(data[0]),
-                                  cnn.predict_proba(data[0]))
+    np.testing.assert_array_equal(load(copy_of_save).predict_proba(data[0]), cnn.predict_proba(data[0]))
 
 
 @pytest.mark.parametrize("where", ["top", "nested", "unsafe_mode_on"])
@@ -289,28 +312,32 @@ def _set(*keys, value):
         for key in keys[:-1]:
             target = target[key]
         target[keys[-1]] = value
+
     return edit
 
 
 TAMPERED = {
     "unknown class": (_set("estimator", "class", value="NoSuchClassifier"), "may create"),
-    "outside allow-list": (_set("estimator", value={"module": "os", "class": "system"}),
-                           "may create"),
+    "outside allow-list": (_set("estimator", value={"module": "os", "class": "system"}), "may create"),
     "unknown parameter": (_set("params", "evil", value=1), "unknown parameter.*evil"),
     "wrong parameter type": (_set("params", "epochs", value="ten"), "epochs"),
     "wrong attribute type": (_set("attributes", "classes_", value="abc"), "classes_ must be"),
     "dunder attribute": (_set("attributes", "__class__", value="x"), "not a fitted-attribute"),
-    "model over a method": (lambda d: d["models"].update(fit=d["models"]["model_"]),
-                            "not a fitted-attribute"),
-    "unknown tag": (_set("params", "conv_filters", value={"__type__": "pickle", "value": "x"}),
-                    "unknown or malformed"),
-    "nested class": (_set("params", "augmentation",
-                          value={"__type__": "estimator", "class": "Pipeline", "params": {}}),
-                     "not one of"),
+    "model over a method": (
+        lambda d: d["models"].update(fit=d["models"]["model_"]),
+        "not a fitted-attribute",
+    ),
+    "unknown tag": (
+        _set("params", "conv_filters", value={"__type__": "pickle", "value": "x"}),
+        "unknown or malformed",
+    ),
+    "nested class": (
+        _set("params", "augmentation", value={"__type__": "estimator", "class": "Pipeline", "params": {}}),
+        "not one of",
+    ),
     "bad dtype": (_set("attributes", "classes_", "dtype", value="V8"), "not allowed"),
     "bad array": (_set("attributes", "classes_", "data", value=["a"]), "does not fit"),
-    "path in file name": (_set("models", "model_", "file", value="../model.keras"),
-                          "plain file name"),
+    "path in file name": (_set("models", "model_", "file", value="../model.keras"), "plain file name"),
     "future format": (_set("format_version", value=99), "format_version"),
     "hash mismatch": (_set("models", "model_", "sha256", value="0" * 64), "sha256"),
 }

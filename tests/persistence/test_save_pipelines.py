@@ -4,22 +4,22 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import json  # noqa: E402
-import shutil  # noqa: E402
-import zipfile  # noqa: E402
+import json
+import shutil
+import zipfile
 
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-import skops.io  # noqa: E402
-from conftest import BACKBONE, SIZE  # noqa: E402
-from sklearn.calibration import CalibratedClassifierCV  # noqa: E402
-from sklearn.linear_model import LogisticRegression  # noqa: E402
-from sklearn.model_selection import GridSearchCV  # noqa: E402
-from sklearn.pipeline import make_pipeline  # noqa: E402
-from sklearn.preprocessing import FunctionTransformer, StandardScaler  # noqa: E402
+import numpy as np
+import pytest
+import skops.io
+from conftest import BACKBONE, SIZE
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
-from sktransfer import PretrainedEmbedder, load, save  # noqa: E402
-from sktransfer.persistence import JSON_NAME  # noqa: E402
+from sktransfer import PretrainedEmbedder, load, save
+from sktransfer.persistence import JSON_NAME
 
 
 def _halve(X):
@@ -29,8 +29,9 @@ def _halve(X):
 @pytest.fixture(scope="module")
 def pipeline(binary_sample):
     X, y = binary_sample
-    return make_pipeline(PretrainedEmbedder(BACKBONE, input_size=SIZE), StandardScaler(),
-                         LogisticRegression()).fit(X, y)
+    return make_pipeline(
+        PretrainedEmbedder(BACKBONE, input_size=SIZE), StandardScaler(), LogisticRegression()
+    ).fit(X, y)
 
 
 @pytest.fixture(scope="module")
@@ -69,9 +70,13 @@ def test_calibrated_fine_tuner_and_search_best_estimator(binary_sample, make_cla
     assert "model.keras" in os.listdir(tmp_path / "calibrated" / "part-1")
     np.testing.assert_array_equal(loaded.predict_proba(X), calibrated.predict_proba(X))
 
-    search = GridSearchCV(make_pipeline(PretrainedEmbedder(BACKBONE, input_size=SIZE),
-                                        FunctionTransformer(np.sqrt), LogisticRegression()),
-                          {"logisticregression__C": [0.1, 1.0]}, cv=2).fit(X, y)
+    search = GridSearchCV(
+        make_pipeline(
+            PretrainedEmbedder(BACKBONE, input_size=SIZE), FunctionTransformer(np.sqrt), LogisticRegression()
+        ),
+        {"logisticregression__C": [0.1, 1.0]},
+        cv=2,
+    ).fit(X, y)
     loaded = load(save(search.best_estimator_, tmp_path / "best"))
     np.testing.assert_array_equal(loaded.predict_proba(X), search.predict_proba(X))
 
@@ -107,8 +112,9 @@ def test_forged_file_naming_an_untrusted_type_is_refused(copy_of_save, tmp_path)
 
 def test_own_function_needs_trusted(binary_sample, tmp_path):
     X, y = binary_sample
-    pipe = make_pipeline(PretrainedEmbedder(BACKBONE, input_size=SIZE),
-                         FunctionTransformer(_halve), LogisticRegression()).fit(X, y)
+    pipe = make_pipeline(
+        PretrainedEmbedder(BACKBONE, input_size=SIZE), FunctionTransformer(_halve), LogisticRegression()
+    ).fit(X, y)
     with pytest.warns(UserWarning, match="_halve"):
         target = save(pipe, tmp_path / "own")
     with pytest.raises(ValueError, match="trusted="):

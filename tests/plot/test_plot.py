@@ -11,15 +11,15 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-from sklearn import metrics as skm  # noqa: E402
-from sklearn.datasets import make_classification  # noqa: E402
-from sklearn.linear_model import LogisticRegression  # noqa: E402
-from sklearn.pipeline import make_pipeline  # noqa: E402
-from sklearn.preprocessing import FunctionTransformer  # noqa: E402
-from sklearn.svm import SVC  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+from sklearn import metrics as skm
+from sklearn.datasets import make_classification
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import FunctionTransformer
+from sklearn.svm import SVC
 
 from sktransfer.plot import (
     diagnose_learning_curves,
@@ -34,8 +34,9 @@ pytestmark = pytest.mark.usefixtures("close_figures")
 
 @pytest.fixture(scope="module")
 def multiclass():
-    X, y = make_classification(n_samples=240, n_features=6, n_informative=4, n_classes=3,
-                               flip_y=0.1, random_state=1)
+    X, y = make_classification(
+        n_samples=240, n_features=6, n_informative=4, n_classes=3, flip_y=0.1, random_state=1
+    )
     y = np.array(["cat", "dog", "fox"])[y]
     return LogisticRegression(max_iter=500).fit(X, y), X, y
 
@@ -112,8 +113,12 @@ def test_diagnose_a_loss_that_went_nan_as_diverged():
     """Regression: NaN losses compared False with every threshold, and the curves
     of a run that diverged came out "well trained"."""
     nan = float("nan")
-    history = {"loss": [1.0, nan, nan, nan, nan], "accuracy": [0.6, 0.9, 0.9, 0.9, 0.9],
-               "val_loss": [0.9, nan, nan, nan, nan], "val_accuracy": [0.6, 0.9, 0.9, 0.9, 0.9]}
+    history = {
+        "loss": [1.0, nan, nan, nan, nan],
+        "accuracy": [0.6, 0.9, 0.9, 0.9, 0.9],
+        "val_loss": [0.9, nan, nan, nan, nan],
+        "val_accuracy": [0.6, 0.9, 0.9, 0.9, 0.9],
+    }
     d = diagnose_learning_curves(history)
     assert d.verdict == "diverged"
     assert d.reasons[:2] == ["train loss is NaN from epoch 2", "validation loss is NaN from epoch 2"]
@@ -174,8 +179,7 @@ def test_roc_and_pr_one_vs_rest(multiclass):
     displays = plot_precision_recall(clf, X, y)
     assert len(displays) == 3
     for disp, c, i in zip(displays, clf.classes_, range(3)):
-        assert disp.average_precision == pytest.approx(
-            skm.average_precision_score(y == c, proba[:, i]))
+        assert disp.average_precision == pytest.approx(skm.average_precision_score(y == c, proba[:, i]))
     macro_ap = np.mean([d.average_precision for d in displays])
     assert f"macro AP = {macro_ap:.2f}" in displays[0].ax_.get_title()
 
@@ -197,10 +201,12 @@ def test_pr_binary_and_predict_only(binary_logistic):
 
 def test_converged_curves_are_not_called_under_fitted():
     """Regression: a loss creeping from 0.05 to 0.03 at 100 % accuracy was 'under-fitted'."""
-    history = {"loss": [1.1, 0.47, 0.26, 0.16, 0.1, 0.07, 0.05, 0.04, 0.035, 0.03],
-               "accuracy": [0.45, 0.9, 0.99] + [1.0] * 7,
-               "val_loss": [0.6, 0.37, 0.25, 0.18, 0.14, 0.11, 0.09, 0.08, 0.075, 0.07],
-               "val_accuracy": [0.81] + [1.0] * 9}
+    history = {
+        "loss": [1.1, 0.47, 0.26, 0.16, 0.1, 0.07, 0.05, 0.04, 0.035, 0.03],
+        "accuracy": [0.45, 0.9, 0.99] + [1.0] * 7,
+        "val_loss": [0.6, 0.37, 0.25, 0.18, 0.14, 0.11, 0.09, 0.08, 0.075, 0.07],
+        "val_accuracy": [0.81] + [1.0] * 9,
+    }
     assert diagnose_learning_curves(history).verdict == "well trained"
 
 

@@ -10,17 +10,17 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-from PIL import Image  # noqa: E402
-from sklearn.calibration import CalibratedClassifierCV  # noqa: E402
-from sklearn.linear_model import LogisticRegression  # noqa: E402
-from sklearn.pipeline import make_pipeline  # noqa: E402
-from sklearn.preprocessing import FunctionTransformer  # noqa: E402
-from sklearn.svm import SVC  # noqa: E402
+import numpy as np
+import pytest
+from PIL import Image
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import FunctionTransformer
+from sklearn.svm import SVC
 
-from sktransfer.images import load_images  # noqa: E402
-from sktransfer.plot import worst_errors  # noqa: E402
+from sktransfer.images import load_images
+from sktransfer.plot import worst_errors
 
 pytestmark = pytest.mark.usefixtures("close_figures")
 
@@ -67,10 +67,10 @@ def test_worst_errors_binary_picks_most_confident(images):
     assert n_fp > 0 and n_fn > 0
     assert res.score_name == "P(dog)"
     fp_fig, fn_fig = res.figure.subfigs
-    for subfig, rows, n, (true, pred) in ((fp_fig, res.panels["false_positives"], n_fp,
-                                           ("cat", "dog")),
-                                          (fn_fig, res.panels["false_negatives"], n_fn,
-                                           ("dog", "cat"))):
+    for subfig, rows, n, (true, pred) in (
+        (fp_fig, res.panels["false_positives"], n_fp, ("cat", "dog")),
+        (fn_fig, res.panels["false_negatives"], n_fn, ("dog", "cat")),
+    ):
         axes = _image_axes(subfig)
         assert len(axes) == min(k, n) == len(rows)
         for ax, row in zip(axes, rows):
@@ -79,8 +79,7 @@ def test_worst_errors_binary_picks_most_confident(images):
             assert f"P(dog) = {score[row['index']]:.3f}" in title
             assert row["score"] == pytest.approx(score[row["index"]])
             assert (row["true"], row["predicted"]) == (true, pred)
-            np.testing.assert_array_equal(ax.images[0].get_array(),
-                                          load_images(X[row["index"]][None], 96)[0])
+            np.testing.assert_array_equal(ax.images[0].get_array(), load_images(X[row["index"]][None], 96)[0])
     fp_scores = [row["score"] for row in res.panels["false_positives"]]
     assert fp_scores == sorted(fp_scores, reverse=True)
     json.dumps(res.panels)

@@ -4,38 +4,38 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import base64  # noqa: E402
-import doctest  # noqa: E402
-import html  # noqa: E402
-import io  # noqa: E402
-import itertools  # noqa: E402
-import json  # noqa: E402
-import re  # noqa: E402
-import shutil  # noqa: E402
-import subprocess  # noqa: E402
-from html.parser import HTMLParser  # noqa: E402
-from types import SimpleNamespace  # noqa: E402
+import base64
+import doctest
+import html
+import io
+import itertools
+import json
+import re
+import shutil
+import subprocess
+from html.parser import HTMLParser
+from types import SimpleNamespace
 
-import matplotlib  # noqa: E402
+import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-from PIL import Image  # noqa: E402
-from sklearn.base import BaseEstimator, ClassifierMixin  # noqa: E402
-from sklearn.model_selection import GridSearchCV  # noqa: E402
-from sklearn.pipeline import make_pipeline  # noqa: E402
-from sklearn.preprocessing import FunctionTransformer  # noqa: E402
-from sklearn.svm import SVC  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+from PIL import Image
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import FunctionTransformer
+from sklearn.svm import SVC
 
-import sktransfer.report._sections as report_module  # noqa: E402
-from sktransfer import FineTunedClassifier  # noqa: E402
-from sktransfer.compare import ComparisonTable  # noqa: E402
-from sktransfer.metrics import evaluate  # noqa: E402
-from sktransfer.plot import diagnose_learning_curves  # noqa: E402
-from sktransfer.report import write_report  # noqa: E402
+import sktransfer.report._sections as report_module
+from sktransfer import FineTunedClassifier
+from sktransfer.compare import ComparisonTable
+from sktransfer.metrics import evaluate
+from sktransfer.plot import diagnose_learning_curves
+from sktransfer.report import write_report
 
 TITLE = 'Flowers <run 1> & "friends"'
 
@@ -97,30 +97,75 @@ class _Page(HTMLParser):
 def run(sample_split, tmp_path_factory):
     """A fitted multiclass FineTunedClassifier, a small search, a comparison, the report."""
     X_train, X_test, y_train, y_test = sample_split
-    clf = FineTunedClassifier("efficientnet_lite0", input_size=32, epochs=3, learning_rate=0.01,
-                              validation_fraction=0.25, random_state=0).fit(X_train, y_train)
-    search = GridSearchCV(make_pipeline(FunctionTransformer(_flatten), SVC()),
-                          {"svc__C": [0.1, 1.0, 10.0], "svc__gamma": ["scale", 0.001]},
-                          cv=2).fit(X_train, y_train)
-    comparison = ComparisonTable([
-        {"name": "fine-tuned", "accuracy": 0.9, "precision": 0.91, "recall": 0.9, "f1": 0.9,
-         "fit_seconds": 3.5, "predict_ms_per_image": 2.0, "total_params": 3418148,
-         "trainable_params": 5124, "peak_memory_mb": 120.0, "backbone": "efficientnet_lite0",
-         "weights": "imagenet"},
-        {"name": "svc <flat>", "accuracy": 0.6, "precision": 0.7, "recall": 0.6, "f1": 0.61,
-         "fit_seconds": 0.01, "predict_ms_per_image": 0.1, "total_params": None,
-         "trainable_params": None, "peak_memory_mb": 0.5, "backbone": None, "weights": None},
-    ])
+    clf = FineTunedClassifier(
+        "efficientnet_lite0",
+        input_size=32,
+        epochs=3,
+        learning_rate=0.01,
+        validation_fraction=0.25,
+        random_state=0,
+    ).fit(X_train, y_train)
+    search = GridSearchCV(
+        make_pipeline(FunctionTransformer(_flatten), SVC()),
+        {"svc__C": [0.1, 1.0, 10.0], "svc__gamma": ["scale", 0.001]},
+        cv=2,
+    ).fit(X_train, y_train)
+    comparison = ComparisonTable(
+        [
+            {
+                "name": "fine-tuned",
+                "accuracy": 0.9,
+                "precision": 0.91,
+                "recall": 0.9,
+                "f1": 0.9,
+                "fit_seconds": 3.5,
+                "predict_ms_per_image": 2.0,
+                "total_params": 3418148,
+                "trainable_params": 5124,
+                "peak_memory_mb": 120.0,
+                "backbone": "efficientnet_lite0",
+                "weights": "imagenet",
+            },
+            {
+                "name": "svc <flat>",
+                "accuracy": 0.6,
+                "precision": 0.7,
+                "recall": 0.6,
+                "f1": 0.61,
+                "fit_seconds": 0.01,
+                "predict_ms_per_image": 0.1,
+                "total_params": None,
+                "trainable_params": None,
+                "peak_memory_mb": 0.5,
+                "backbone": None,
+                "weights": None,
+            },
+        ]
+    )
     path = tmp_path_factory.mktemp("report") / "report.html"
     figures_before = plt.get_fignums()
-    returned = write_report(path, clf, X_test, y_test, X_train=X_train, y_train=y_train,
-                            search=search, comparison=comparison, title=TITLE,
-                            data_summary={"source": "sktransfer.datasets.load_sample",
-                                          "image size": "32 x 32"})
+    returned = write_report(
+        path,
+        clf,
+        X_test,
+        y_test,
+        X_train=X_train,
+        y_train=y_train,
+        search=search,
+        comparison=comparison,
+        title=TITLE,
+        data_summary={"source": "sktransfer.datasets.load_sample", "image size": "32 x 32"},
+    )
     assert plt.get_fignums() == figures_before  # every figure it made is closed
     text = path.read_text(encoding="utf-8")
-    return {"clf": clf, "path": path, "returned": returned, "text": text, "page": _Page(text),
-            "split": sample_split}
+    return {
+        "clf": clf,
+        "path": path,
+        "returned": returned,
+        "text": text,
+        "page": _Page(text),
+        "split": sample_split,
+    }
 
 
 # -- the file -----------------------------------------------------------------------
@@ -146,13 +191,18 @@ def test_one_embedded_png_per_figure(run):
     # learning curves, confusion matrices, ROC + PR, worst errors, grid search, comparison
     images = run["page"].images
     assert [img["alt"] for img in images] == [
-        "learning curves", "confusion matrix", "one-vs-rest matrices",
+        "learning curves",
+        "confusion matrix",
+        "one-vs-rest matrices",
         "ROC and precision-recall curves",
-        "worst errors", "grid search", "model comparison"]
+        "worst errors",
+        "grid search",
+        "model comparison",
+    ]
     for img in images:
         prefix = "data:image/png;base64,"
         assert img["src"].startswith(prefix)
-        data = base64.b64decode(img["src"][len(prefix):], validate=True)
+        data = base64.b64decode(img["src"][len(prefix) :], validate=True)
         with Image.open(io.BytesIO(data)) as picture:
             assert picture.format == "PNG"
             picture.load()
@@ -166,15 +216,20 @@ def test_metrics_equal_evaluate(run):
     assert summary["kind"] == "multiclass"
     page = run["page"]
     per_class = page.rows("metrics-per-class")
-    assert per_class["class"] == ["precision", "sensitivity", "specificity", "F1", "support",
-                                  "ROC AUC"]
+    assert per_class["class"] == ["precision", "sensitivity", "specificity", "F1", "support", "ROC AUC"]
     for label, d in summary["per_class"].items():
-        assert per_class[label] == [f"{d['precision']:.3f}", f"{d['sensitivity']:.3f}",
-                                    f"{d['specificity']:.3f}", f"{d['f1']:.3f}",
-                                    str(d["support"]), f"{d['roc_auc']:.3f}"]
+        assert per_class[label] == [
+            f"{d['precision']:.3f}",
+            f"{d['sensitivity']:.3f}",
+            f"{d['specificity']:.3f}",
+            f"{d['f1']:.3f}",
+            str(d["support"]),
+            f"{d['roc_auc']:.3f}",
+        ]
     macro = summary["macro_avg"]
-    assert per_class["macro avg"][:4] == [f"{macro[k]:.3f}" for k in
-                                          ("precision", "sensitivity", "specificity", "f1")]
+    assert per_class["macro avg"][:4] == [
+        f"{macro[k]:.3f}" for k in ("precision", "sensitivity", "specificity", "f1")
+    ]
     overall = page.rows("metrics-summary")
     assert overall["accuracy"] == [f"{summary['accuracy']:.3f}"]
     assert overall["balanced accuracy"] == [f"{summary['balanced_accuracy']:.3f}"]
@@ -216,20 +271,32 @@ def test_search_and_comparison_sections(run):
 def test_pipeline_binary_report_without_probabilities(sample_split, tmp_path):
     """Binary, a Pipeline whose first step has history_, an SVC with decision_function."""
     X_train, X_test, y_train, y_test = sample_split
-    keep_train, keep_test = np.isin(y_train, ["dahlia", "temple"]), np.isin(y_test, ["dahlia",
-                                                                                     "temple"])
-    pipe = make_pipeline(FineTunedClassifier("efficientnet_lite0", input_size=32, epochs=2,
-                                             learning_rate=0.01, random_state=0), SVC())
+    keep_train, keep_test = np.isin(y_train, ["dahlia", "temple"]), np.isin(y_test, ["dahlia", "temple"])
+    pipe = make_pipeline(
+        FineTunedClassifier(
+            "efficientnet_lite0", input_size=32, epochs=2, learning_rate=0.01, random_state=0
+        ),
+        SVC(),
+    )
     pipe.fit(X_train[keep_train], y_train[keep_train])
     path = write_report(tmp_path / "binary.html", pipe, X_test[keep_test], y_test[keep_test])
     page = _Page(open(path, encoding="utf-8").read())
     assert [img["alt"] for img in page.images] == [
-        "learning curves", "confusion matrix", "ROC and precision-recall curves", "worst errors"]
+        "learning curves",
+        "confusion matrix",
+        "ROC and precision-recall curves",
+        "worst errors",
+    ]
     summary = evaluate(pipe, X_test[keep_test], y_test[keep_test])
     assert summary["kind"] == "binary" and summary["pos_label"] == "temple"
     overall = page.rows("metrics-summary")
-    for key, label in [("accuracy", "accuracy"), ("sensitivity", "sensitivity (recall)"),
-                       ("specificity", "specificity"), ("f1", "F1"), ("roc_auc", "ROC AUC")]:
+    for key, label in [
+        ("accuracy", "accuracy"),
+        ("sensitivity", "sensitivity (recall)"),
+        ("specificity", "specificity"),
+        ("f1", "F1"),
+        ("roc_auc", "ROC AUC"),
+    ]:
         assert overall[label] == [f"{summary[key]:.3f}"]
     # classes in the confusion matrix's order (classes_: dahlia, temple), positive second
     assert page.tables["confusion-counts"][0] == ["", "predicted dahlia", "predicted temple"]
@@ -265,20 +332,25 @@ def test_classifier_without_scores_gets_notes_instead_of_curves(sample_split, tm
 
 def test_search_plots_follow_the_searched_parameters():
     """x = trainable_layers, lines = batch_size, plus by optimizer and by epochs."""
-    grid = [dict(zip(("trainable_layers", "batch_size", "optimizer", "epochs"), values))
-            for values in itertools.product([0, 3, 9], [16, 32], ["adam", "sgd"], [1, 2])]
+    grid = [
+        dict(zip(("trainable_layers", "batch_size", "optimizer", "epochs"), values))
+        for values in itertools.product([0, 3, 9], [16, 32], ["adam", "sgd"], [1, 2])
+    ]
     rng = np.random.default_rng(0)
     splits = rng.uniform(0.5, 1.0, (2, len(grid)))
-    results = {f"param_{name}": np.ma.masked_array([g[name] for g in grid], dtype=object)
-               for name in grid[0]}
-    results.update(params=grid, split0_test_score=splits[0], split1_test_score=splits[1],
-                   mean_test_score=splits.mean(0), std_test_score=splits.std(0),
-                   rank_test_score=np.argsort(np.argsort(-splits.mean(0))) + 1)
+    results = {f"param_{name}": np.ma.masked_array([g[name] for g in grid], dtype=object) for name in grid[0]}
+    results.update(
+        params=grid,
+        split0_test_score=splits[0],
+        split1_test_score=splits[1],
+        mean_test_score=splits.mean(0),
+        std_test_score=splits.std(0),
+        rank_test_score=np.argsort(np.argsort(-splits.mean(0))) + 1,
+    )
     search = SimpleNamespace(cv_results_=results, best_params_=grid[0], refit=True, scoring=None)
     section = report_module._search_section(search)
     page = _Page(section)
-    assert [img["alt"] for img in page.images] == [
-        "grid search", "search by optimizer", "search by epochs"]
+    assert [img["alt"] for img in page.images] == ["grid search", "search by optimizer", "search by epochs"]
     assert "Validation error by trainable_layers and batch_size." in section
     top = page.tables["search-top"]
     assert len(top) == 11 and [row[0] for row in top[1:4]] == ["1", "2", "3"]
@@ -334,8 +406,10 @@ def _chromium():
         found = shutil.which(name)
         if found:
             return found
-    pytest.skip("no Chromium on this machine: install it (apt-get install chromium); "
-                ".ci/run does this before the tests")
+    pytest.skip(
+        "no Chromium on this machine: install it (apt-get install chromium); "
+        ".ci/run does this before the tests"
+    )
 
 
 def _load_in_browser(text, tmp_path):
@@ -344,10 +418,23 @@ def _load_in_browser(text, tmp_path):
     probed.write_text(text.replace("<head>", "<head>" + _PROBE, 1), encoding="utf-8")
     profile = tmp_path / "chromium-profile"
     profile.mkdir()
-    command = [_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-               "--no-first-run", "--disable-background-networking", "--disable-component-update",
-               "--disable-sync", f"--user-data-dir={profile}", "--enable-logging=stderr", "--v=0",
-               "--virtual-time-budget=5000", "--dump-dom", probed.as_uri()]
+    command = [
+        _chromium(),
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={profile}",
+        "--enable-logging=stderr",
+        "--v=0",
+        "--virtual-time-budget=5000",
+        "--dump-dom",
+        probed.as_uri(),
+    ]
     done = subprocess.run(command, capture_output=True, text=True, timeout=120)
     found = re.search(r'<pre id="sktransfer-probe"[^>]*>(.*?)</pre>', done.stdout, re.S)
     assert found, f"no probe result; exit {done.returncode}, stderr:\n{done.stderr[-3000:]}"
@@ -366,9 +453,11 @@ def test_report_renders_in_chromium(run, tmp_path):
 
 def test_browser_probe_catches_broken_images_and_errors(tmp_path):
     """The check above can fail: a broken image and a script error are reported."""
-    broken = ('<!DOCTYPE html><html><head><title>t</title></head><body>'
-              '<img src="data:image/png;base64,iVBORw0KGgo=" alt="broken">'
-              '<script>undefinedFunction();</script></body></html>')
+    broken = (
+        "<!DOCTYPE html><html><head><title>t</title></head><body>"
+        '<img src="data:image/png;base64,iVBORw0KGgo=" alt="broken">'
+        "<script>undefinedFunction();</script></body></html>"
+    )
     result, console, stderr = _load_in_browser(broken, tmp_path)
     assert (result["total"], result["decoded"]) == (1, 0)
     assert any("undefinedFunction" in e for e in result["errors"])
