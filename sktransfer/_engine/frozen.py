@@ -1,7 +1,7 @@
 """Frozen activations through the cache: compute each image's frozen part once.
 
 A fitted network is described by the names recorded in its ``backbone_info_``
-(see :mod:`sktransfer.estimators`): ``cut_layer``, the layer of ``model_`` whose
+(a :class:`~sktransfer._engine.backbone_info.BackboneInfo`): ``cut_layer``, the layer of ``model_`` whose
 output is the cut ("pool" for head-only training, "backbone_frozen" when some
 backbone layers train), and ``anchor``, a lower cut point inside the frozen
 backbone. :func:`frozen_stages` rebuilds the stages from ``model_`` alone, so
@@ -33,6 +33,7 @@ from .._config import get_config, inference_batch
 from .._utils.compat import import_keras
 from .._utils.hashing import identity_key
 from ..images import load_images
+from .backbone_info import BackboneInfo
 from .cache import content_keys
 from .network import BACKBONE_FROZEN, POOL, PREPROCESS
 
@@ -109,7 +110,7 @@ def _compiled(models, x):
         object.__setattr__(models[0], "_sktransfer_compiled", functions)
     # Traced once for any number of rows: with the batch size in the
     # signature, the last, shorter batch of every pass would trace a second
-    # graph (0.1-0.2 s per model, a fifth of a warm head-only fit).
+    # graph, a sizeable share of a warm head-only fit.
     spec = tf.TensorSpec((None, *x.shape[1:]), tf.as_dtype(x.dtype))
     key = (tuple(id(m) for m in models), spec)
     if key not in functions:
@@ -137,20 +138,22 @@ def frozen_stages(model, info):
     """``[(identity, [models...]), ...]`` from pixels to the cut, or None.
 
     ``identity`` is None when the frozen part must not be cached (random weights).
+    ``info``: a :class:`BackboneInfo`, or a fitted ``backbone_info_`` dict.
     """
-    cut_layer = info.get("cut_layer")
+    info = BackboneInfo.of(info)
+    cut_layer = info.cut_layer
     if cut_layer is None:
         return None
     pre = keras.Model(model.inputs, model.get_layer(PREPROCESS).output)
     frozen = model.get_layer(BACKBONE_FROZEN)
     inner = frozen.model
-    base = info.get("identity")
+    base = info.identity
 
     def ident(*parts):
         return None if base is None else identity_key(*base, *parts)
 
     stages = []
-    anchor = info.get("anchor")
+    anchor = info.anchor
     to_cut = [pre, inner]
     if anchor is not None:
         anchor_tensor = inner.get_layer(anchor).output
@@ -158,15 +161,15 @@ def frozen_stages(model, info):
         to_cut = [keras.Model(anchor_tensor, inner.outputs)]
     if cut_layer == POOL:
         to_cut.append(keras.Model(frozen.output, model.get_layer(POOL).output))
-        stages.append((ident(POOL, info.get("pooling")), to_cut))
+        stages.append((ident(POOL, info.pooling), to_cut))
     else:
-        stages.append((ident("cut", info.get("cut")), to_cut))
+        stages.append((ident("cut", info.cut), to_cut))
     return stages
 
 
 def model_from_cut(model, info, layer_name):
     """Sub-model from the cut tensor to ``layer_name``'s output (None: identity)."""
-    cut = model.get_layer(info["cut_layer"]).output
+    cut = model.get_layer(BackboneInfo.of(info).cut_layer).output
     target = model.get_layer(layer_name).output
     if target is cut:
         return None

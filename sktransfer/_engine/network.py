@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from .._utils.compat import import_keras
 from ..backbones import PREPROCESS_LAYER
+from .backbone_info import BackboneInfo
 
 keras = import_keras()
 
@@ -72,14 +73,14 @@ class InferenceMode(keras.layers.Layer):
 class Network:
     """A built network: the full model, plus what training needs to know.
 
-    ``info`` becomes ``backbone_info_``; its ``cut_layer`` / ``anchor`` /
-    ``identity`` entries describe the frozen part (see :mod:`sktransfer._engine.frozen`).
+    ``info`` becomes ``backbone_info_`` (as a dict); its ``cut_layer`` / ``anchor`` /
+    ``identity`` fields describe the frozen part (see :mod:`sktransfer._engine.frozen`).
     """
 
     model: object
     backbone_variables: list = field(default_factory=list)
     embedding_layer: str = EMBEDDING
-    info: dict = field(default_factory=dict)
+    info: BackboneInfo = field(default_factory=BackboneInfo)
 
 
 def build_head(x, units=(), *, dropout=0.0, l2=0.0, batchnorm=False, n_outputs=2, seed=None):

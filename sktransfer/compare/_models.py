@@ -13,7 +13,7 @@ from sklearn.utils.validation import column_or_1d
 
 from .._engine.shared_state import forget_shared_state, shared_state
 from .._utils.compat import import_keras
-from .._utils.estimators import flat_parts
+from .._utils.estimators import flat_parts, unwrap
 from .._utils.jsonable import to_python
 from .._utils.peak_memory import PeakMemory
 from ..metrics import binary_summary, multiclass_summary
@@ -23,11 +23,6 @@ __all__ = ["compare_models"]
 
 
 # -- what an estimator is --------------------------------------------------------
-def _parts(estimator):
-    """The estimator and, for a Pipeline or a search, what is inside it."""
-    return flat_parts(estimator)
-
-
 def _is_keras(part):
     return type(part).__module__.startswith("sktransfer.")
 
@@ -41,7 +36,7 @@ def _count(model):
 def _param_counts(estimator):
     """(total, trainable) parameters of the Keras models inside, or (None, None)."""
     counts = []
-    for part in _parts(estimator):
+    for part in flat_parts(estimator):
         info = getattr(part, "backbone_info_", None)
         if isinstance(info, dict) and info.get("total_params") is not None:
             counts.append((int(info["total_params"]), int(info.get("trainable_params") or 0)))
@@ -54,7 +49,7 @@ def _param_counts(estimator):
 
 def _backbone(estimator):
     """(backbone, weights) of the first part that names a backbone."""
-    for part in _parts(estimator):
+    for part in flat_parts(estimator):
         info = getattr(part, "backbone_info_", None)
         if isinstance(info, dict) and "backbone" in info:
             weights = info.get("weights")
@@ -68,9 +63,7 @@ def _backbone(estimator):
 
 def _default_name(estimator):
     if hasattr(estimator, "steps"):
-        return " + ".join(
-            type(step).__name__ for _, step in estimator.steps if step not in (None, "passthrough")
-        )
+        return " + ".join(type(step).__name__ for _, step in unwrap(estimator))
     backbone = getattr(estimator, "backbone", None)
     name = type(estimator).__name__
     return f"{name}({backbone})" if isinstance(backbone, str) else name
@@ -196,7 +189,7 @@ def compare_models(estimators, X_train, y_train, X_test, y_test, *, names=None, 
     n_test = len(y_test)
     if n_test == 0:
         raise ValueError("X_test is empty: compare_models needs test images.")
-    if not warm and any(_is_keras(part) for _, est in pairs for part in _parts(est)):
+    if not warm and any(_is_keras(part) for _, est in pairs for part in flat_parts(est)):
         import_keras()  # once per process: not any model's cost
     rows, fitted = [], {}
     for name, estimator in pairs:

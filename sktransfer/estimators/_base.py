@@ -173,7 +173,7 @@ class BaseImageClassifier(
         with _seeded(seed):
             network = self._build_network(len(encoder.classes_), seed)
             # Without this TensorFlow keeps every fit's training graph alive
-            # (+160 MB per fit measured, see _compat.release_train_graphs).
+            # (see release_train_graphs).
             with release_train_graphs(network.model):
                 history, stages = self._train(network, data, encoder.classes_, seed)
         self.classes_ = encoder.classes_
@@ -183,7 +183,7 @@ class BaseImageClassifier(
         }
         head_only = self.history_.get("stage", []).count(1)  # a two-stage fit's first epochs
         self.n_epochs_ = len(self.history_.get("loss", [])) - head_only
-        self.backbone_info_ = network.info
+        self.backbone_info_ = network.info.to_dict()
         self.skipped_files_ = skipped
         self._embedding_layer = network.embedding_layer
         prediction_parts(network.model, network.info, stages)  # predict reuses them
@@ -240,11 +240,11 @@ class BaseImageClassifier(
                 self._frozen_activations(
                     retagged(stages, "view", v, *variant),
                     X,
-                    network.info["input_size"],
+                    network.info.input_size,
                     transform=lambda pixels, keys, v=v: augment_per_image(layers, pixels, keys, v, seed),
                 )
             )
-        network.info["training_input"] = (
+        network.info.training_input = (
             f"cached activations of {aug.n_views} augmented views per image (view = epoch mod {aug.n_views})"
         )
         return views
@@ -253,7 +253,7 @@ class BaseImageClassifier(
         n_classes = len(classes)
         augmenting = self.augmentation is not None and self.augmentation.is_active()
         stages = frozen_stages(network.model, network.info)
-        size = network.info["input_size"]
+        size = network.info.input_size
         validating = data.X_val is not None
 
         def target(labels):
@@ -268,7 +268,7 @@ class BaseImageClassifier(
             inputs = self._frozen_activations(stages, data.X, size)
             val_inputs = self._frozen_activations(stages, data.X_val, size) if validating else None
             trained = model_from_cut(network.model, network.info, PROBABILITIES)
-            network.info["training_input"] = "cached activations at the cut"
+            network.info.training_input = "cached activations at the cut"
         elif stages is not None and self.augmentation.n_views:
             views = self._view_data(network, stages, data.X, seed)
             val_inputs = self._frozen_activations(stages, data.X_val, size) if validating else None
@@ -276,7 +276,7 @@ class BaseImageClassifier(
         else:
             inputs, trained = self._pixels(data.X, size), network.model
             val_inputs = self._pixels(data.X_val, size) if validating else None
-            network.info["training_input"] = "images (full forward pass every epoch)"
+            network.info.training_input = "images (full forward pass every epoch)"
         callbacks = [c for c in self.callbacks or [] if not isinstance(c, HistoryRecorder)]
         if self.early_stopping:
             callbacks.append(

@@ -1,28 +1,24 @@
 """PretrainedEmbedder: frozen ImageNet backbone features as a scikit-learn transformer."""
 
-import os
-from numbers import Integral
-
 import numpy as np
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils import metadata_routing
 
+from .._engine.backbone_info import BackboneInfo
 from .._engine.cache import resolve_cache
 from .._engine.frozen import compute_frozen, frozen_identity, mirror_view
 from .._engine.keras_pickle import KerasPickleMixin
 from .._engine.network import BACKBONE_FROZEN, POOL, InferenceMode
 from .._engine.templates import TEMPLATE_LOCK, backbone_template
 from .._utils.compat import (
-    HasMethods,
-    Interval,
-    StrOptions,
     check_is_fitted,
     fit_context,
     import_keras,
 )
 from .._utils.hashing import identity_key
-from ..backbones import build_backbone, get_backbone_spec, normalize_size, preprocessing_layer
+from ..backbones import build_backbone, preprocessing_layer
 from ..images import OUTPUT_HINT, check_image_input, input_checked, reports_user_index, skip_unreadable
+from ._backbone_params import BackboneParamsMixin, fill_parameter_docs
 
 keras = import_keras()
 
@@ -35,11 +31,11 @@ def _embedding_model(name, weights, size, pooling):
     With pretrained ``weights`` the network is built once per process and
     shared by every fit (it is frozen, so sharing is safe): it hangs off the
     shared backbone template (:func:`~sktransfer.backbones.backbone_template`)
-    and lives as long as that does. Building EfficientNet-Lite0 takes about
-    2 s, and a grid search of ``make_pipeline(PretrainedEmbedder(), SVC())``
+    and lives as long as that does. Building a backbone takes seconds, and a
+    grid search of ``make_pipeline(PretrainedEmbedder(), SVC())``
     fits the embedder once per candidate and fold; sharing the network also
     shares its compiled inference function. ``weights=None`` builds a fresh,
-    randomly initialised network for every fit, as before.
+    randomly initialised network for every fit.
     """
     if weights is None:
         return _build_embedding_model(*build_backbone(name, None, size), pooling)
@@ -65,7 +61,10 @@ def _build_embedding_model(backbone, spec, pooling):
     return keras.Model(inputs, outputs, name=f"embedder_{spec.model_name}"), spec
 
 
-class PretrainedEmbedder(KerasPickleMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+@fill_parameter_docs
+class PretrainedEmbedder(
+    BackboneParamsMixin, KerasPickleMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
+):
     """Embed images with a frozen ImageNet backbone (one forward pass per image).
 
     ``fit`` builds the backbone (raw 0..255 pixels in, its own preprocessing
@@ -75,20 +74,12 @@ class PretrainedEmbedder(KerasPickleMixin, ClassNamePrefixFeaturesOutMixin, Tran
 
     Parameters
     ----------
-    backbone : str or path, default="resnet50v2"
-        A name from :func:`sktransfer.backbones.available_backbones` or, with
-        keras-hub installed, a keras-hub preset name, ``"hf://timm/<arch>.<tag>"``,
-        ``"kaggle://..."`` or a local preset folder (see :mod:`sktransfer.backbones`).
-    weights : "imagenet", str or None, default="imagenet"
-        ``"imagenet"`` (Keras' download and cache; for a keras-hub handle, the
-        preset's own weights), a local weights file, or
-        ``None`` (random initialisation).
-    pooling : {"avg", "max"}, default="avg"
-    input_size : int, (int, int) or None, default=None
-        ``None`` means the backbone's default (224).
-    batch_size : int, default=32
-    n_jobs : int or None, default=None
-        Threads that decode image files.
+    %(backbone)s
+    %(weights)s
+    %(pooling)s
+    %(input_size)s
+    %(batch_size)s
+    %(n_jobs)s
     on_error : {"raise", "skip"}, default="raise"
         ``fit`` learns nothing from the images and reads no file with
         "raise"; with "skip" it decodes every file, warns once naming those
@@ -105,10 +96,7 @@ class PretrainedEmbedder(KerasPickleMixin, ClassNamePrefixFeaturesOutMixin, Tran
         :class:`FineTunedClassifier`'s ``tta``. On the photos of the accuracy
         benchmarks it raised the SVM's and the linear probe's accuracy;
         the default keeps the plain features of the literature.
-    cache : bool, str or ActivationCache, default=True
-        Where embeddings are kept so that an image is embedded once, ever:
-        ``True`` the process-wide cache, a folder path a cache persisted there,
-        ``False`` none (see :mod:`sktransfer._engine.cache`).
+    %(cache)s
     verbose : int, default=0
 
     Attributes
@@ -142,19 +130,6 @@ class PretrainedEmbedder(KerasPickleMixin, ClassNamePrefixFeaturesOutMixin, Tran
     (2, 1280)
     """
 
-    _parameter_constraints = {
-        "backbone": [str, os.PathLike],
-        "weights": [StrOptions({"imagenet"}), str, os.PathLike, None],
-        "pooling": [StrOptions({"avg", "max"})],
-        "input_size": [Interval(Integral, 1, None, closed="left"), tuple, list, None],
-        "batch_size": [Interval(Integral, 1, None, closed="left")],
-        "n_jobs": [Integral, None],
-        "on_error": [StrOptions({"raise", "skip"})],
-        "tta": ["boolean"],
-        "cache": ["boolean", str, os.PathLike, HasMethods(["get_many", "put_many"])],
-        "verbose": ["verbose"],
-    }
-
     def __init__(
         self,
         backbone="resnet50v2",
@@ -179,10 +154,6 @@ class PretrainedEmbedder(KerasPickleMixin, ClassNamePrefixFeaturesOutMixin, Tran
         self.tta = tta
         self.cache = cache
         self.verbose = verbose
-
-    def _input_size(self):
-        spec = get_backbone_spec(self.backbone)
-        return normalize_size(self.input_size, spec.default_size, spec.min_size)
 
     # fit takes sample_weight (and ignores it) so that a weighted fit of the
     # steps around it does not fail here; UNUSED: metadata routing never
@@ -224,16 +195,16 @@ class PretrainedEmbedder(KerasPickleMixin, ClassNamePrefixFeaturesOutMixin, Tran
         self.model_, spec = _embedding_model(self.backbone, self.weights, self._input_size(), self.pooling)
         outputs = self.model_.outputs[0]
         self.n_features_out_ = int(outputs.shape[-1])
-        self.backbone_info_ = {
-            "backbone": spec.name,
-            "weights": self.weights if self.weights is None else str(self.weights),
-            "input_size": tuple(self._input_size()),
-            "pooling": self.pooling,
-            "preprocessing": spec.preprocessing,
-            "feature_dim": self.n_features_out_,
-            "total_params": int(self.model_.count_params()),
-            "identity": frozen_identity(spec, self.weights, self._input_size()),
-        }
+        self.backbone_info_ = BackboneInfo(
+            backbone=spec.name,
+            weights=self.weights if self.weights is None else str(self.weights),
+            input_size=tuple(self._input_size()),
+            pooling=self.pooling,
+            preprocessing=spec.preprocessing,
+            feature_dim=self.n_features_out_,
+            total_params=int(self.model_.count_params()),
+            identity=frozen_identity(spec, self.weights, self._input_size()),
+        ).to_dict()
         self.skipped_files_ = skipped
         return self
 
@@ -261,14 +232,14 @@ class PretrainedEmbedder(KerasPickleMixin, ClassNamePrefixFeaturesOutMixin, Tran
         # would otherwise be cached as max-pooled ones, for every embedder sharing
         # the cache. (Files saved before "pooling" was recorded hold the fit's
         # value as the parameter.)
-        info = self.backbone_info_
-        base = info["identity"]
-        ident = None if base is None else identity_key(*base, POOL, info.get("pooling", self.pooling))
+        info = BackboneInfo.of(self.backbone_info_)
+        base = info.identity
+        ident = None if base is None else identity_key(*base, POOL, info.pooling or self.pooling)
         X = check_image_input(X)
         stages = [(ident, [self.model_])]
         views = [(stages, None)] + ([mirror_view(stages)] if self.tta else [])
         shared = dict(
-            size=tuple(info["input_size"]),
+            size=tuple(info.input_size),
             cache=resolve_cache(self.cache),
             batch_size=self.batch_size,
             n_jobs=self.n_jobs,

@@ -1,9 +1,9 @@
 """FineTunedClassifier: an ImageNet backbone plus a new head, as a scikit-learn classifier."""
 
 import json
-import os
 from numbers import Integral, Real
 
+from .._engine.backbone_info import BackboneInfo
 from .._engine.frozen import frozen_identity
 from .._engine.network import (
     BACKBONE_FROZEN,
@@ -17,8 +17,9 @@ from .._engine.network import (
 )
 from .._engine.parts import backbone_parts
 from .._engine.templates import TEMPLATE_LOCK
-from .._utils.compat import HasMethods, Interval, StrOptions, import_keras
-from ..backbones import get_backbone_spec, normalize_size, preprocessing_layer
+from .._utils.compat import Interval, StrOptions, import_keras
+from ..backbones import preprocessing_layer
+from ._backbone_params import BackboneParamsMixin, fill_parameter_docs
 from ._base import BaseImageClassifier
 from ._fit_data import stage_history
 
@@ -27,7 +28,8 @@ keras = import_keras()
 __all__ = ["FineTunedClassifier"]
 
 
-class FineTunedClassifier(BaseImageClassifier):
+@fill_parameter_docs
+class FineTunedClassifier(BackboneParamsMixin, BaseImageClassifier):
     """Fine-tune an ImageNet CNN on your images, the scikit-learn way.
 
     The network is: optional augmentation (training only) -> the backbone's own
@@ -45,22 +47,15 @@ class FineTunedClassifier(BaseImageClassifier):
 
     Parameters
     ----------
-    backbone : str or path, default="resnet50v2"
-        A name from :func:`sktransfer.backbones.available_backbones` or, with
-        keras-hub installed, a keras-hub preset name, ``"hf://timm/<arch>.<tag>"``,
-        ``"kaggle://..."`` or a local preset folder (see :mod:`sktransfer.backbones`);
-        ``"efficientnet_lite0"`` has ImageNet weights that work offline.
-    weights : "imagenet", str or None, default="imagenet"
-        ``"imagenet"`` (Keras' download and cache; for a keras-hub handle, the
-        preset's own weights), a local weights file, or
-        ``None`` for random initialisation.
+    %(backbone)s
+    %(weights)s
     trainable_layers : int, "all" or str, default=0
         ``0`` trains the head only; ``N`` the top N backbone layers that
         have weights, counted down from the output (normalisation layers
         count, activations and pooling do not: ``1`` on efficientnet_lite0
         is its last BatchNormalization alone, which warns); ``"all"``
         everything; a block name (``"conv5"``, ``"block7"``) that block and
-        all above it. See :mod:`sktransfer._engine.cut`.
+        all above it. See :doc:`/guide/estimators`.
     head : tuple of int, default=()
         Hidden Dense layer sizes between pooling and the output, e.g. ``(1024, 1024)``.
     head_dropout : float, default=0.0
@@ -69,8 +64,7 @@ class FineTunedClassifier(BaseImageClassifier):
         L2 penalty on the head's kernels.
     head_batchnorm : bool, default=False
         BatchNormalization after each hidden Dense layer.
-    pooling : {"avg", "max"}, default="avg"
-        Global pooling of the last feature map.
+    %(pooling)s
     embedding : {"penultimate", "pooled"}, default="penultimate"
         What :meth:`transform` returns: the last hidden head layer (the pooled
         features when ``head=()``), or the pooled backbone features.
@@ -89,24 +83,23 @@ class FineTunedClassifier(BaseImageClassifier):
         the second; ``history_`` holds both (``history_["stage"]``). ``0``
         trains both together from the start. Ignored when only the head
         trains and with ``weights=None`` (nothing pretrained to protect). 30
-        is the head-only default's training. On the photos measured, the top block trained this way
-        scored 2.4 to 4.3 points higher than from a random head on small
-        sets and the same on 1,125 images (user guide, "Why the defaults").
+        is the head-only default's training. Why it is on by default:
+        :doc:`/guide/defaults`.
     optimizer : str or keras.optimizers.Optimizer, default="adam"
         ``"sgd"``, ``"rmsprop"``, ``"adam"``, ``"adamw"``, ``"nadam"``,
         ``"adamax"``, ``"adagrad"``, ``"adadelta"`` or an instance (cloned per fit).
     learning_rate : float or None, default=None
-        ``None`` means 0.003 for ``"adam"`` (measured: three times Keras'
-        0.001 trains a new head as far in a third of the epochs; see the
-        user guide's "Why the defaults") and the optimizer's own default for any
-        other name (see :mod:`sktransfer.estimators`). Compare optimizers at
+        ``None`` means 0.003 for ``"adam"`` (three times Keras' 0.001, which
+        trains a new head as far in a third of the epochs: :doc:`/guide/defaults`)
+        and the optimizer's own default for any other name (see
+        :mod:`sktransfer.estimators`). Compare optimizers at
         the same explicit rate, or each at its own default, knowingly.
     epochs : int, default=30
         Head-only training on cached activations costs milliseconds per
         epoch, and 10 epochs left the head under-trained on small data sets
-        (user guide, "Why the defaults"). Fine-tuning backbone layers costs more
+        (:doc:`/guide/defaults`). Fine-tuning backbone layers costs more
         per epoch: set ``epochs`` for it.
-    batch_size : int, default=32
+    %(batch_size)s
     validation_fraction : float, default=0.0
         Fraction of the training images held out (stratified, unless a class
         has one image or the part is smaller than the number of classes) to
@@ -140,14 +133,12 @@ class FineTunedClassifier(BaseImageClassifier):
         prediction (the mirror images' frozen activations are cached like
         any others); :meth:`transform` is unaffected, and so is training,
         so ``set_params(tta=...)`` may change it after ``fit``. On by
-        default because, on the photos measured, it raised the test accuracy
-        of head-only fine-tuning on average (user guide, "Why the defaults");
+        default because it raised the test accuracy of head-only fine-tuning
+        on average (:doc:`/guide/defaults`);
         set ``False`` for images whose mirror image means something else
         (text, digits, left/right).
-    input_size : int, (int, int) or None, default=None
-        Images are resized to this; ``None`` means the backbone's default (224).
-    n_jobs : int or None, default=None
-        Threads that decode image files.
+    %(input_size)s
+    %(n_jobs)s
     on_error : {"raise", "skip"}, default="raise"
         What ``fit`` does with image files that cannot be read (missing,
         empty, corrupt, truncated, not an image): raise a ValueError naming
@@ -156,12 +147,7 @@ class FineTunedClassifier(BaseImageClassifier):
         each file once more before training to find them. ``predict``,
         ``predict_proba``, ``decision_function`` and ``transform`` always
         raise, whatever this says: they return one row per image of ``X``.
-    cache : bool, str or ActivationCache, default=True
-        Where frozen activations are kept between fits (epochs, CV folds, grid
-        candidates and clones reuse them): ``True`` the process-wide cache, a
-        folder path a cache persisted there (shared by worker processes),
-        ``False`` none: frozen activations are then computed once per fit
-        only. See :mod:`sktransfer._engine.cache`.
+    %(cache)s
     random_state : int, RandomState or None, default=None
         Seeds weight initialisation, shuffling, dropout, augmentation and the
         validation split: the same value gives the same predictions (bitwise
@@ -209,19 +195,15 @@ class FineTunedClassifier(BaseImageClassifier):
 
     _parameter_constraints = {
         **BaseImageClassifier._parameter_constraints,
-        "backbone": [str, os.PathLike],
-        "weights": [StrOptions({"imagenet"}), str, os.PathLike, None],
+        **BackboneParamsMixin._parameter_constraints,
         "trainable_layers": [Interval(Integral, 0, None, closed="left"), str],
         "head": [tuple, list],
         "head_dropout": [Interval(Real, 0, 1, closed="left")],
         "head_l2": [Interval(Real, 0, None, closed="left")],
         "head_batchnorm": ["boolean"],
-        "pooling": [StrOptions({"avg", "max"})],
         "embedding": [StrOptions({"penultimate", "pooled"})],
         "backbone_lr_scale": [Interval(Real, 0, None, closed="neither")],
         "head_epochs": [Interval(Integral, 0, None, closed="left")],
-        "tta": ["boolean"],
-        "cache": ["boolean", str, os.PathLike, HasMethods(["get_many", "put_many"])],
     }
 
     _default_learning_rates = {"adam": 0.003}
@@ -289,10 +271,6 @@ class FineTunedClassifier(BaseImageClassifier):
         self.random_state = random_state
         self.verbose = verbose
 
-    def _input_size(self):
-        spec = get_backbone_spec(self.backbone)
-        return normalize_size(self.input_size, spec.default_size, spec.min_size)
-
     def _build_network(self, n_outputs, seed):
         if any(not isinstance(u, Integral) or u < 1 for u in self.head):
             raise ValueError(f"head must be a tuple of positive ints, got {self.head!r}.")
@@ -331,22 +309,21 @@ class FineTunedClassifier(BaseImageClassifier):
             seed=seed,
         )
         model = keras.Model(inputs, outputs, name=f"finetuned_{spec.model_name}")
-        info = {
-            "backbone": spec.name,
-            "weights": self.weights if self.weights is None else str(self.weights),
-            "input_size": tuple(self._input_size()),
-            "preprocessing": spec.preprocessing,
-            "pooling": self.pooling,
-            "trainable_backbone_layers": len(trainable),
-            "cut": cut if top is not None else POOL,
-            "cut_layer": None if cut_tensor is None else (POOL if top is None else BACKBONE_FROZEN),
-            "anchor": None,
-            "identity": frozen_identity(spec, self.weights, self._input_size()),
-            "feature_dim": int(backbone.output.shape[-1]),
-            "total_params": int(model.count_params()),
-            "trainable_params": int(sum(keras.ops.size(v) for v in model.trainable_variables)),
-        }
-        info["anchor"] = anchor if bottom is not None else None
+        info = BackboneInfo(
+            backbone=spec.name,
+            weights=self.weights if self.weights is None else str(self.weights),
+            input_size=tuple(self._input_size()),
+            preprocessing=spec.preprocessing,
+            pooling=self.pooling,
+            trainable_backbone_layers=len(trainable),
+            cut=cut if top is not None else POOL,
+            cut_layer=None if cut_tensor is None else (POOL if top is None else BACKBONE_FROZEN),
+            anchor=anchor if bottom is not None else None,
+            identity=frozen_identity(spec, self.weights, self._input_size()),
+            feature_dim=int(backbone.output.shape[-1]),
+            total_params=int(model.count_params()),
+            trainable_params=int(sum(keras.ops.size(v) for v in model.trainable_variables)),
+        )
         return Network(
             model=model,
             backbone_variables=list(top.trainable_variables) if top is not None else [],
@@ -386,7 +363,7 @@ class FineTunedClassifier(BaseImageClassifier):
         )
         for layer in head_layers(first.model_):
             network.model.get_layer(layer.name).set_weights(layer.get_weights())
-        network.info["head_epochs"] = self.head_epochs
+        network.info.head_epochs = self.head_epochs
         return first.history_
 
     def _trainer_key(self, network, n_classes, whole):
@@ -399,10 +376,10 @@ class FineTunedClassifier(BaseImageClassifier):
             optimizer = (type(optimizer).__module__, type(optimizer).__qualname__, config)
         return (
             type(self).__qualname__,
-            info["backbone"],
-            info["identity"] or ("random", info["input_size"]),
-            info["cut"],
-            info["trainable_backbone_layers"],
+            info.backbone,
+            info.identity or ("random", info.input_size),
+            info.cut,
+            info.trainable_backbone_layers,
             tuple(self.head),
             self.head_dropout,
             self.head_l2,

@@ -14,6 +14,7 @@ from numbers import Integral
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 
+from .._engine.backbone_info import BackboneInfo
 from .._engine.keras_pickle import KerasPickleMixin
 from .._utils.compat import Interval, StrOptions, check_is_fitted, fit_context, import_keras
 from ..backbones import get_backbone_spec, normalize_size, preprocessing_layer
@@ -197,13 +198,13 @@ class PretrainedImageNetClassifier(KerasPickleMixin, ClassifierMixin, BaseEstima
         self.classes_ = (
             names if self._groups is None else np.array(sorted(self.class_map, key=str), dtype=object)
         )
-        self.backbone_info_ = {
-            "backbone": spec.name,
-            "weights": str(self.weights),
-            "input_size": tuple(size),
-            "n_imagenet_classes": n,
-            "total_params": int(self.model_.count_params()),
-        }
+        self.backbone_info_ = BackboneInfo(
+            backbone=spec.name,
+            weights=str(self.weights),
+            input_size=tuple(size),
+            n_imagenet_classes=n,
+            total_params=int(self.model_.count_params()),
+        ).to_dict()
         return self
 
     def _class_groups(self, names):
@@ -233,7 +234,7 @@ class PretrainedImageNetClassifier(KerasPickleMixin, ClassifierMixin, BaseEstima
         """The 1,000 ImageNet probabilities of each image, shape (n_samples, 1000)."""
         check_is_fitted(self)
         X = check_image_input(X)
-        size = tuple(self.backbone_info_["input_size"])
+        size = tuple(BackboneInfo.of(self.backbone_info_).input_size)
         out = []
         for start in range(0, len(X), self.batch_size):
             pixels = load_images(X[start : start + self.batch_size], size=size)

@@ -12,6 +12,7 @@ key.
 
 import numpy as np
 
+from .._engine.backbone_info import BackboneInfo
 from .._engine.network import LOGITS, PROBABILITIES
 from .._utils.compat import check_is_fitted, import_keras
 from ..images import OUTPUT_HINT, check_image_input, reports_user_index
@@ -59,8 +60,8 @@ class PredictionMixin:
         """Output of ``layer_name`` for images X, through the cached frozen part when there is one."""
         check_is_fitted(self)
         X = check_image_input(X)
-        info = self.backbone_info_
-        size = info["input_size"]  # the fitted network's, whatever input_size says now
+        info = BackboneInfo.of(self.backbone_info_)
+        size = info.input_size  # the fitted network's, whatever input_size says now
         mirrored = self._mirrored(layer_name)
         stages, heads = prediction_parts(self.model_, info)
         if layer_name not in heads:

@@ -2,6 +2,7 @@
 
 from numbers import Integral, Real
 
+from .._engine.backbone_info import BackboneInfo
 from .._engine.network import EMBEDDING, Network, build_head
 from .._utils.compat import Interval, import_keras
 from ..backbones import normalize_size
@@ -155,12 +156,12 @@ on_error, random_state, verbose
             x, (int(self.dense_units),), dropout=self.dropout, n_outputs=n_outputs, seed=seed
         )
         model = keras.Model(inputs, outputs, name="simple_cnn")
-        info = {
-            "backbone": None,
-            "cut_layer": None,
-            "input_size": (height, width),
-            "conv_filters": filters,
-            "total_params": int(model.count_params()),
-            "trainable_params": int(model.count_params()),
-        }
+        info = BackboneInfo(
+            backbone=None,
+            cut_layer=None,
+            input_size=(height, width),
+            conv_filters=filters,
+            total_params=int(model.count_params()),
+            trainable_params=int(model.count_params()),
+        )
         return Network(model=model, embedding_layer=EMBEDDING, info=info)

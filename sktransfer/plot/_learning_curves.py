@@ -7,7 +7,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.ticker import MaxNLocator
 
-from .._utils.estimators import unwrap
+from .._utils.estimators import flat_parts
 
 __all__ = ["LearningCurveDiagnosis", "diagnose_learning_curves", "plot_learning_curves"]
 
@@ -21,12 +21,10 @@ def _history(obj):
         history = obj.history_
     elif isinstance(getattr(obj, "history", None), Mapping):  # keras.callbacks.History
         history = obj.history
-    elif hasattr(obj, "best_estimator_") and not hasattr(obj.best_estimator_, "steps"):
-        return _history(obj.best_estimator_)
     elif hasattr(obj, "best_estimator_") or hasattr(obj, "steps"):
-        steps = [s for _, s in unwrap(obj) if isinstance(getattr(s, "history_", None), Mapping)]
+        steps = [s for s in flat_parts(obj) if isinstance(getattr(s, "history_", None), Mapping)]
         if not steps:
-            raise TypeError("No step of this Pipeline has a history_: is it fitted?")
+            raise TypeError("No step of this Pipeline or search has a history_: is it fitted?")
         return _history(steps[-1])
     else:
         raise TypeError(

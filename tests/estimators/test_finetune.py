@@ -53,6 +53,12 @@ def test_multiclass_string_labels(fitted_multiclass, sample):
     assert clf.history_["loss"][-1] < clf.history_["loss"][0]
     assert clf.backbone_info_["training_input"] == "cached activations at the cut"
     assert clf.n_epochs_ == 8
+    # The keys 0.1.0 recorded (tests/fixtures/legacy_0_1_0), less a two-stage fit's head_epochs.
+    assert set(clf.backbone_info_) == {
+        *("backbone", "weights", "input_size", "preprocessing", "pooling", "trainable_backbone_layers"),
+        *("cut", "cut_layer", "anchor", "identity", "feature_dim", "total_params", "trainable_params"),
+        "training_input",
+    }
 
 
 def test_binary_sigmoid_and_logit(binary_sample):
