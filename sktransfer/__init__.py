@@ -7,8 +7,6 @@ stays fast.
 
 import importlib
 
-from . import _moved
-
 __version__ = "0.1.0"
 
 _LAZY = {
@@ -53,9 +51,17 @@ _SUBMODULES = (
     "report",
     "tuning",
 )
-# Modules of sktransfer 0.1.0 that moved: importing one warns FutureWarning (see _moved).
-_moved.install()
-_DEPRECATED_MODULES = tuple(sorted(_moved.MOVED))
+# Modules of sktransfer 0.1.0 that moved, each a shim file that warns FutureWarning when
+# imported and gives the names of their new homes (pickles of 0.1.0 name these modules).
+_DEPRECATED_MODULES = (
+    "augment",
+    "efficientnet_lite",
+    "embedding",
+    "finetune",
+    "imagenet",
+    "optimizers",
+    "scratch",
+)
 
 __all__ = sorted(_LAZY) + list(_SUBMODULES) + ["__version__"]
 
