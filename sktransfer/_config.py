@@ -10,26 +10,24 @@ over them, and saved models do not depend on them).
     candidates and CV folds of a grid search) train on one compiled Keras
     model, reloaded with each fit's fresh weights and optimizer state,
     instead of tracing a new training graph every fit. See
-    :mod:`sktransfer._engine.trainers`.
+    :doc:`/guide/frozen_work`.
 ``xla`` ({"auto", True, False}, default "auto")
     Compile the training step of the layers above the cut with XLA
     (``jit_compile``). ``"auto"``: on CPU-only machines, when backbone
-    layers train (measured on 2 CPU cores: the backward pass of ResNet50V2's
-    conv5 blocks runs about 3x faster under XLA; every new batch shape costs
-    one compilation, which reused trainers pay once); off on GPUs, where
-    Keras' own default applies. The environment variable
+    layers train, where XLA's backward pass beats TensorFlow's CPU kernels
+    (every new batch shape costs one compilation, which reused trainers pay
+    once); off on GPUs, where Keras' own default applies. The environment variable
     ``SKTRANSFER_XLA`` (``0``/``1``/``auto``) sets the default, e.g. for
     worker processes.
 ``inference_batch_size`` ("auto" or a positive int, default "auto")
     Images per forward pass of the frozen layers and of predictions (a
     fine-tuner's ``batch_size`` is its training batch). ``"auto"``: the
     estimator's ``batch_size``, on CPU-only machines at most 8 images of 160
-    px or more, where smaller batches run faster (measured on 2 CPU cores at
-    224 px, batches of 8 vs 32: ResNet50V2 19.5 vs 13.8 images/s,
-    EfficientNet-Lite0 76 vs 56, MobileNet alpha 0.25 352 vs 353), and
-    proportionally more of smaller inputs (12 images of 128 px, 22 of 96 px,
-    50 of 64 px), whose batches cost more than they save when small. An int: at most that many on any
-    machine. Outputs agree with any other batch size to float32 round-off;
+    px or more, where smaller batches run faster, and proportionally more of
+    smaller inputs (12 images of 128 px, 22 of 96 px, 50 of 64 px), whose
+    batches cost more than they save when small (the measurements:
+    :doc:`/benchmarks/generated/inference_batches`). An int: at most that
+    many on any machine. Outputs agree with any other batch size to float32 round-off;
     ``deterministic`` passes run one image at a time whatever this says.
 ``deterministic`` (default False)
     Compute the frozen activations of a pretrained backbone one image at a
@@ -38,15 +36,11 @@ over them, and saved models do not depend on them).
     then never depend on what the activation cache held (nor on
     ``cache=False``). By default images run in batches, and a kernel's
     float32 rounding depends on the batch's shape and on an image's place in
-    it (measured: up to 2e-5 in EfficientNet-Lite0's activations); a
-    cache warmed by other fits (the CV folds before a refit) therefore
+    it; a cache warmed by other fits (the CV folds before a refit) therefore
     hands a fit slightly different numbers than a cold one, and a long
-    training can grow them into another model (measured: 1.1 accuracy
-    points on 375 test photos). Cost of ``PretrainedEmbedder`` at 224 px on
-    2 CPU cores, against batches of 8 (``benchmarks/throughput.py``): 16 %
-    for ResNet50V2 (16.9 vs 20.2 images/s), 27 % for EfficientNet-Lite0
-    (53.8 vs 73.9), 49 % for MobileNet alpha 0.25 (186 vs 366); far more on
-    a GPU. The two modes' activations are cached apart.
+    training can grow them into another model. It costs a sixth to a half of
+    the embedding throughput on CPU (:doc:`/benchmarks/generated/inference_batches`),
+    far more on a GPU. The two modes' activations are cached apart.
     The environment variable ``SKTRANSFER_DETERMINISTIC=1`` sets the
     default. Like TensorFlow's ``enable_op_determinism`` (which GPUs also
     need), it trades speed for bitwise reproducibility, hence off by default.
@@ -85,26 +79,9 @@ _CONFIG = {
 
 # Inference passes on CPU-only machines with inference_batch_size="auto": at most
 # as many numbers per batch as 8 RGB images of 160 px hold, and never fewer than 8
-# images. Small batches win on large inputs (the figures at 224 px in the option's
-# description); on small inputs each batch's fixed cost dominates instead, so they run
-# more images per batch, up to the estimator's batch size. PretrainedEmbedder on 192
-# flower photos, 2 cores, images/s in batches of 8 / 12 / 16 / 22 / 32 (best of 3 rounds;
-# `python benchmarks/throughput.py --backbone B --sizes 96,128,160 --n 192
-# --inference-batches 8,12,16,22,32`):
-#                  96 px (22 now)                  128 px (12)                  160 px (8)
-#   ResNet50V2     85 / 89 / 93 / 96 / 95          51 / 51 / 51 / 47 / 44       28 / 31 / 29 / 29 / 28
-#   Lite0          275 / 319 / 341 / 359 / 350     199 / 195 / 181 / 188 / 175  129 / 143 / 133 / 107 / 99
-#   MobileNet 0.25 787 / 973 / 1083 / 1160 / 1461  664 / 769 / 688 / 704 / 954  354 / 376 / 436 / 413 / 427
-# MobileNet alpha 0.25 is light enough to gain from larger batches at every size (and
-# at 160 px all three ran about 10 % faster in batches of 12); the cap follows the two
-# heavier networks. Run eagerly, as the smallest inputs are, batches matter more: at
-# 32 px MobileNet ran 98 images/s in batches of 8, 226 in batches of 32. Above 160 px
-# the cap stays at 8 images: on 96 photos (`--sizes 160,192,224 --n 96
-# --inference-batches 8,12,16`, a day the machine ran 1.7x faster), batches of 8 / 12 / 16
-# ran ResNet50V2 at 47.8 / 49.8 / 51.1 (160 px), 35.7 / 36.0 / 36.5 (192) and
-# 26.9 / 26.9 / 26.8 (224) images/s, and Lite0 at 220 / 224 / 234, 159 / 162 / 160 and
-# 118 / 120 / 118: within 2 % at 192 and 224 px, and up to 7 % at 160 px, where the day
-# before measured batches of 12 best (about 10 %, table above).
+# images. Small batches run faster on large inputs; on small inputs each batch's fixed
+# cost dominates instead, so they run more images per batch, up to the estimator's
+# batch size. The sweeps behind both figures: docs/benchmarks, "inference_batches".
 _CPU_BATCH_NUMBERS = 8 * 160 * 160 * 3
 _CPU_MIN_BATCH = 8
 

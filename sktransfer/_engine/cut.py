@@ -37,8 +37,8 @@ __all__ = ["anchor_point", "cut_points", "cut_position", "resolve_trainable", "s
 
 # Whether a layer owns trainable weights never changes once it is built; the
 # answer is remembered because finding it out means toggling ``trainable``,
-# which Keras' attribute tracking makes slow (about 0.05 s per ResNet50V2 fit
-# of a grid search, every fit resolving its cut on the shared template).
+# which Keras' attribute tracking makes slow, and every fit of a grid search
+# resolves its cut on the shared template.
 _OWNS_TRAINABLE = weakref.WeakKeyDictionary()
 
 

@@ -2,7 +2,7 @@
 
 A grid search fits the same network dozens of times (CV folds, batch sizes,
 epochs, seeds); building, compiling and tracing its training step costs
-seconds every time (10-40 s for ResNet50V2's top blocks on 2 CPU cores, and
+seconds every time (tens of seconds for ResNet50V2's top blocks on a CPU,
 more with XLA), often more than the training itself once the frozen part
 comes from the activation cache. Keras keeps a traced step with the model it
 was traced for, so this module keeps a few compiled *trainers* (the layers

@@ -108,8 +108,8 @@ def release_train_graphs(model):
     in TensorFlow's global gradient registry (``CustomGradient-<n>``) and never
     removes it; that closure holds tensors of the traced train step, so the
     whole graph, its functions and their kernels stay in memory after the
-    model is gone (measured: +160 MB per fit for EfficientNet-Lite0
-    ``trainable_layers="all"`` at 64 px, see benchmarks/memory.py).
+    model is gone (``benchmarks/memory.py`` measures it; the user guide's
+    reliability page quotes the figures).
     ``keras.backend.clear_session()`` does not remove it.
 
     On exit this drops the entries registered during the fit whose graph read
@@ -122,8 +122,8 @@ def release_train_graphs(model):
     It also forgets ``model``'s compiled train / test functions (as Keras'
     own ``compile`` does; ``model.fit`` rebuilds them when called again): a
     fitted estimator whose whole model trained (``trainable_layers="all"``,
-    augmentation) otherwise keeps its traced train step, +190 MB per fitted
-    EfficientNet-Lite0 ``"all"`` estimator kept alive (measured at 64 px).
+    augmentation) otherwise keeps its traced train step for as long as the
+    estimator lives.
     """
     import contextlib
 

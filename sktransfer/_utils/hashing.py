@@ -31,8 +31,8 @@ def identity_key(*parts):
 
 # Content hashes remembered per file (path, device, inode, size, mtime), as
 # git's index does, so that the folds and candidates of a grid search do not
-# read and hash every image again (0.04 s per fit for 300 JPEGs, a tenth of a
-# warm head-only fit). A file modified within two seconds of being hashed is
+# read and hash every image again (a sizeable share of a warm head-only fit,
+# whose frozen activations come from the cache). A file modified within two seconds of being hashed is
 # not remembered ("racy" timestamps, again as git does): rewriting it within
 # the file system's timestamp granularity could otherwise keep its size and
 # mtime. The memo is dropped once it holds _MAX_MEMO files.

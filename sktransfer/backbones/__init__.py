@@ -11,7 +11,7 @@
   (``"hf://timm/resnet50.tv2_in1k"``; several weights per architecture, see
   :data:`TIMM_TAGS`), ``"kaggle://..."`` or a local preset folder (keras-hub's
   format, or timm's ``config.json`` + ``model.safetensors``): see
-  :mod:`sktransfer.backbones._keras_hub`; needs ``pip install "sktransfer[hub]"``.
+  :doc:`/guide/backbones`; needs ``pip install "sktransfer[hub]"``.
 
 Each source gives the same :class:`BackboneSpec`: the backbone's own input
 normalisation (a :class:`BackbonePreprocessing` layer inside the model, so
@@ -38,7 +38,7 @@ Each backbone lists its blocks from input to output (``conv1`` ... ``conv5`` for
 the ResNets, ``stem``, ``block1`` ... ``block7``, ``top`` for EfficientNets,
 ``stack0`` ... ``stack3`` for keras-hub's ResNets).
 ``trainable_layers="conv4"`` means "the first layer of conv4 and every layer
-above it" (see :mod:`sktransfer._engine.cut`).
+above it" (see :doc:`/guide/estimators`).
 """
 
 from ..exceptions import WeightsUnavailableError

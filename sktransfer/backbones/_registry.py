@@ -64,7 +64,7 @@ def get_backbone_spec(name):
     A registered name (case-insensitive) wins; anything else that keras-hub
     can load (a preset name, ``hf://...``, ``kaggle://...``, a local preset
     folder in keras-hub's or timm's format) is resolved through keras-hub
-    (see :mod:`sktransfer.backbones._keras_hub`).
+    (see :doc:`/guide/backbones`).
 
     Raises
     ------

@@ -23,7 +23,7 @@ each model pays for its own.
 Cold or warm
 ------------
 Fits in one process share the activation cache, the pretrained backbone
-templates and the compiled trainers (see :mod:`sktransfer._engine.shared_state`), so
+templates and the compiled trainers (see :doc:`/guide/frozen_work`), so
 a model fitted after another with the same backbone would start warm: its
 frozen activations already computed, its backbone already built, in seconds
 and megabytes that the first model paid for. By default (``warm=False``)

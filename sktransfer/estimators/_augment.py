@@ -55,7 +55,7 @@ class Augmentation(BaseEstimator):
         every image at every step (frozen layers rerun every epoch: slow).
         ``k``: ``k`` augmented views per image are made once and their frozen
         activations cached; epoch ``e`` trains on view ``e mod k`` (see
-        :mod:`sktransfer._engine.views`). Much faster; with ``k >= epochs`` no view
+        :doc:`/guide/augmentation`). Much faster; with ``k >= epochs`` no view
         repeats. Ignored by estimators without frozen layers.
 
     See Also

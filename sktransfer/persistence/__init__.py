@@ -28,7 +28,7 @@ saved as ``None`` / ``True`` with a warning.
 A scikit-learn object holding sktransfer estimators (a ``Pipeline``, a
 ``CalibratedClassifierCV``, a search or its ``best_estimator_``) is saved as
 ``skops`` (scikit-learn's secure format, loaded with a trust list) plus one such
-save per sktransfer estimator: :mod:`sktransfer.persistence._composite` describes it.
+save per sktransfer estimator (see :doc:`/guide/saving`).
 
 Writes are atomic: everything goes to a temporary directory next to the target,
 is fsync'ed and renamed into place; an earlier save is replaced only with
