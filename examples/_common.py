@@ -15,8 +15,40 @@ SHARED_MOBILENET = os.path.relpath(
 )
 
 
+def add_data_argument(parser):
+    """``--data FOLDER``: the images, one sub-folder per class; the built-in sample by default."""
+    parser.add_argument(
+        "--data",
+        default=None,
+        metavar="FOLDER",
+        help="folder with one sub-folder of images per class (default: the built-in sample of "
+        "sktransfer.datasets.load_sample, written under --out)",
+    )
+
+
+def load_data(args, n_classes=None):
+    """``(X, y, classes)``: the image paths and labels of ``--data``.
+
+    Without ``--data``, the built-in sample is written to ``<--out>/sample`` first (and
+    only its first ``n_classes`` classes kept when a script needs that many);
+    ``args.data`` then names that folder.
+    """
+    import sktransfer as skt
+
+    if args.data is None:
+        args.data = skt.datasets.write_sample_folder(os.path.join(args.out, "sample"), overwrite=True)
+        X, y, classes = skt.load_image_folder(args.data)
+        if n_classes is not None:
+            classes = classes[:n_classes]
+            keep = np.isin(y, classes)
+            X, y = X[keep], y[keep]
+        return X, y, classes
+    return skt.load_image_folder(args.data)
+
+
 def add_run_arguments(parser):
     """The data and training options every comparison script takes."""
+    add_data_argument(parser)
     parser.add_argument("--size", type=int, default=224, help="input size in pixels")
     parser.add_argument("--limit-per-class", type=int, default=None, help="use only N images per class")
     parser.add_argument(
@@ -31,17 +63,17 @@ def add_run_arguments(parser):
 
 
 def load_split(args):
-    """Load ``args.data_dir``, keep ``--limit-per-class`` images, split off ``--n-test`` per class.
+    """Load ``--data``, keep ``--limit-per-class`` images, split off ``--n-test`` per class.
 
     Returns ``(X_train, X_test, y_train, y_test), classes`` and prints the sizes.
     """
     import sktransfer as skt
 
     n_test = int(args.n_test) if args.n_test >= 1 else args.n_test
-    X, y, classes = skt.load_image_folder(args.data_dir)
+    X, y, classes = load_data(args)
     X, y = limit_per_class(X, y, args.limit_per_class, args.seed)
     split = skt.per_class_split(X, y, y=y, n_test=n_test, random_state=args.seed)
-    print(f"{args.data_dir}: {len(classes)} classes; {len(split[2])} training, {len(split[3])} test images")
+    print(f"{args.data}: {len(classes)} classes; {len(split[2])} training, {len(split[3])} test images")
     return split, classes
 
 

@@ -12,7 +12,7 @@ IMAGENET1K_V1 weights; downloaded once) or ``resnet_18_imagenet`` (keras-hub's
 preset). Offline, pass the folder a machine with internet saved::
 
     huggingface-cli download timm/resnet18.tv_in1k --local-dir resnet18.tv_in1k
-    python examples/animals10_finetune.py animals10/ --resnet18 resnet18.tv_in1k \\
+    python examples/animals10_finetune.py --data animals10/ --resnet18 resnet18.tv_in1k \\
         --mobilenetv2-weights mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224_no_top.h5
 
 ``--mobilenetv2-weights`` is ``imagenet`` (Keras' download, once), a local
@@ -39,7 +39,6 @@ LAST_TWO = {"resnet18": "stack2", "mobilenetv2": "block15"}
 
 def parse_args():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("data_dir", help="folder with one sub-folder of images per class")
     p.add_argument("--out", default="out/animals10", help="folder for the figures")
     p.add_argument(
         "--resnet18",

@@ -12,7 +12,7 @@ precision, sensitivity, specificity and ROC curve on the test images.
 
 Run (offline backbone EfficientNet-Lite0; ``--backbone resnet50v2`` needs internet):
 
-    python examples/binary_frozen_vs_full.py ../shared/data/cats_dogs_sample --out out/binary
+    python examples/binary_frozen_vs_full.py --data ../shared/data/cats_dogs_sample --out out/binary
 
 A quick check: add ``--size 64 --limit-per-class 12 --epochs 1``.
 """
@@ -28,7 +28,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
-from _common import limit_per_class, save
+from _common import add_data_argument, limit_per_class, load_data, save
 
 import sktransfer as skt
 from sktransfer.metrics import evaluate
@@ -43,7 +43,7 @@ from sktransfer.plot import (
 
 def parse_args():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("data_dir", help="folder with one sub-folder of images per class (2 classes)")
+    add_data_argument(p)
     p.add_argument("--out", default="out/binary_frozen_vs_full", help="folder for the figures")
     p.add_argument("--backbone", default="efficientnet_lite0")
     p.add_argument("--weights", default="imagenet", help="'imagenet', a weights file or 'none'")
@@ -64,9 +64,9 @@ def main():
     weights = None if args.weights.lower() == "none" else args.weights
 
     # 1. Data: file paths and labels, then a per-class test set.
-    X, y, classes = skt.load_image_folder(args.data_dir)
+    X, y, classes = load_data(args, n_classes=2)
     if len(classes) != 2:
-        raise SystemExit(f"{args.data_dir} has {len(classes)} classes; this assignment needs 2.")
+        raise SystemExit(f"{args.data} has {len(classes)} classes; this assignment needs 2.")
     X, y = limit_per_class(X, y, args.limit_per_class, args.seed)
     per_class = min(np.unique(y, return_counts=True)[1])
     # With few images (a quick run), keep 3/5 of each class for training.
@@ -74,7 +74,7 @@ def main():
     n_val = min(args.n_val, max(1, per_class // 5))
     X_train, X_test, y_train, y_test = skt.per_class_split(X, y, y=y, n_test=n_test, random_state=args.seed)
     n_train = len(y_train) // 2
-    print(f"{args.data_dir}: classes {classes}, {per_class} images per class used")
+    print(f"{args.data}: classes {classes}, {per_class} images per class used")
     print(
         f"split per class: {n_train - n_val} train, {n_val} validation (inside fit), "
         f"{n_test} test; positive class = {classes[1]!r}"

@@ -17,7 +17,7 @@ and random ones are right is counted image by image.
 
 Run:
 
-    python examples/compare_backbones.py ../shared/data/animals10_sample --out out/backbones
+    python examples/compare_backbones.py --data ../shared/data/animals10_sample --out out/backbones
 
 A quick check: add ``--size 64 --limit-per-class 12 --epochs 1``.
 """
@@ -39,7 +39,6 @@ BACKBONES = ["efficientnet_lite0", "mobilenet_0.25", "mobilenet", "mobilenetv2",
 
 def parse_args():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("data_dir", help="folder with one sub-folder of images per class")
     p.add_argument("--out", default="out/compare_backbones", help="folder for the figures")
     p.add_argument(
         "--weights",

@@ -15,7 +15,7 @@ Offline, download the folders on a machine with internet and pass them::
     for tag in tv_in1k tv2_in1k a1_in1k a2_in1k; do
         huggingface-cli download timm/resnet50.$tag --local-dir resnet50.$tag
     done
-    python examples/compare_weights.py animals10/ \\
+    python examples/compare_weights.py --data animals10/ \\
         --resnet50 resnet50.tv_in1k,resnet50.tv2_in1k,resnet50.a1_in1k,resnet50.a2_in1k \\
         --architectures efficientnet_lite0,resnet18.tv_in1k,resnet50.tv2_in1k,...
 
@@ -42,7 +42,6 @@ ARCHITECTURES = (
 
 def parse_args():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("data_dir", help="folder with one sub-folder of images per class")
     p.add_argument("--out", default="out/compare_weights", help="folder for the figures")
     p.add_argument(
         "--resnet50",

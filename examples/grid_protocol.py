@@ -14,7 +14,7 @@ cached once), put an SVM on its embeddings
 
 Run (offline backbone EfficientNet-Lite0; ``--backbone resnet50v2`` needs internet):
 
-    python examples/grid_protocol.py ../shared/data/cats_dogs_sample --out out/grid
+    python examples/grid_protocol.py --data ../shared/data/cats_dogs_sample --out out/grid
 
 A quick check: add ``--size 64 --limit-per-class 12 --epochs 1``. Bigger grids:
 ``--layers 0,2,4,8,block7 --batch-sizes 16,32,64 --epochs-grid 1,5,10,20``.
@@ -31,7 +31,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
-from _common import limit_per_class, save
+from _common import add_data_argument, limit_per_class, load_data, save
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
 from sklearn.pipeline import make_pipeline
@@ -56,7 +56,7 @@ def int_or_name(text):
 
 def parse_args():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("data_dir", help="folder with one sub-folder of images per class")
+    add_data_argument(p)
     p.add_argument("--out", default="out/grid_protocol", help="folder for the figures")
     p.add_argument("--backbone", default="efficientnet_lite0")
     p.add_argument("--size", type=int, default=224, help="input size in pixels")
@@ -102,10 +102,10 @@ def main():
     n_test = int(args.n_test) if args.n_test >= 1 else args.n_test
 
     # 1. Data and a per-class test set that no tuning step sees.
-    X, y, classes = skt.load_image_folder(args.data_dir)
+    X, y, classes = load_data(args)
     X, y = limit_per_class(X, y, args.limit_per_class, args.seed)
     X_train, X_test, y_train, y_test = skt.per_class_split(X, y, y=y, n_test=n_test, random_state=args.seed)
-    print(f"{args.data_dir}: classes {classes}; {len(y_train)} training, {len(y_test)} test images")
+    print(f"{args.data}: classes {classes}; {len(y_train)} training, {len(y_test)} test images")
     cv = StratifiedKFold(3, shuffle=True, random_state=args.seed)
 
     # 2. Trainable layers x batch size. Frozen activations are computed once

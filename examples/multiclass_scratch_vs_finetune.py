@@ -14,7 +14,7 @@ model also gets its learning curves (with a diagnosis) and confusion matrix.
 Run (MobileNet's ImageNet weights come from ``--mobilenet-weights FILE``;
 without the file it starts from random weights):
 
-    python examples/multiclass_scratch_vs_finetune.py ../shared/data/tf_flowers --out out/multiclass
+    python examples/multiclass_scratch_vs_finetune.py --data ../shared/data/tf_flowers --out out/multiclass
 
 A quick check: add ``--size 64 --limit-per-class 12 --epochs 1``.
 """
@@ -29,7 +29,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
-from _common import SHARED_MOBILENET, limit_per_class, save
+from _common import SHARED_MOBILENET, add_data_argument, limit_per_class, load_data, save
 
 import sktransfer as skt
 from sktransfer.compare import compare_models, plot_comparison
@@ -42,7 +42,7 @@ TOP_BLOCKS = {"efficientnet_lite0": "block7", "mobilenet_0.25": "block12"}
 
 def parse_args():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("data_dir", help="folder with one sub-folder of images per class")
+    add_data_argument(p)
     p.add_argument("--out", default="out/multiclass_scratch_vs_finetune")
     p.add_argument(
         "--mobilenet-weights",
@@ -62,7 +62,7 @@ def main():
     os.makedirs(args.out, exist_ok=True)
 
     # 1. Data: 300/75/75 of 450 per class = 4/6 train, 1/6 validation, 1/6 test.
-    X, y, classes = skt.load_image_folder(args.data_dir)
+    X, y, classes = load_data(args)
     X, y = limit_per_class(X, y, args.limit_per_class, args.seed)
     per_class = min(np.unique(y, return_counts=True)[1])
     n_test = n_val = max(1, per_class // 6)
@@ -70,7 +70,7 @@ def main():
     X_train, X_test, y_train, y_test = skt.per_class_split(
         X, y, y=y, n_train=n_train + n_val, n_test=n_test, random_state=args.seed
     )
-    print(f"{args.data_dir}: {len(classes)} classes {classes}")
+    print(f"{args.data}: {len(classes)} classes {classes}")
     print(f"split per class: {n_train} train, {n_val} validation (inside fit), {n_test} test")
 
     # 2. MobileNet weights: the local ImageNet file, else random initialisation.

@@ -1,7 +1,7 @@
 """Write the page of the real-data example scripts (``examples/*.py`` that
 are neither gallery examples, ``plot_*.py``, nor helpers, ``_*.py``).
 
-They take a data folder and minutes to hours, so the gallery does not run
+They take a data folder (``--data``) and minutes to hours, so the gallery does not run
 them; this page shows what each does (its docstring) and its code.
 """
 
@@ -23,8 +23,9 @@ def write_script_page(examples_dir, path):
         "# Scripts on real photos",
         "",
         "The classic transfer-learning assignments, end to end. Each takes a data",
-        "folder with one sub-folder of images per class and runs for minutes to",
-        "hours, so they are shown here rather than run while the site builds;",
+        "folder with one sub-folder of images per class (`--data FOLDER`; without it,",
+        "the built-in sample) and runs for minutes to hours on real photos, so they",
+        "are shown here rather than run while the site builds;",
         "`--size 64 --limit-per-class 12 --epochs 1` gives a quick check.",
         "",
     ]
