@@ -5,7 +5,8 @@ legacy (pre-zip) PyTorch save, ported from TensorFlow. This module reads that
 file *without* torch and without unpickling arbitrary objects, rebuilds the
 network in Keras with ``keras.applications.EfficientNetB0``'s layer names
 (``stem_*``, ``block1a_*`` ... ``block7a_*``, ``top_*``) and caches the
-converted weights as a Keras ``.weights.h5`` file in Keras' cache folder.
+converted weights as a Keras ``.weights.h5`` file in Keras' cache folder (with a
+copy keyed by layer name that a new process reads in milliseconds).
 
 EfficientNet-Lite0 is EfficientNet-B0 without squeeze-excitation, with ReLU6
 instead of swish and TensorFlow "same" padding. Its input is normalised as
@@ -366,9 +367,42 @@ def imagenet_weights_path():
     except OSError:
         pass  # no cache yet, or no sidecar: (re)build
     os.makedirs(cache, exist_ok=True)
-    write_file(target, _converted_model().save_weights)  # its temporary name ends .weights.h5
-    write_file(target + ".sha256", sha256(target) + "\n")
+    model = _converted_model()
+    write_file(target, model.save_weights)  # its temporary name ends .weights.h5
+    digest = sha256(target)
+    write_file(target + ".sha256", digest + "\n")
+    _write_by_name(target, digest, model)
     return target
+
+
+# Keras' .weights.h5 is keyed by layer order, not name, so reading it means building
+# the full 224-px model and loading into it (seconds, in every new process). The same
+# weights are also kept keyed by layer name in a NumPy archive that names the digest
+# of the .weights.h5 it was made from; a missing, stale or unreadable archive is remade.
+def _by_name_path(target):
+    return target[: -len(".weights.h5")] + ".by_name.npz"
+
+
+def _write_by_name(target, digest, model):
+    arrays = {
+        f"{layer.name}/{i}": value for layer in model.layers for i, value in enumerate(layer.get_weights())
+    }
+    write_file(_by_name_path(target), lambda tmp: np.savez(tmp, __digest__=np.array(digest), **arrays))
+
+
+def _read_by_name(target, digest):
+    try:
+        with np.load(_by_name_path(target)) as archive:
+            if str(archive["__digest__"]) != digest:
+                return None
+            weights = {}
+            for key in archive.files:
+                if key != "__digest__":
+                    name, index = key.rsplit("/", 1)
+                    weights.setdefault(name, {})[int(index)] = archive[key]
+    except Exception:  # missing, truncated or not an archive: remade from the .weights.h5
+        return None
+    return {name: [values[i] for i in range(len(values))] for name, values in weights.items()}
 
 
 def _imagenet_weights_by_name():
@@ -383,8 +417,15 @@ def _imagenet_weights_by_name():
         )
         model = _converted_model()
     else:
-        # Keras' .weights.h5 is keyed by layer order, not name: load it into the
-        # full model, then copy by name into whatever variant is being built.
+        with open(path + ".sha256", encoding="ascii") as file:
+            digest = file.read().strip()
+        weights = _read_by_name(path, digest)
+        if weights is not None:
+            return weights
         model = EfficientNetLite0(include_top=True, weights=None)
         model.load_weights(path)
+        try:
+            _write_by_name(path, digest, model)
+        except OSError:
+            pass  # read-only cache: the next process loads the .weights.h5 again
     return {layer.name: layer.get_weights() for layer in model.layers if layer.weights}

@@ -283,9 +283,32 @@ def test_cache_is_reused_and_rebuilt_when_corrupt(tmp_path, monkeypatch):
     mtime = os.stat(path).st_mtime_ns
     assert imagenet_weights_path() == path and len(calls) == 1
     assert os.stat(path).st_mtime_ns == mtime
+    by_name = path[: -len(".weights.h5")] + ".by_name.npz"
     assert sorted(os.listdir(tmp_path / "models")) == sorted(
-        [os.path.basename(path), os.path.basename(path) + ".sha256"]
+        [os.path.basename(path), os.path.basename(path) + ".sha256", os.path.basename(by_name)]
     )  # no temp files left
+
+    # A new process reads the weights by layer name, without building the 224-px model to
+    # load the .weights.h5 into; the copy equals the .weights.h5 loaded into that model.
+    full = EfficientNetLite0(include_top=True, weights=None)
+    full.load_weights(path)
+    expected = {layer.name: layer.get_weights() for layer in full.layers if layer.weights}
+    loads = []
+    real_load = keras.Model.load_weights
+    monkeypatch.setattr(keras.Model, "load_weights", lambda *a, **k: loads.append(1) or real_load(*a, **k))
+    weights = lite._imagenet_weights_by_name()
+    assert loads == [] and weights.keys() == expected.keys()
+    for name, values in expected.items():
+        assert len(weights[name]) == len(values)
+        for a, b in zip(weights[name], values):
+            np.testing.assert_array_equal(a, b)
+    with open(by_name, "r+b") as file:  # a damaged copy is remade from the .weights.h5
+        file.truncate(os.path.getsize(by_name) // 2)
+    np.testing.assert_array_equal(lite._imagenet_weights_by_name()["top_conv"][0], expected["top_conv"][0])
+    assert loads == [1]
+    assert lite._read_by_name(path, open(path + ".sha256").read().strip()) is not None
+    loads.clear()
+    monkeypatch.setattr(keras.Model, "load_weights", real_load)
 
     with open(path, "r+b") as file:  # flip bytes in the middle of the weights
         file.seek(os.path.getsize(path) // 2)

@@ -108,7 +108,9 @@ def test_frozen_batchnorm_statistics_unchanged(trainable_layers, binary_sample):
     X, y = binary_sample
     reference, _ = build_backbone(BACKBONE, "imagenet", SIZE)
     before = _layer_weights(reference)
-    clf = _clf(trainable_layers=trainable_layers, learning_rate=0.01).fit(X, y)
+    # one stage: the head stage trains on cached pooled features and cannot touch the backbone
+    clf = _clf(trainable_layers=trainable_layers, learning_rate=0.01, epochs=1, head_epochs=0, tta=False)
+    clf.fit(X, y)
     after = _layer_weights(clf.model_)
     bn_names = [
         layer.name for layer in _all_layers(reference) if layer.__class__.__name__ == "BatchNormalization"
@@ -142,7 +144,14 @@ def test_backbone_lr_scale_slows_backbone(binary_sample):
     before = _layer_weights(reference)["top_conv"][0]
 
     def moved(scale):
-        clf = _clf(trainable_layers=2, optimizer="sgd", learning_rate=0.1, backbone_lr_scale=scale)
+        clf = _clf(
+            trainable_layers=2,
+            optimizer="sgd",
+            learning_rate=0.1,
+            backbone_lr_scale=scale,
+            head_epochs=0,
+            tta=False,
+        )
         after = _layer_weights(clf.fit(X, y).model_)["top_conv"][0]
         return np.abs(after - before).max()
 
@@ -267,14 +276,18 @@ def test_numpy_integers_from_grids_are_accepted(binary_sample):
     assert clf.backbone_info_["trainable_backbone_layers"] == 2
 
 
-@pytest.mark.parametrize("trainable_layers", [0, "all"])
-def test_input_size_changed_after_fit_does_not_reach_the_fitted_network(trainable_layers, binary_sample):
+@pytest.mark.parametrize(
+    "params",
+    [dict(trainable_layers=0), dict(backbone="mobilenet_0.25", weights=None, trainable_layers="all")],
+    ids=["head-only", "all"],
+)
+def test_input_size_changed_after_fit_does_not_reach_the_fitted_network(params, binary_sample):
     """set_params(input_size=...) without a refit: predictions still resize images
     to the fitted network's size (through the cached frozen part, or the whole
     network), as the other fitted parameters stay as fit left them."""
     X, y = binary_sample
     # cache=False: every prediction really runs the network (no cached activations)
-    clf = _clf(trainable_layers=trainable_layers, epochs=1, cache=False).fit(X, y)
+    clf = _clf(**params, epochs=1, cache=False).fit(X, y)
     before = clf.predict_proba(X[:6])
     clf.set_params(input_size=2 * SIZE)
     np.testing.assert_array_equal(clf.predict_proba(X[:6]), before)

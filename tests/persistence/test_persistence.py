@@ -23,6 +23,7 @@ def _estimators():
             trainable_layers=2,
             augmentation=Augmentation(flip="horizontal"),
             random_state=0,
+            tta=False,
         ),
         SimpleCNNClassifier(conv_filters=(4, 8), dense_units=8, input_size=SIZE, epochs=1, random_state=0),
         PretrainedEmbedder(BACKBONE, input_size=SIZE),
