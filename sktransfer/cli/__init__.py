@@ -16,8 +16,9 @@ existing folder is replaced only with ``--overwrite``, and only when it is
 empty or holds nothing but what these commands write.
 
 This module is the entry point and its error handling; the parser is in
-``sktransfer.cli._args``, the commands in ``sktransfer.cli._commands`` and
-what they share in ``sktransfer.cli._support``.
+``sktransfer.cli._args``, the commands in ``sktransfer.cli._training`` (fit, grid,
+compare) and ``sktransfer.cli._inference`` (evaluate, predict, embed), listed in
+``sktransfer.cli._commands``, and what they share in ``sktransfer.cli._support``.
 """
 
 from ._errors import CommandError, UsageError
