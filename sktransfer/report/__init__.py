@@ -7,6 +7,6 @@ report can be mailed, archived or opened offline. The test set is predicted
 once; every table and figure is computed from that one pass.
 """
 
-from ._sections import write_report
+from ._write import write_report
 
 __all__ = ["write_report"]

@@ -30,7 +30,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 from sklearn.svm import SVC
 
-import sktransfer.report._sections as report_module
+import sktransfer.report._sections as sections_module
+import sktransfer.report._write as report_module
 from sktransfer import FineTunedClassifier
 from sktransfer.compare import ComparisonTable
 from sktransfer.metrics import evaluate
@@ -348,7 +349,7 @@ def test_search_plots_follow_the_searched_parameters():
         rank_test_score=np.argsort(np.argsort(-splits.mean(0))) + 1,
     )
     search = SimpleNamespace(cv_results_=results, best_params_=grid[0], refit=True, scoring=None)
-    section = report_module._search_section(search)
+    section = sections_module._search_section(search)
     page = _Page(section)
     assert [img["alt"] for img in page.images] == ["grid search", "search by optimizer", "search by epochs"]
     assert "Validation error by trainable_layers and batch_size." in section
