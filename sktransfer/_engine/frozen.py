@@ -329,10 +329,13 @@ def frozen_identity(spec, weights, input_size):
     from .templates import pretrained_identity  # a keras-hub preset: its files' content hash
 
     # The preprocessing too: a folder cache outlives a release that changes a backbone's.
-    return (
+    identity = (
         spec.name,
         spec.preprocessing,
         pretrained_identity(spec, weights),
         tuple(input_size),
         keras.__version__,
     )
+    # Mixed precision computes other activations; float32 keeps the keys it always had.
+    policy = keras.mixed_precision.dtype_policy().name
+    return identity if policy == "float32" else (*identity, policy)

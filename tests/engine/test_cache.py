@@ -276,7 +276,12 @@ def test_compiled_inference_traces_once_whatever_the_batch_sizes(binary_sample):
         ("auto", True, 32, 96, 50, [22, 22, 6]),  # (faster there on a CPU)
         ("auto", True, 128, 64, 60, [50, 10]),
         ("auto", True, 32, 64, 40, [32, 8]),
-        ("auto", False, 16, 224, 10, [10]),  # GPU: the estimator's batch size
+        ("auto", False, 16, 224, 10, [10]),
+        ("auto", False, 16, 224, 150, [64, 64, 22]),  # GPU: 64 images of 224 px
+        ("auto", False, 16, 112, 300, [256, 44]),  # 4x as many of 112 px, at most 256
+        ("auto", False, 16, 448, 40, [16, 16, 8]),  # never fewer than the estimator's batch
+        ("auto", False, 128, 224, 200, [128, 72]),
+        ("auto", False, 1, 224, 3, [1, 1, 1]),  # deterministic passes stay one image each
         (3, False, 16, 32, 10, [3, 3, 3, 1]),
         (32, True, 4, 32, 10, [4, 4, 2]),  # a cap, never above the estimator's
         (32, True, 1, 32, 10, [1] * 10),  # deterministic passes stay one image each
