@@ -1,4 +1,4 @@
-"""Process-wide options: reuse of compiled trainers, XLA, inference batches, bitwise determinism.
+"""Process-wide options: reuse of compiled trainers, XLA, inference batches, determinism, precision.
 
 Like :func:`sklearn.set_config`, these are performance knobs that do not
 change what an estimator learns beyond float32 round-off, so they are global
@@ -26,8 +26,13 @@ over them, and saved models do not depend on them).
     px or more, where smaller batches run faster, and proportionally more of
     smaller inputs (12 images of 128 px, 22 of 96 px, 50 of 64 px), whose
     batches cost more than they save when small (the measurements:
-    :doc:`/benchmarks/generated/inference_batches`). An int: at most that
-    many on any machine. Outputs agree with any other batch size to float32 round-off;
+    :doc:`/benchmarks/generated/inference_batches`). With a GPU: as many
+    images as 64 of 224 px hold numbers (256 of 112 px, 16 of 448 px), at most
+    256 and never fewer than the estimator's ``batch_size``: inference keeps no
+    activations for a backward pass, and a GPU runs a large batch in about the
+    time of a small one (a batch size of 1, as in ``deterministic`` passes,
+    stays 1). An int: at most that many on any machine. Outputs agree with any
+    other batch size to float32 round-off;
     ``deterministic`` passes run one image at a time whatever this says.
 ``deterministic`` (default False)
     Compute the frozen activations of a pretrained backbone one image at a
@@ -44,6 +49,19 @@ over them, and saved models do not depend on them).
     The environment variable ``SKTRANSFER_DETERMINISTIC=1`` sets the
     default. Like TensorFlow's ``enable_op_determinism`` (which GPUs also
     need), it trades speed for bitwise reproducibility, hence off by default.
+``mixed_precision`` (False, True, "mixed_float16" or "mixed_bfloat16"; default False)
+    Build the networks of later fits with Keras' mixed precision policy:
+    float16 (``True``, ``"mixed_float16"``: for NVIDIA GPUs' tensor cores) or bfloat16
+    (``"mixed_bfloat16"``: TPUs, recent CPUs) compute with float32 weights.
+    As Keras recommends, the output layer (``"probabilities"``) stays float32
+    and float16 training scales its loss (``LossScaleOptimizer``). Outputs
+    differ from float32 ones by float16 round-off (tested: within 0.02 on
+    the probabilities of a small fit); the activation cache, the shared backbones and the
+    compiled trainers keep the precisions apart. A fitted model keeps the
+    precision it was built with (saved models too). The environment variable
+    ``SKTRANSFER_MIXED_PRECISION`` (``0``/``1``/a policy name) sets the
+    default. On a CPU without bfloat16 or float16 units it is slower, not
+    faster.
 
 Examples
 --------
@@ -59,7 +77,7 @@ import os
 import threading
 from numbers import Integral
 
-__all__ = ["config_context", "cpu_only", "get_config", "inference_batch", "set_config"]
+__all__ = ["config_context", "cpu_only", "get_config", "inference_batch", "precision_policy", "set_config"]
 
 _LOCK = threading.Lock()
 
@@ -70,11 +88,20 @@ def _from_environment(name, default):
     return {"1": True, "true": True, "0": False, "false": False}.get(value, default)
 
 
+_POLICIES = ("mixed_float16", "mixed_bfloat16")
+
+
+def _precision_from_environment():
+    value = os.environ.get("SKTRANSFER_MIXED_PRECISION", "").strip().lower()
+    return value if value in _POLICIES else _from_environment("SKTRANSFER_MIXED_PRECISION", False)
+
+
 _CONFIG = {
     "reuse_trainers": True,
     "xla": _from_environment("SKTRANSFER_XLA", "auto"),
     "deterministic": _from_environment("SKTRANSFER_DETERMINISTIC", False),
     "inference_batch_size": "auto",
+    "mixed_precision": _precision_from_environment(),
 }
 
 # Inference passes on CPU-only machines with inference_batch_size="auto": at most
@@ -84,6 +111,11 @@ _CONFIG = {
 # batch size. The sweeps behind both figures: docs/benchmarks, "inference_batches".
 _CPU_BATCH_NUMBERS = 8 * 160 * 160 * 3
 _CPU_MIN_BATCH = 8
+# With a GPU: as many numbers per batch as 64 RGB images of 224 px hold, at most 256
+# images. Not measured on a GPU yet (benchmarks/gpu.sh measures it); the rule keeps a
+# ResNet50's inference activations at a few GB, which a 16 GB T4 holds.
+_GPU_BATCH_NUMBERS = 64 * 224 * 224 * 3
+_GPU_MAX_BATCH = 256
 
 
 @functools.cache
@@ -101,7 +133,9 @@ def inference_batch(batch_size, sample_size):
     if setting != "auto":
         return min(batch_size, setting)
     if not cpu_only():
-        return batch_size
+        if batch_size == 1:
+            return 1
+        return max(batch_size, min(_GPU_MAX_BATCH, _GPU_BATCH_NUMBERS // max(sample_size, 1)))
     return min(batch_size, max(_CPU_MIN_BATCH, _CPU_BATCH_NUMBERS // max(sample_size, 1)))
 
 
@@ -112,13 +146,23 @@ def get_config():
     -------
     config : dict
         ``{"reuse_trainers": bool, "xla": "auto" | bool, "deterministic": bool,
-        "inference_batch_size": "auto" | int}``.
+        "inference_batch_size": "auto" | int, "mixed_precision": bool | str}``.
     """
     with _LOCK:
         return dict(_CONFIG)
 
 
-def set_config(*, reuse_trainers=None, xla=None, deterministic=None, inference_batch_size=None):
+def precision_policy():
+    """The Keras dtype policy the ``mixed_precision`` option asks for, by name."""
+    setting = get_config()["mixed_precision"]
+    if setting is True:
+        return "mixed_float16"
+    return setting or "float32"
+
+
+def set_config(
+    *, reuse_trainers=None, xla=None, deterministic=None, inference_batch_size=None, mixed_precision=None
+):
     """Set process-wide training options (``None`` leaves one as it is).
 
     Parameters
@@ -133,8 +177,11 @@ def set_config(*, reuse_trainers=None, xla=None, deterministic=None, inference_b
     inference_batch_size : "auto" or int, default=None
         At most this many images per forward pass of the frozen layers and
         of predictions (``"auto"``: on CPU-only machines 8 images of 160 px
-        or more, more of smaller ones; else no limit beyond the estimator's
-        ``batch_size``).
+        or more, more of smaller ones; with a GPU 64 of 224 px, more of
+        smaller ones, and never fewer than the estimator's ``batch_size``).
+    mixed_precision : bool, "mixed_float16" or "mixed_bfloat16", default=None
+        Build the networks of later fits in mixed precision (``True``:
+        ``"mixed_float16"``, for GPUs).
     """
     # Every value is checked before any is set: a bad one changes nothing.
     for name, value in (("reuse_trainers", reuse_trainers), ("deterministic", deterministic)):
@@ -156,7 +203,15 @@ def set_config(*, reuse_trainers=None, xla=None, deterministic=None, inference_b
         raise ValueError(
             f"inference_batch_size must be 'auto' or a positive int, got {inference_batch_size!r}."
         )
+    if mixed_precision is not None and not (
+        isinstance(mixed_precision, bool) or mixed_precision in _POLICIES
+    ):
+        raise ValueError(
+            "mixed_precision must be True, False, 'mixed_float16' or 'mixed_bfloat16', "
+            f"got {mixed_precision!r}."
+        )
     new = {
+        "mixed_precision": mixed_precision,
         "reuse_trainers": reuse_trainers,
         "xla": xla,
         "deterministic": deterministic,

@@ -36,6 +36,7 @@ from ..images import load_images
 from .backbone_info import BackboneInfo
 from .cache import content_keys
 from .network import BACKBONE_FROZEN, POOL, PREPROCESS
+from .predictors import shared_function
 
 keras = import_keras()
 import tensorflow as tf  # noqa: E402  (graph-mode inference, see run_model)
@@ -59,27 +60,31 @@ _CHUNK = 64
 def run_model(model, x, batch_size, compiled=None):
     """Run ``model`` (or a list of models in sequence) in inference mode over ``x``.
 
-    Small inputs run eagerly: ``model.predict`` would trace a new tf.function
-    for every new model (seconds, for a pass that takes milliseconds). Larger
-    inputs run through one tf.function per model (traced once, kept while the
-    model lives): graph mode lets TensorFlow fuse convolution, batch
-    normalisation and activation, about twice as fast as eager on a CPU.
-    ``compiled`` forces the choice (a caller that feeds a large input in
-    chunks decides once for all of them). ``batch_size`` is the estimator's;
-    the passes run :func:`sktransfer._config.inference_batch` images each
-    (on a CPU at most 8 of 160 px or more, where smaller batches run faster).
+    Every pass runs through the function traced once per architecture
+    (:mod:`sktransfer._engine.predictors`): every model of that architecture,
+    each fit of a grid search, reuses it with its own weights, so a model's
+    outputs never depend on which path ran before (graph and eager kernels
+    round differently). Graph mode lets TensorFlow fuse convolution, batch
+    normalisation and activation, about twice as fast as eager on a CPU. A
+    model that cannot share one (a layer without a config) runs small inputs
+    eagerly (a trace of its own costs seconds, a small pass milliseconds) and
+    larger ones through a tf.function of its own; ``compiled`` forces the
+    choice (a caller that feeds a large input in chunks decides once for all
+    of them). ``batch_size`` is the estimator's; the passes run
+    :func:`sktransfer._config.inference_batch` images each (on a CPU at most
+    8 of 160 px or more, where smaller batches run faster).
     """
     import warnings
 
     models = tuple(model) if isinstance(model, (list, tuple)) else (model,)
     if compiled is None:
         compiled = len(x) > _EAGER_MAX * batch_size
-    call = _compiled(models, x) if compiled else _eager(models)
     outputs = []
     with warnings.catch_warnings():
         # A model reloaded from .keras expects its single input as a list and
         # warns when given a tensor; the call is correct either way.
         warnings.filterwarnings("ignore", message="The structure of `inputs`")
+        call = _compiled(models, x, compiled) or _eager(models)
         step = inference_batch(batch_size, int(np.prod(x.shape[1:])))
         for i in range(0, len(x), step):
             outputs.append(keras.ops.convert_to_numpy(call(x[i : i + step])))
@@ -101,9 +106,15 @@ def _eager(models):
     return call
 
 
-def _compiled(models, x):
-    # Kept on the first model, so it lives and dies with it (a cycle the
-    # garbage collector frees); object.__setattr__ keeps Keras from tracking it.
+def _compiled(models, x, required=True):
+    """The compiled call of ``models`` for inputs like ``x``: the shared one, else (when
+    ``required``) their own; None: run eagerly."""
+    shared = shared_function(models, x)
+    if shared is not None or not required:
+        return shared
+    # A model that cannot share (a layer without a config): its own function, kept
+    # on the first model so that it lives and dies with it (a cycle the garbage
+    # collector frees); object.__setattr__ keeps Keras from tracking it.
     functions = models[0].__dict__.get("_sktransfer_compiled")
     if functions is None:
         functions = {}
@@ -321,10 +332,13 @@ def frozen_identity(spec, weights, input_size):
     from .templates import pretrained_identity  # a keras-hub preset: its files' content hash
 
     # The preprocessing too: a folder cache outlives a release that changes a backbone's.
-    return (
+    identity = (
         spec.name,
         spec.preprocessing,
         pretrained_identity(spec, weights),
         tuple(input_size),
         keras.__version__,
     )
+    # Mixed precision computes other activations; float32 keeps the keys it always had.
+    policy = keras.mixed_precision.dtype_policy().name
+    return identity if policy == "float32" else (*identity, policy)

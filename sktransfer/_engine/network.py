@@ -5,8 +5,10 @@
 :class:`Network` carries a built model with what training needs to know.
 """
 
+import contextlib
 from dataclasses import dataclass, field
 
+from .._config import precision_policy
 from .._utils.compat import import_keras
 from ..backbones import PREPROCESS_LAYER
 from .backbone_info import BackboneInfo
@@ -25,6 +27,7 @@ __all__ = [
     "Network",
     "build_head",
     "head_layers",
+    "precision_scope",
 ]
 
 # The layers found by name, in every network sktransfer builds (saved models keep them):
@@ -117,6 +120,21 @@ def build_head(x, units=(), *, dropout=0.0, l2=0.0, batchnorm=False, n_outputs=2
     )(x)
     activation = "sigmoid" if n_outputs == 2 else "softmax"
     return keras.layers.Activation(activation, name=PROBABILITIES, dtype="float32")(logits)
+
+
+@contextlib.contextmanager
+def precision_scope():
+    """Build networks in the precision of ``sktransfer.set_config(mixed_precision=...)``.
+
+    Keras' dtype policy is per thread, so a scope never changes another
+    thread's fits; every network sktransfer builds is built in one.
+    """
+    old = keras.mixed_precision.dtype_policy()
+    keras.mixed_precision.set_dtype_policy(precision_policy())
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_dtype_policy(old)
 
 
 def head_layers(model):

@@ -56,7 +56,8 @@ def shared_state():
 
 
 def forget_shared_state():
-    """Empty the activation cache's memory, the backbone templates and the trainer pool.
+    """Empty the activation cache's memory, the backbone templates, the trainer pool and
+    the shared prediction functions (:mod:`sktransfer._engine.predictors`).
 
     Then collect garbage and hand freed heap memory back to the operating
     system (glibc's ``malloc_trim``), so that the resident set size measured
@@ -74,6 +75,9 @@ def forget_shared_state():
         templates.clear_templates()  # also empties the trainer pool
     elif trainers is not None:
         trainers.clear_trainers()
+    predictors = _loaded("_engine.predictors")
+    if predictors is not None:
+        predictors.clear_predictors()
     gc.collect()
     _malloc_trim()
 

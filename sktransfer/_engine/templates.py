@@ -41,7 +41,15 @@ def backbone_template(name, weights, input_size):
     from ..backbones import build_backbone, get_backbone_spec
 
     spec = get_backbone_spec(name)
-    key = (spec.name, pretrained_identity(spec, weights), tuple(input_size))
+    import keras
+
+    # Built in the precision of the scope it is asked for in (see network.precision_scope).
+    key = (
+        spec.name,
+        pretrained_identity(spec, weights),
+        tuple(input_size),
+        keras.mixed_precision.dtype_policy().name,
+    )
     with TEMPLATE_LOCK:
         if key in _TEMPLATES:
             _TEMPLATES.move_to_end(key)

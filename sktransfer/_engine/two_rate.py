@@ -47,12 +47,35 @@ class TwoRateTrainer(keras.Model):
             y_pred = self(x, training=True)
             loss = self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=True)
             self._loss_tracker.update_state(loss, sample_weight=tf.shape(x)[0])
+            # Mixed float16: compile wrapped the head's optimizer in a LossScaleOptimizer
+            # (Keras' auto_scale_loss); other optimizers return the loss as it is.
+            scaled = self.optimizer.scale_loss(loss)
         variables = self.trainable_variables
-        gradients = tape.gradient(loss, variables)
+        gradients = tape.gradient(scaled, variables)
         head, body = self._split(list(zip(gradients, variables)))
-        self.optimizer.apply_gradients(head)
-        self.backbone_optimizer.apply_gradients(body)
+        if isinstance(self.optimizer, keras.optimizers.LossScaleOptimizer):
+            self._apply_scaled(head, body)
+        else:
+            self.optimizer.apply_gradients(head)
+            self.backbone_optimizer.apply_gradients(body)
         return self.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
+
+    def _apply_scaled(self, head, body):
+        """One loss scale for both optimizers: the head's, which decides for the step.
+
+        The backbone's gradients are unscaled by the head's factor and applied
+        only when all are finite; a non-finite one makes the head's optimizer
+        skip the step too and lower the scale, as it does for its own.
+        """
+        scale = tf.convert_to_tensor(self.optimizer.dynamic_scale)  # before the head's step changes it
+        finite = tf.reduce_all([tf.reduce_all(tf.math.is_finite(g)) for g, _ in body if g is not None])
+        poison = tf.where(finite, 0.0, float("nan"))
+        self.optimizer.apply_gradients([(g + tf.cast(poison, g.dtype), v) for g, v in head])
+
+        def step():
+            self.backbone_optimizer.apply_gradients([(g / tf.cast(scale, g.dtype), v) for g, v in body])
+
+        tf.cond(finite, step, lambda: None)
 
 
 class BackboneRateFollowsHead(keras.callbacks.Callback):

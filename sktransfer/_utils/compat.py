@@ -26,6 +26,7 @@ __all__ = [
     "quiet_tensorflow",
     "release_train_graphs",
     "safe_mode_scope",
+    "share_gpus",
     "sklearn_version",
 ]
 
@@ -57,11 +58,36 @@ def import_keras():
     """
     quiet_tensorflow()
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    # Before TensorFlow initialises a GPU (see share_gpus); a value the user set is kept.
+    os.environ.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")
     import keras
     import tensorflow as tf
 
     tf.get_logger().setLevel("ERROR")
+    share_gpus(tf)
     return keras
+
+
+def share_gpus(tf):
+    """Let several processes and estimators share each GPU: memory growth on.
+
+    By default TensorFlow reserves nearly all of a GPU's memory for the first
+    process that uses it, so a second estimator in another process (dask or
+    joblib workers, a notebook next to a script) fails to allocate any. With
+    memory growth it takes what it uses. Set on every GPU before TensorFlow
+    initialises them (``TF_FORCE_GPU_ALLOW_GROWTH``, set by
+    :func:`import_keras`, does the same for GPUs initialised by other code);
+    a GPU initialised earlier keeps its setting, and so does a user's
+    ``TF_FORCE_GPU_ALLOW_GROWTH=false``. Idempotent; nothing on a machine
+    without a GPU.
+    """
+    if os.environ.get("TF_FORCE_GPU_ALLOW_GROWTH", "").lower() == "false":
+        return
+    for gpu in tf.config.list_physical_devices("GPU"):
+        try:
+            tf.config.experimental.set_memory_growth(gpu, True)
+        except (RuntimeError, ValueError):  # initialised already: TensorFlow's setting stands
+            pass
 
 
 def safe_mode_scope():

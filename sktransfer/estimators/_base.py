@@ -30,7 +30,7 @@ from .._config import cpu_only, get_config
 from .._engine.cache import resolve_cache
 from .._engine.history_recorder import HistoryRecorder
 from .._engine.keras_pickle import KerasPickleMixin
-from .._engine.network import PROBABILITIES
+from .._engine.network import PROBABILITIES, precision_scope
 from .._utils.compat import HasMethods, Interval, StrOptions, fit_context, import_keras, release_train_graphs
 from ..images import (
     FIT_HINT,
@@ -170,7 +170,7 @@ class BaseImageClassifier(
         encoder = LabelEncoder().fit(y)
         seed = self._seed()
         data = training_data(self, X, y, encoder, sample_weight, X_val, y_val, seed)
-        with _seeded(seed):
+        with _seeded(seed), precision_scope():
             network = self._build_network(len(encoder.classes_), seed)
             # Without this TensorFlow keeps every fit's training graph alive
             # (see release_train_graphs).
@@ -315,8 +315,9 @@ class BaseImageClassifier(
             )
 
         whole = trained is network.model
+        key = self._trainer_key(network, n_classes, whole)
         history = fit_on_trainer(
-            self._trainer_key(network, n_classes, whole),
+            None if key is None else (key, trained.dtype_policy.name),
             trained,
             lambda model: self._trainer(model, network, n_classes, seed, whole),
             run,

@@ -8,7 +8,7 @@ from .._engine.backbone_info import BackboneInfo
 from .._engine.cache import resolve_cache
 from .._engine.frozen import compute_frozen, frozen_identity, mirror_view
 from .._engine.keras_pickle import KerasPickleMixin
-from .._engine.network import BACKBONE_FROZEN, POOL, InferenceMode
+from .._engine.network import BACKBONE_FROZEN, POOL, InferenceMode, precision_scope
 from .._engine.templates import TEMPLATE_LOCK, backbone_template
 from .._utils.compat import (
     check_is_fitted,
@@ -192,7 +192,11 @@ class PretrainedEmbedder(
                 n_jobs=self.n_jobs,
                 verbose=bool(self.verbose),
             )
-        self.model_, spec = _embedding_model(self.backbone, self.weights, self._input_size(), self.pooling)
+        with precision_scope():
+            self.model_, spec = _embedding_model(
+                self.backbone, self.weights, self._input_size(), self.pooling
+            )
+            identity = frozen_identity(spec, self.weights, self._input_size())
         outputs = self.model_.outputs[0]
         self.n_features_out_ = int(outputs.shape[-1])
         self.backbone_info_ = BackboneInfo(
@@ -203,7 +207,7 @@ class PretrainedEmbedder(
             preprocessing=spec.preprocessing,
             feature_dim=self.n_features_out_,
             total_params=int(self.model_.count_params()),
-            identity=frozen_identity(spec, self.weights, self._input_size()),
+            identity=identity,
         ).to_dict()
         self.skipped_files_ = skipped
         return self

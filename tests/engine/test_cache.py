@@ -9,6 +9,7 @@ import pytest
 from conftest import BACKBONE, SIZE
 from PIL import Image
 from sklearn.base import clone
+from traces import count_traces
 
 from sktransfer import FineTunedClassifier, PretrainedEmbedder, clear_cache
 from sktransfer._engine.cache import ActivationCache, content_keys, resolve_cache
@@ -226,14 +227,21 @@ def test_augmented_views_are_cached_and_do_not_depend_on_the_cache(binary_sample
 
 
 def test_compiled_and_eager_inference_agree(binary_sample):
-    """Large inputs run through a tf.function (fused ops), small ones eagerly: same numbers."""
+    """Inputs run through the shared tf.function (fused ops); eagerly (models that cannot
+    share one, on small inputs) they give the same numbers."""
     from sktransfer._engine import frozen as _frozen
 
     X, _ = binary_sample
     emb = PretrainedEmbedder(BACKBONE, input_size=SIZE, cache=False, batch_size=4).fit(X)
-    compiled = emb.transform(X)  # 40 images > 2 batches of 4: compiled
-    assert "_sktransfer_compiled" in emb.model_.__dict__
-    eager = np.concatenate([emb.transform(X[i : i + 8]) for i in range(0, len(X), 8)])
+    calls = []
+    with pytest.MonkeyPatch.context() as patch:
+        compiled_call = _frozen._compiled
+        patch.setattr(_frozen, "_compiled", lambda *args: calls.append(compiled_call(*args)) or calls[-1])
+        compiled = emb.transform(X)  # 40 images > 2 batches of 4: compiled
+    assert calls and None not in calls
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_frozen, "_compiled", lambda *args: None)  # no compiled function: eager
+        eager = np.concatenate([emb.transform(X[i : i + 8]) for i in range(0, len(X), 8)])
     np.testing.assert_allclose(compiled, eager, rtol=1e-4, atol=1e-4)
     assert _frozen._EAGER_MAX * 4 < len(X)
 
@@ -246,12 +254,15 @@ def test_compiled_inference_traces_once_whatever_the_batch_sizes(binary_sample):
 
     X, _ = binary_sample
     emb = PretrainedEmbedder(BACKBONE, input_size=SIZE, cache=False, batch_size=4).fit(X)
-    emb.transform(X[:38])  # 9 batches of 4, then one of 2
-    emb.transform(X[:13])
-    # (the frozen network is shared by every embedder of this backbone and size,
-    # so earlier tests may have added graphs for other inputs: each traced once)
-    functions = emb.model_.__dict__["_sktransfer_compiled"].values()
-    assert [f.experimental_get_tracing_count() for f in functions] == [1] * len(functions)
+    with count_traces() as traces:
+        emb.transform(X[:38])  # 9 batches of 4, then one of 2
+    # (none if an earlier test traced this architecture: the graph is shared by
+    # every model of this backbone, size and cut)
+    assert len(traces) <= 1
+    with count_traces() as traces:
+        emb.transform(X[:13])
+        emb.transform(X[:3])  # (small, but its architecture has a graph: no eager pass)
+    assert len(traces) == 0, traces.names
     assert _frozen._EAGER_MAX * 4 < 13
 
 
@@ -265,7 +276,12 @@ def test_compiled_inference_traces_once_whatever_the_batch_sizes(binary_sample):
         ("auto", True, 32, 96, 50, [22, 22, 6]),  # (faster there on a CPU)
         ("auto", True, 128, 64, 60, [50, 10]),
         ("auto", True, 32, 64, 40, [32, 8]),
-        ("auto", False, 16, 224, 10, [10]),  # GPU: the estimator's batch size
+        ("auto", False, 16, 224, 10, [10]),
+        ("auto", False, 16, 224, 150, [64, 64, 22]),  # GPU: 64 images of 224 px
+        ("auto", False, 16, 112, 300, [256, 44]),  # 4x as many of 112 px, at most 256
+        ("auto", False, 16, 448, 40, [16, 16, 8]),  # never fewer than the estimator's batch
+        ("auto", False, 128, 224, 200, [128, 72]),
+        ("auto", False, 1, 224, 3, [1, 1, 1]),  # deterministic passes stay one image each
         (3, False, 16, 32, 10, [3, 3, 3, 1]),
         (32, True, 4, 32, 10, [4, 4, 2]),  # a cap, never above the estimator's
         (32, True, 1, 32, 10, [1] * 10),  # deterministic passes stay one image each

@@ -141,13 +141,14 @@ def test_xla_trains_the_same_network(binary_sample):
 def test_config_is_checked_and_restored():
     before = sktransfer.get_config()
     with sktransfer.config_context(
-        xla=True, reuse_trainers=False, deterministic=True, inference_batch_size=4
+        xla=True, reuse_trainers=False, deterministic=True, inference_batch_size=4, mixed_precision=True
     ):
         assert sktransfer.get_config() == {
             "xla": True,
             "reuse_trainers": False,
             "deterministic": True,
             "inference_batch_size": 4,
+            "mixed_precision": True,
         }
     assert sktransfer.get_config() == before
     with pytest.raises(ValueError, match="xla must be"):
