@@ -11,6 +11,7 @@ from .._engine.cache import resolve_cache
 from .._engine.frozen import compute_frozen, frozen_identity, mirror_view
 from .._engine.keras_pickle import KerasPickleMixin
 from .._engine.network import BACKBONE_FROZEN, POOL, InferenceMode
+from .._engine.release import release_when_dropped
 from .._engine.templates import TEMPLATE_LOCK, backbone_template
 from .._utils.compat import (
     HasMethods,
@@ -235,6 +236,7 @@ class PretrainedEmbedder(KerasPickleMixin, ClassNamePrefixFeaturesOutMixin, Tran
             "identity": frozen_identity(spec, self.weights, self._input_size()),
         }
         self.skipped_files_ = skipped
+        release_when_dropped(self)  # a shared (pretrained) network is held elsewhere and stays
         return self
 
     @reports_user_index(OUTPUT_HINT)

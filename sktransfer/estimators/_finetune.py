@@ -347,6 +347,11 @@ class FineTunedClassifier(BaseImageClassifier):
             "trainable_params": int(sum(keras.ops.size(v) for v in model.trainable_variables)),
         }
         info["anchor"] = anchor if bottom is not None else None
+        if self.weights is None and bottom is not None and top is not None:
+            # This fit's own backbone, split in two, holds all its layers in Keras'
+            # cycles: kept with the network it goes with it (see _engine.release)
+            # instead of keeping the layers until a full collection.
+            object.__setattr__(model, "_sktransfer_backbone", backbone)
         return Network(
             model=model,
             backbone_variables=list(top.trainable_variables) if top is not None else [],
