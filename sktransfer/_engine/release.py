@@ -26,7 +26,7 @@ import threading
 import types
 import weakref
 
-__all__ = ["release_network", "release_when_dropped"]
+__all__ = ["keep_with", "release_network", "release_when_dropped"]
 
 #: Give up (and leave the network to the collector) beyond this many objects.
 MAX_OBJECTS = 2_000_000
@@ -48,6 +48,30 @@ def release_when_dropped(estimator, attribute="model_"):
     # The finalizer runs before the dying estimator's attributes are dropped:
     # it takes them (the estimator's __dict__) to drop them first.
     weakref.finalize(estimator, _dropped, estimator.__dict__, attribute).atexit = False
+
+
+def keep_with(model, obj):
+    """Keep ``obj`` (a model this fit built on the way, holding layers of ``model``) alive with ``model``.
+
+    Such an intermediate model sits in Keras' cycles with the layers it shares:
+    left behind it would hold them (and their variables) until a full
+    collection, and make :func:`release_network` see them as held from
+    outside. Kept with the model, it goes with it. Out of Keras' attribute
+    tracking and of ``model.save`` (which saves the state of Keras objects
+    and containers found in a model's attributes).
+    """
+    kept = model.__dict__.get("_sktransfer_kept")
+    if kept is None:
+        kept = _Kept()
+        object.__setattr__(model, "_sktransfer_kept", kept)
+    kept.objects.append(obj)
+
+
+class _Kept:
+    __slots__ = ("objects",)
+
+    def __init__(self):
+        self.objects = []
 
 
 def _dropped(state, attribute):

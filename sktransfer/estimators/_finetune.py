@@ -16,6 +16,7 @@ from .._engine.network import (
     head_layers,
 )
 from .._engine.parts import backbone_parts
+from .._engine.release import keep_with
 from .._engine.templates import TEMPLATE_LOCK
 from .._utils.compat import HasMethods, Interval, StrOptions, import_keras
 from ..backbones import get_backbone_spec, normalize_size, preprocessing_layer
@@ -351,7 +352,7 @@ class FineTunedClassifier(BaseImageClassifier):
             # This fit's own backbone, split in two, holds all its layers in Keras'
             # cycles: kept with the network it goes with it (see _engine.release)
             # instead of keeping the layers until a full collection.
-            object.__setattr__(model, "_sktransfer_backbone", backbone)
+            keep_with(model, backbone)
         return Network(
             model=model,
             backbone_variables=list(top.trainable_variables) if top is not None else [],
