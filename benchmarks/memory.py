@@ -32,7 +32,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _common import Timer, machine, print_table, write_json
+from _common import Timer, commit, machine, print_table, write_json
 
 
 def rss_mb():
@@ -150,6 +150,7 @@ def main():
         "(_compat.release_train_graphs), to measure the leak it fixes",
     )
     args = p.parse_args()
+    measured = commit()  # the code the cycles run, whatever changes while they do
     weights = None if args.weights.lower() == "none" else args.weights
     if args.without_fix:
         import contextlib
@@ -201,6 +202,7 @@ def main():
         args.out,
         {
             "machine": machine(),
+            "commit": measured,
             "tensorflow": tf.__version__,
             "command": " ".join(["python", *sys.argv]),
             "config": {k: v for k, v in vars(args).items() if k != "out"},
