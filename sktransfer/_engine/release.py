@@ -28,6 +28,9 @@ import weakref
 
 __all__ = ["keep_with", "release_network", "release_when_dropped"]
 
+#: The attribute where :func:`sktransfer._engine.frozen.run_model` keeps a model's compiled functions.
+COMPILED = "_sktransfer_compiled"
+
 #: Give up (and leave the network to the collector) beyond this many objects.
 MAX_OBJECTS = 2_000_000
 
@@ -102,6 +105,7 @@ def release_network(roots):
         or they were too large to look at).
     """
     from keras.src.ops.operation import Operation
+    from tensorflow.python.framework.func_graph import dismantle_func_graph
 
     objects = {id(o): o for o in roots}
     root_ids = list(objects)
@@ -120,14 +124,42 @@ def release_network(roots):
             if not all(i in unreferenced for i in root_ids):
                 return 0
             layers = [o for o in unreferenced.values() if isinstance(o, Operation)]
+            graphs = [
+                concrete.graph
+                for layer in layers
+                for function in (vars(layer).get(COMPILED) or {}).values()
+                for concrete in _traced(function)
+            ]
             unreferenced.clear()
         finally:
             sys.setswitchinterval(interval)
+    # The graphs traced by the compiled inference functions that sktransfer
+    # keeps on the network's (now unreferenced) models, which nothing else
+    # calls, sit in TensorFlow's cycles (TensorFlow's own bookkeeping keeps
+    # them looking referenced) and their captures hold the variables' buffers:
+    # TensorFlow's own dismantling, as a function's finalizer does for the
+    # graphs it generated, frees them.
+    for graph in graphs:
+        dismantle_func_graph(graph)
+        # Its captures' cache outlives FunctionCaptures.clear() (TensorFlow 2.21).
+        cached = getattr(getattr(graph, "_function_captures", None), "_cached_by_val_capture_tuples", None)
+        if isinstance(cached, list):
+            cached.clear()
+    graphs.clear()
     for layer in layers:
         vars(layer).clear()
     n = len(layers)
     layers.clear()  # the layers, their variables and what only they held go now
     return n
+
+
+def _traced(function):
+    """The concrete functions a tf.function traced (none for a TensorFlow that moved them)."""
+    cache = getattr(function, "_function_cache", None)  # private, no tracing (unlike its API)
+    try:
+        return list(cache.values()) if cache is not None else []
+    except Exception:  # pragma: no cover
+        return []
 
 
 def _skipped_ids():
