@@ -201,6 +201,7 @@ def main():
     write_json(
         args.out,
         {
+            "title": "Memory over many fits" + (" without gc.collect()" if args.no_gc else ""),
             "machine": machine(),
             "commit": measured,
             "tensorflow": tf.__version__,
