@@ -37,6 +37,7 @@ from .backbone_info import BackboneInfo
 from .cache import content_keys
 from .network import BACKBONE_FROZEN, POOL, PREPROCESS
 from .predictors import shared_function
+from .release import COMPILED
 
 keras = import_keras()
 import tensorflow as tf  # noqa: E402  (graph-mode inference, see run_model)
@@ -115,10 +116,10 @@ def _compiled(models, x, required=True):
     # A model that cannot share (a layer without a config): its own function, kept
     # on the first model so that it lives and dies with it (a cycle the garbage
     # collector frees); object.__setattr__ keeps Keras from tracking it.
-    functions = models[0].__dict__.get("_sktransfer_compiled")
+    functions = models[0].__dict__.get(COMPILED)
     if functions is None:
         functions = {}
-        object.__setattr__(models[0], "_sktransfer_compiled", functions)
+        object.__setattr__(models[0], COMPILED, functions)
     # Traced once for any number of rows: with the batch size in the
     # signature, the last, shorter batch of every pass would trace a second
     # graph, a sizeable share of a warm head-only fit.

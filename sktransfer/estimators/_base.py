@@ -31,6 +31,7 @@ from .._engine.cache import resolve_cache
 from .._engine.history_recorder import HistoryRecorder
 from .._engine.keras_pickle import KerasPickleMixin
 from .._engine.network import PROBABILITIES, precision_scope
+from .._engine.release import release_network, release_when_dropped
 from .._utils.compat import HasMethods, Interval, StrOptions, fit_context, import_keras, release_train_graphs
 from ..images import (
     FIT_HINT,
@@ -187,6 +188,7 @@ class BaseImageClassifier(
         self.skipped_files_ = skipped
         self._embedding_layer = network.embedding_layer
         prediction_parts(network.model, network.info, stages)  # predict reuses them
+        release_when_dropped(self)  # Keras' own cycles would keep the network until a full collection
         for recorder in self.callbacks or []:
             if isinstance(recorder, HistoryRecorder):  # not a Keras callback: see its docstring
                 recorder.record(self)
@@ -321,8 +323,16 @@ class BaseImageClassifier(
             trained,
             lambda model: self._trainer(model, network, n_classes, seed, whole),
             run,
-        )
-        return history.history, stages
+        ).history  # not the History callback: it holds the trainer
+        if not whole:
+            # The layers above the cut, as a model of their own, were this fit's
+            # only: their Keras cycles would keep its graph (and, compiled, its
+            # optimizer) until a full collection, and keep the network from
+            # being released when the estimator goes.
+            roots = [trained]
+            del trained
+            release_network(roots)
+        return history, stages
 
     def _trainer_key(self, network, n_classes, whole):
         """What a compiled trainer for this fit depends on (None: don't reuse one).

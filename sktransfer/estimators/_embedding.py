@@ -9,6 +9,7 @@ from .._engine.cache import resolve_cache
 from .._engine.frozen import compute_frozen, frozen_identity, mirror_view
 from .._engine.keras_pickle import KerasPickleMixin
 from .._engine.network import BACKBONE_FROZEN, POOL, InferenceMode, precision_scope
+from .._engine.release import release_when_dropped
 from .._engine.templates import TEMPLATE_LOCK, backbone_template
 from .._utils.compat import (
     check_is_fitted,
@@ -210,6 +211,7 @@ class PretrainedEmbedder(
             identity=identity,
         ).to_dict()
         self.skipped_files_ = skipped
+        release_when_dropped(self)  # a shared (pretrained) network is held elsewhere and stays
         return self
 
     @reports_user_index(OUTPUT_HINT)

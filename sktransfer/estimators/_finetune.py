@@ -16,6 +16,7 @@ from .._engine.network import (
     head_layers,
 )
 from .._engine.parts import backbone_parts
+from .._engine.release import keep_with
 from .._engine.templates import TEMPLATE_LOCK
 from .._utils.compat import Interval, StrOptions, import_keras
 from ..backbones import preprocessing_layer
@@ -324,6 +325,11 @@ class FineTunedClassifier(BackboneParamsMixin, BaseImageClassifier):
             total_params=int(model.count_params()),
             trainable_params=int(sum(keras.ops.size(v) for v in model.trainable_variables)),
         )
+        if self.weights is None and bottom is not None and top is not None:
+            # This fit's own backbone, split in two, holds all its layers in Keras'
+            # cycles: kept with the network it goes with it (see _engine.release)
+            # instead of keeping the layers until a full collection.
+            keep_with(model, backbone)
         return Network(
             model=model,
             backbone_variables=list(top.trainable_variables) if top is not None else [],
