@@ -65,7 +65,8 @@ def main():
     median = statistics.median(times)
     print(machine())
     print(f"{len(X)} images, {args.size} px, {args.backbone}: first fit {first.seconds:.2f} s")
-    print(f"warm head-only fit: median {median:.3f} s over {args.repeats} ({', '.join(f'{t:.3f}' for t in times)})")
+    each = ", ".join(f"{t:.3f}" for t in times)
+    print(f"warm head-only fit: median {median:.3f} s over {args.repeats} ({each})")
     if args.profile:
         profiler = cProfile.Profile()
         profiler.enable()
