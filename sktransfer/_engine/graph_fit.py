@@ -26,8 +26,9 @@ would see the padding, so with them the last batch runs at its own size
 The results equal Keras ``fit``'s for the same order of the images (tested);
 the shuffled order itself is drawn differently (NumPy's generator seeded by
 ``random_state``, not TensorFlow's op seeds). The estimators use this path
-only when nothing needs Keras' loop: no user callbacks, no progress output,
-no augmented views (:func:`sktransfer.estimators` keep Keras ``fit`` for those).
+only when nothing needs Keras' loop; with user callbacks, progress output
+(``verbose``), augmented views or the whole network training from pixels they
+keep Keras ``fit``.
 """
 
 import math
