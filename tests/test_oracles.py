@@ -231,16 +231,43 @@ def _sklearn_balanced(y):
     return dict(zip(classes, compute_class_weight("balanced", classes=classes, y=y)))
 
 
+@pytest.fixture
+def graph_fit_calls(monkeypatch):
+    """The arguments of every in-graph fit (cached activations, no callbacks) during the test."""
+    from sktransfer.estimators import _base
+
+    calls = []
+    original = _base.fit_in_graph
+
+    def spy(trainer, x, y, sample_weight, **kwargs):
+        calls.append({"y": y, "sample_weight": sample_weight, **kwargs})
+        return original(trainer, x, y, sample_weight, **kwargs)
+
+    monkeypatch.setattr(_base, "fit_in_graph", spy)
+    return calls
+
+
 def test_balanced_class_weight_is_sklearns(unbalanced, make_classifier, fit_calls):
+    """Through Keras' fit (a user callback): its ``class_weight``."""
     X, y = unbalanced
     expected = _sklearn_balanced(y)
-    clf = make_classifier(class_weight="balanced", epochs=1).fit(X, y)
+    clf = make_classifier(class_weight="balanced", epochs=1, callbacks=[keras.callbacks.Callback()]).fit(X, y)
     (call,) = fit_calls
     passed = {clf.classes_[i]: w for i, w in call["class_weight"].items()}
     assert passed.keys() == expected.keys()
     for label, weight in expected.items():
         assert passed[label] == pytest.approx(weight, rel=1e-6)
     assert passed["dahlia"] > passed["temple"] > 1 > passed["trees"]  # rarer weighs more
+
+
+def test_balanced_class_weight_in_graph_weighs_each_sample(unbalanced, make_classifier, graph_fit_calls):
+    """In the in-graph loop (the default on cached activations) the weights travel per sample."""
+    X, y = unbalanced
+    expected = _sklearn_balanced(y)
+    clf = make_classifier(class_weight="balanced", epochs=1).fit(X, y)
+    (call,) = graph_fit_calls
+    labels = clf.classes_[call["y"].astype(int)]
+    np.testing.assert_allclose(call["sample_weight"], [expected[label] for label in labels], rtol=1e-6)
 
 
 def test_balanced_class_weight_of_cached_views_weighs_each_sample(unbalanced, make_classifier, fit_calls):

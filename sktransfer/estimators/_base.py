@@ -48,6 +48,7 @@ from ._prediction import PredictionMixin, prediction_parts
 keras = import_keras()
 
 from .._engine.frozen import compute_frozen, frozen_stages, load_pixels, model_from_cut, retagged  # noqa: E402
+from .._engine.graph_fit import fit_in_graph, forget_graph_fits  # noqa: E402
 from .._engine.trainers import fit_on_trainer  # noqa: E402
 from .._engine.two_rate import BackboneRateFollowsHead, TwoRateTrainer  # noqa: E402
 from .._engine.views import ViewEpochs, augment_per_image  # noqa: E402
@@ -305,16 +306,35 @@ class BaseImageClassifier(
             else:
                 fit_args["sample_weight"] = weights
 
+        # On cached activations with nothing that needs Keras' loop (callbacks,
+        # progress output), all epochs run in one traced function: Keras' per-epoch
+        # machinery costs far more than these few layers' arithmetic (see graph_fit).
+        in_graph = views is None and trained is not network.model and not self._needs_keras_fit()
+        if in_graph and weights is None and class_weight is not None:
+            weights = np.array([class_weight[c] for c in data.y], dtype="float32")
+
         def run(trainer):
             # Same random stream whichever trainer runs (fresh or reused, see _trainers).
             keras.utils.set_random_seed(seed)
+            if in_graph:
+                return fit_in_graph(
+                    trainer,
+                    inputs,
+                    target(data.y),
+                    weights,
+                    batch_size=self.batch_size,
+                    epochs=self.epochs,
+                    seed=seed,
+                    validation_data=validation,
+                    patience=self.patience if self.early_stopping else None,
+                )
             extra = [BackboneRateFollowsHead()] if isinstance(trainer, TwoRateTrainer) else []
             return trainer.fit(
                 epochs=self.epochs,
                 callbacks=callbacks + extra,
                 verbose=_keras_verbose(self.verbose),
                 **fit_args,
-            )
+            ).history
 
         whole = trained is network.model
         key = self._trainer_key(network, n_classes, whole)
@@ -323,7 +343,8 @@ class BaseImageClassifier(
             trained,
             lambda model: self._trainer(model, network, n_classes, seed, whole),
             run,
-        ).history  # not the History callback: it holds the trainer
+        )
+        forget_graph_fits(trained)  # traced for this fit alone unless a pooled trainer ran it
         if not whole:
             # The layers above the cut, as a model of their own, were this fit's
             # only: their Keras cycles would keep its graph (and, compiled, its
@@ -333,6 +354,11 @@ class BaseImageClassifier(
             del trained
             release_network(roots)
         return history, stages
+
+    def _needs_keras_fit(self):
+        """Whether this fit needs Keras' own ``fit`` loop: user callbacks or progress output."""
+        user = [c for c in self.callbacks or [] if not isinstance(c, HistoryRecorder)]
+        return bool(user) or _keras_verbose(self.verbose) != 0
 
     def _trainer_key(self, network, n_classes, whole):
         """What a compiled trainer for this fit depends on (None: don't reuse one).
