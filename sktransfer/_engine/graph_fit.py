@@ -42,9 +42,20 @@ import tensorflow as tf  # noqa: E402  (the loop below is TensorFlow's)
 
 from .network import InferenceMode  # noqa: E402
 
-__all__ = ["fit_in_graph", "forget_graph_fits", "uses_batch_statistics"]
+__all__ = ["can_fit_in_graph", "fit_in_graph", "forget_graph_fits", "uses_batch_statistics"]
 
 _LOOPS = "_sktransfer_graph_fits"  # attribute of the trainer holding its traced loops
+
+
+def can_fit_in_graph(model):
+    """Whether this loop can train ``model`` as Keras ``fit`` would.
+
+    Not inside a ``tf.distribute`` strategy's scope (each optimizer step needs
+    the replica context that Keras ``fit`` sets up), nor in mixed float16 (loss
+    scaling, including :class:`~sktransfer._engine.two_rate.TwoRateTrainer`'s
+    one scale for two optimizers, lives in the trainers' Keras train steps).
+    """
+    return not tf.distribute.has_strategy() and model.dtype_policy.name != "mixed_float16"
 
 
 def uses_batch_statistics(model):

@@ -48,7 +48,7 @@ from ._prediction import PredictionMixin, prediction_parts
 keras = import_keras()
 
 from .._engine.frozen import compute_frozen, frozen_stages, load_pixels, model_from_cut, retagged  # noqa: E402
-from .._engine.graph_fit import fit_in_graph, forget_graph_fits  # noqa: E402
+from .._engine.graph_fit import can_fit_in_graph, fit_in_graph, forget_graph_fits  # noqa: E402
 from .._engine.trainers import fit_on_trainer  # noqa: E402
 from .._engine.two_rate import BackboneRateFollowsHead, TwoRateTrainer  # noqa: E402
 from .._engine.views import ViewEpochs, augment_per_image  # noqa: E402
@@ -309,7 +309,12 @@ class BaseImageClassifier(
         # On cached activations with nothing that needs Keras' loop (callbacks,
         # progress output), all epochs run in one traced function: Keras' per-epoch
         # machinery costs far more than these few layers' arithmetic (see graph_fit).
-        in_graph = views is None and trained is not network.model and not self._needs_keras_fit()
+        in_graph = (
+            views is None
+            and trained is not network.model
+            and not self._needs_keras_fit()
+            and can_fit_in_graph(trained)
+        )
         if in_graph and weights is None and class_weight is not None:
             weights = np.array([class_weight[c] for c in data.y], dtype="float32")
 
