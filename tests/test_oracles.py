@@ -234,16 +234,16 @@ def _sklearn_balanced(y):
 @pytest.fixture
 def graph_fit_calls(monkeypatch):
     """The arguments of every in-graph fit (cached activations, no callbacks) during the test."""
-    from sktransfer.estimators import _base
+    from sktransfer.estimators import _training
 
     calls = []
-    original = _base.fit_in_graph
+    original = _training.fit_in_graph
 
     def spy(trainer, x, y, sample_weight, **kwargs):
         calls.append({"y": y, "sample_weight": sample_weight, **kwargs})
         return original(trainer, x, y, sample_weight, **kwargs)
 
-    monkeypatch.setattr(_base, "fit_in_graph", spy)
+    monkeypatch.setattr(_training, "fit_in_graph", spy)
     return calls
 
 
@@ -303,7 +303,7 @@ def test_balanced_class_weight_changes_what_is_learned(unbalanced, make_classifi
 @pytest.fixture
 def views_seen(monkeypatch):
     """The cached augmented views each fit trains on (one array per view)."""
-    import sktransfer.estimators._base as training
+    import sktransfer.estimators._training as training
 
     seen = []
 
