@@ -53,9 +53,16 @@ def can_fit_in_graph(model):
     Not inside a ``tf.distribute`` strategy's scope (each optimizer step needs
     the replica context that Keras ``fit`` sets up), nor in mixed float16 (loss
     scaling, including :class:`~sktransfer._engine.two_rate.TwoRateTrainer`'s
-    one scale for two optimizers, lives in the trainers' Keras train steps).
+    one scale for two optimizers, lives in the trainers' Keras train steps), nor
+    with layers that train on batch statistics (:func:`uses_batch_statistics`:
+    ``weights=None`` or ``head_batchnorm=True``), whose fits then predicted the
+    same for every image (test_tta, "random-weights").
     """
-    return not tf.distribute.has_strategy() and model.dtype_policy.name != "mixed_float16"
+    return (
+        not tf.distribute.has_strategy()
+        and model.dtype_policy.name != "mixed_float16"
+        and not uses_batch_statistics(model)
+    )
 
 
 def uses_batch_statistics(model):
