@@ -34,6 +34,15 @@ over them, and saved models do not depend on them).
     stays 1). An int: at most that many on any machine. Outputs agree with any
     other batch size to float32 round-off;
     ``deterministic`` passes run one image at a time whatever this says.
+``release_networks`` (default True)
+    When the last reference to a fitted estimator goes, free its network at
+    once instead of at Python's next full garbage collection: Keras layers
+    sit in reference cycles, so a grid search's dropped candidates would
+    otherwise hold their weights for several fits. It walks the network's
+    objects to check that nothing else holds them (a fraction of a second
+    per dropped estimator); ``False`` leaves them to the collector. The
+    environment variable ``SKTRANSFER_RELEASE_NETWORKS`` (``0``/``1``) sets
+    the default. See :doc:`/guide/reliability`.
 ``deterministic`` (default False)
     Compute the frozen activations of a pretrained backbone one image at a
     time, always through the compiled graph, so that they are bitwise the
@@ -102,6 +111,7 @@ _CONFIG = {
     "deterministic": _from_environment("SKTRANSFER_DETERMINISTIC", False),
     "inference_batch_size": "auto",
     "mixed_precision": _precision_from_environment(),
+    "release_networks": _from_environment("SKTRANSFER_RELEASE_NETWORKS", True),
 }
 
 # Inference passes on CPU-only machines with inference_batch_size="auto": at most
@@ -146,7 +156,8 @@ def get_config():
     -------
     config : dict
         ``{"reuse_trainers": bool, "xla": "auto" | bool, "deterministic": bool,
-        "inference_batch_size": "auto" | int, "mixed_precision": bool | str}``.
+        "inference_batch_size": "auto" | int, "mixed_precision": bool | str,
+        "release_networks": bool}``.
     """
     with _LOCK:
         return dict(_CONFIG)
@@ -161,7 +172,13 @@ def precision_policy():
 
 
 def set_config(
-    *, reuse_trainers=None, xla=None, deterministic=None, inference_batch_size=None, mixed_precision=None
+    *,
+    reuse_trainers=None,
+    xla=None,
+    deterministic=None,
+    inference_batch_size=None,
+    mixed_precision=None,
+    release_networks=None,
 ):
     """Set process-wide training options (``None`` leaves one as it is).
 
@@ -182,9 +199,16 @@ def set_config(
     mixed_precision : bool, "mixed_float16" or "mixed_bfloat16", default=None
         Build the networks of later fits in mixed precision (``True``:
         ``"mixed_float16"``, for GPUs).
+    release_networks : bool, default=None
+        Free a dropped estimator's network at once rather than at the next
+        full garbage collection.
     """
     # Every value is checked before any is set: a bad one changes nothing.
-    for name, value in (("reuse_trainers", reuse_trainers), ("deterministic", deterministic)):
+    for name, value in (
+        ("reuse_trainers", reuse_trainers),
+        ("deterministic", deterministic),
+        ("release_networks", release_networks),
+    ):
         if value is not None and not isinstance(value, bool):
             raise TypeError(f"{name} must be True or False, got {value!r}.")
     if xla is not None and (
@@ -216,6 +240,7 @@ def set_config(
         "xla": xla,
         "deterministic": deterministic,
         "inference_batch_size": inference_batch_size,
+        "release_networks": release_networks,
     }
     with _LOCK:
         _CONFIG.update({name: value for name, value in new.items() if value is not None})

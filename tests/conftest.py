@@ -3,6 +3,10 @@
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# Freeing each dropped estimator's network walks its objects (a fraction of a second per
+# estimator, over a thousand in the suite); tests/estimators/test_reliability.py turns it
+# back on where it is tested. Subprocesses started by tests inherit this.
+os.environ.setdefault("SKTRANSFER_RELEASE_NETWORKS", "0")
 if os.environ.get("PYTEST_XDIST_WORKER"):
     # One TensorFlow thread pool thread per worker: with as many workers as cores, TensorFlow's
     # default pools (one thread per core each) oversubscribe the machine.

@@ -26,6 +26,8 @@ import threading
 import types
 import weakref
 
+from .._config import get_config
+
 __all__ = ["keep_with", "release_network", "release_when_dropped"]
 
 #: The attribute where :func:`sktransfer._engine.frozen.run_model` keeps a model's compiled functions.
@@ -42,8 +44,11 @@ def release_when_dropped(estimator, attribute="model_"):
     """Free ``estimator``'s ``attribute`` (a Keras model) when the estimator is dropped.
 
     Registered once per estimator (a refit's new model is the one released);
-    nothing runs at interpreter exit.
+    nothing runs at interpreter exit. Nothing is registered when the
+    ``release_networks`` option is off (:func:`sktransfer.set_config`).
     """
+    if not get_config()["release_networks"]:
+        return
     with _LOCK:
         if estimator in _WATCHED:
             return
@@ -104,6 +109,9 @@ def release_network(roots):
         How many layers were emptied (0: something still holds the networks,
         or they were too large to look at).
     """
+    if not get_config()["release_networks"]:
+        roots.clear()
+        return 0
     from keras.src.ops.operation import Operation
     from tensorflow.python.framework.func_graph import dismantle_func_graph
 

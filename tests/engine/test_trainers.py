@@ -149,6 +149,7 @@ def test_config_is_checked_and_restored():
             "deterministic": True,
             "inference_batch_size": 4,
             "mixed_precision": True,
+            "release_networks": before["release_networks"],
         }
     assert sktransfer.get_config() == before
     with pytest.raises(ValueError, match="xla must be"):

@@ -57,8 +57,17 @@ _DROPPED = {
 }
 
 
+@pytest.fixture
+def releasing():
+    """The release_networks option on (tests/conftest.py turns it off for the suite's speed)."""
+    import sktransfer
+
+    with sktransfer.config_context(release_networks=True):
+        yield
+
+
 @pytest.mark.parametrize("kind", list(_DROPPED))
-def test_dropped_estimator_frees_its_network_without_gc(tiny_binary, kind):
+def test_dropped_estimator_frees_its_network_without_gc(tiny_binary, kind, releasing):
     """A grid search drops each candidate and never calls gc.collect(): the network
     must go with the estimator, by reference counting. Keras' layers sit in
     reference cycles, so before the fix their variables (ResNet50V2 at 64 px: 500
@@ -80,7 +89,28 @@ def test_dropped_estimator_frees_its_network_without_gc(tiny_binary, kind):
             gc.enable()
 
 
-def test_network_still_held_elsewhere_is_left_intact(tiny_binary):
+def test_without_the_option_the_network_waits_for_the_collector(tiny_binary):
+    import sktransfer
+
+    X, y = tiny_binary
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        with sktransfer.config_context(release_networks=False):
+            est = _DROPPED["head only"]().fit(X, y)
+        model = weakref.ref(est.model_)
+        del est
+        assert model() is not None  # Keras' cycles hold it
+        gc.collect()
+        assert model() is None
+    finally:
+        if enabled:
+            gc.enable()
+    with pytest.raises(TypeError, match="release_networks"):
+        sktransfer.set_config(release_networks="yes")
+
+
+def test_network_still_held_elsewhere_is_left_intact(tiny_binary, releasing):
     """Dropping the estimator must not break a model or a layer that the user kept."""
     X, y = tiny_binary
     est = _DROPPED["head only"]().fit(X, y)
