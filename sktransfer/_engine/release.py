@@ -7,7 +7,7 @@ other. A fitted network whose estimator is dropped is therefore freed only by
 the cyclic garbage collector, and in a process holding TensorFlow (half a
 million objects) its full collections come every few fits: a grid search,
 which never calls ``gc.collect()``, held several dropped networks at once
-(about 500 MB for ResNet50V2 at 64 px, see ``benchmarks/memory.py --no-gc``).
+(``benchmarks/memory.py --no-gc`` measures it).
 
 :func:`release_when_dropped` watches an estimator; when its last reference
 goes, :func:`release_network` looks at what its network's objects hold and
