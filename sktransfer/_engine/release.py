@@ -28,7 +28,7 @@ import weakref
 
 from .._config import get_config
 
-__all__ = ["keep_with", "release_network", "release_when_dropped"]
+__all__ = ["keep_with", "mark_shared", "release_network", "release_when_dropped"]
 
 #: The attribute where :func:`sktransfer._engine.frozen.run_model` keeps a model's compiled functions.
 COMPILED = "_sktransfer_compiled"
@@ -37,7 +37,39 @@ COMPILED = "_sktransfer_compiled"
 MAX_OBJECTS = 2_000_000
 
 _WATCHED = weakref.WeakSet()
+_SHARED = weakref.WeakSet()
 _LOCK = threading.RLock()
+
+
+def mark_shared(model):
+    """Never look inside ``model`` (a network that many fits share) when releasing one.
+
+    A fit's network holds the shared backbone template's layers, and through
+    them everything of the template: walking it costs far more than the
+    fit's own few layers. A shared object counts as a referrer from outside,
+    which only makes :func:`release_network` more conservative; the template
+    itself stays until its owner drops it and the collector frees it.
+    """
+    with _LOCK:
+        for obj in _graph_of(model):
+            _SHARED.add(obj)
+
+
+def _graph_of(model):
+    """``model``, its layers (nested ones too) and the nodes of its functional graph."""
+    seen = {}
+    stack = [model]
+    while stack:
+        layer = stack.pop()
+        if id(layer) in seen:
+            continue
+        seen[id(layer)] = layer
+        stack.extend(getattr(layer, "_layers", None) or [])
+        stack.extend(getattr(layer, "layers", None) or [])
+    objects = list(seen.values())
+    for layer in list(objects):
+        objects.extend(getattr(layer, "_inbound_nodes", None) or [])
+    return objects
 
 
 def release_when_dropped(estimator, attribute="model_"):
@@ -172,14 +204,19 @@ def _traced(function):
 
 def _skipped_ids():
     # Module namespaces: a function leads to its globals, and from there to
-    # everything; they are never part of a network.
-    return {id(vars(m)) for m in list(sys.modules.values()) if isinstance(getattr(m, "__dict__", None), dict)}
+    # everything; they are never part of a network. Shared networks (mark_shared)
+    # are held by their owner.
+    modules = list(sys.modules.values())
+    skipped = {id(vars(m)) for m in modules if isinstance(getattr(m, "__dict__", None), dict)}
+    skipped.update(id(o) for o in list(_SHARED))
+    return skipped
 
 
 def _add_reachable(objects):
     """Add to ``objects`` (id -> object) every tracked object reachable from them.
 
-    Stops at classes, modules and module namespaces (shared by everything):
+    Stops at classes, modules, module namespaces (shared by everything) and
+    shared networks (:func:`mark_shared`):
     an object not followed counts as a referrer from outside, which only
     makes the result more conservative. False when there were too many.
     """

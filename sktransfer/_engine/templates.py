@@ -3,6 +3,8 @@
 import threading
 from collections import OrderedDict
 
+from .release import mark_shared
+
 __all__ = ["TEMPLATE_LOCK", "backbone_template", "clear_templates", "n_templates", "pretrained_identity"]
 
 _TEMPLATES = OrderedDict()
@@ -56,6 +58,7 @@ def backbone_template(name, weights, input_size):
             return _TEMPLATES[key]
         model, spec = build_backbone(name, weights, input_size)
         model.trainable = False
+        mark_shared(model)  # a fit's network is released without walking the template
         _TEMPLATES[key] = (model, spec)
         while len(_TEMPLATES) > _MAX_TEMPLATES:
             _TEMPLATES.popitem(last=False)

@@ -26,6 +26,7 @@ __all__ = [
     "quiet_tensorflow",
     "release_train_graphs",
     "safe_mode_scope",
+    "set_random_seed",
     "share_gpus",
     "sklearn_version",
 ]
@@ -123,6 +124,39 @@ def save_keras_model(model, path):
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=_ARRAY_COPY_WARNING, category=DeprecationWarning)
         model.save(path)
+
+
+def set_random_seed(seed, tensorflow=True):
+    """``keras.utils.set_random_seed(seed)``; without TensorFlow's global seed unless ``tensorflow``.
+
+    Setting TensorFlow's seed (``tf.random.set_seed``) also clears its kernel
+    cache, so every function TensorFlow has traced (an in-graph training loop,
+    the shared prediction functions, the frozen passes) is instantiated and
+    optimised again on its next call: a fixed cost on every fit of a grid
+    search (``benchmarks/head_fit.py`` and its page). Only Keras' ``fit``
+    draws from that seed (its ``tf.data`` shuffling); Keras' layers and
+    initializers draw theirs from Python's ``random`` and Keras' own seed, set
+    here as Keras sets them.
+    """
+    import random
+
+    import keras
+    import numpy as np
+
+    if tensorflow:
+        keras.utils.set_random_seed(seed)
+        return
+    try:  # private, stable since Keras 3.0; what keras.utils.set_random_seed sets besides the backend's
+        from keras.src.backend.common import global_state
+        from keras.src.random.seed_generator import GLOBAL_SEED_GENERATOR
+        from keras.src.utils.rng_utils import GLOBAL_RANDOM_SEED
+    except ImportError:  # pragma: no cover - a Keras that moved them
+        keras.utils.set_random_seed(seed)
+        return
+    global_state.set_global_attribute(GLOBAL_RANDOM_SEED, seed)
+    global_state.set_global_attribute(GLOBAL_SEED_GENERATOR, None)
+    random.seed(seed)
+    np.random.seed(seed)  # noqa: NPY002  (what Keras seeds)
 
 
 def release_train_graphs(model):

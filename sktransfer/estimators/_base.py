@@ -31,7 +31,15 @@ from .._engine.history_recorder import HistoryRecorder
 from .._engine.keras_pickle import KerasPickleMixin
 from .._engine.network import precision_scope
 from .._engine.release import release_when_dropped
-from .._utils.compat import HasMethods, Interval, StrOptions, fit_context, import_keras, release_train_graphs
+from .._utils.compat import (
+    HasMethods,
+    Interval,
+    StrOptions,
+    fit_context,
+    import_keras,
+    release_train_graphs,
+    set_random_seed,
+)
 from ..images import (
     FIT_HINT,
     check_image_input,
@@ -236,16 +244,17 @@ class BaseImageClassifier(
 
 
 class _seeded:
-    """Seed Python, NumPy and TensorFlow for one fit, then give the user back
+    """Seed Python, NumPy and Keras for one fit, then give the user back
     their Python and NumPy random states (Keras draws its default seeds from
-    Python's ``random``)."""
+    Python's ``random``). TensorFlow's seed is set where Keras' ``fit`` runs
+    (see :func:`~sktransfer._utils.compat.set_random_seed`)."""
 
     def __init__(self, seed):
         self.seed = seed
 
     def __enter__(self):
         self._py, self._np = random.getstate(), np.random.get_state()  # noqa: NPY002
-        keras.utils.set_random_seed(self.seed)
+        set_random_seed(self.seed, tensorflow=False)
 
     def __exit__(self, *exc):
         random.setstate(self._py)

@@ -16,7 +16,7 @@ from .._engine.cache import resolve_cache
 from .._engine.history_recorder import HistoryRecorder
 from .._engine.network import PROBABILITIES
 from .._engine.release import release_network
-from .._utils.compat import import_keras
+from .._utils.compat import import_keras, set_random_seed
 from ..images import input_checked
 from ._fit_data import loss_weights
 from ._optimizers import make_optimizer
@@ -123,7 +123,7 @@ class TrainingMixin:
 
         def run(trainer):
             # Same random stream whichever trainer runs (fresh or reused, see _trainers).
-            keras.utils.set_random_seed(seed)
+            set_random_seed(seed, tensorflow=not in_graph)  # see set_random_seed: TensorFlow's for Keras fit
             if in_graph:
                 return fit_in_graph(
                     trainer,

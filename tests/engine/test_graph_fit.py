@@ -141,3 +141,23 @@ def test_estimator_in_graph_and_keras_fit_agree(sample, make_classifier):
     for key, values in keras_path.history_.items():
         np.testing.assert_allclose(graph.history_[key], values, rtol=1e-4, err_msg=key)
     np.testing.assert_allclose(graph.predict_proba(X), keras_path.predict_proba(X), rtol=1e-4, atol=1e-6)
+
+
+def test_in_graph_fits_leave_tensorflows_seed_alone(sample, make_classifier, monkeypatch):
+    """tf.random.set_seed clears TensorFlow's kernel cache: every traced function (the
+    loop, the predictions, the frozen passes) was instantiated and optimised again
+    after it, a fixed cost on every fit of a grid. Only Keras' fit (its tf.data
+    shuffling) draws from TensorFlow's seed."""
+    import tensorflow as tf
+
+    calls = []
+    set_seed = tf.random.set_seed
+    monkeypatch.setattr(tf.random, "set_seed", lambda seed: (calls.append(seed), set_seed(seed)))
+    X, y = sample
+    first = make_classifier(random_state=3).fit(X, y)
+    assert calls == []
+    np.testing.assert_array_equal(
+        make_classifier(random_state=3).fit(X, y).predict_proba(X), first.predict_proba(X)
+    )
+    make_classifier(random_state=3, callbacks=[keras.callbacks.Callback()]).fit(X, y)
+    assert len(calls) == 1

@@ -125,6 +125,40 @@ def test_network_still_held_elsewhere_is_left_intact(tiny_binary, releasing):
     np.testing.assert_array_equal(layer.kernel.numpy(), kernel)
 
 
+def test_release_leaves_the_shared_template_unwalked(binary_sample, make_classifier, releasing, monkeypatch):
+    """A pretrained fit's network holds the shared backbone template, and through it
+    all of the template's objects (20,000 for ResNet50V2): releasing the network must
+    look at the fit's own objects only, and still free them."""
+    from sktransfer._engine import release
+    from sktransfer._engine.templates import backbone_template
+
+    walked = []
+    add_reachable = release._add_reachable
+
+    def spy(objects):
+        found = add_reachable(objects)
+        walked.append(set(objects))
+        return found
+
+    monkeypatch.setattr(release, "_add_reachable", spy)
+    X, y = binary_sample
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        est = make_classifier(trainable_layers=0).fit(X, y)
+        template, _ = backbone_template(BACKBONE, "imagenet", (SIZE, SIZE))
+        model, kernel = weakref.ref(est.model_), weakref.ref(est.model_.get_layer("logits").kernel)
+        del est
+        assert model() is None and kernel() is None
+    finally:
+        if enabled:
+            gc.enable()
+    assert len(walked) == 2  # the fit's layers above the cut, then the dropped estimator's network
+    shared = {id(template)} | {id(layer) for layer in template.layers} | {id(v) for v in template.weights}
+    assert all(not (objects & shared) for objects in walked)
+    assert template.predict(X[:2].astype("float32"), verbose=0).shape[0] == 2  # left intact
+
+
 def test_fitted_estimator_keeps_no_training_graph(binary_sample):
     """The traced train step is not kept by the fitted model (measured +190 MB per
     EfficientNet-Lite0 "all" estimator), nor by TensorFlow's gradient registry."""
