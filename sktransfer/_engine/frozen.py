@@ -126,7 +126,7 @@ def _compiled(models, x, required=True):
     spec = tf.TensorSpec((None, *x.shape[1:]), tf.as_dtype(x.dtype))
     key = (tuple(id(m) for m in models), spec)
     if key not in functions:
-        functions[key] = tf.function(_eager(models), input_signature=[spec])
+        functions[key] = tf.function(_eager(models), input_signature=[spec], autograph=False)
     return functions[key]
 
 

@@ -186,7 +186,7 @@ def _build_loop(trainer, batch, validating, early_stopping, pad, x, y):
             hit = tf.equal(tf.argmax(y_pred, axis=-1, output_type=tf.int32), tf.cast(y_true, tf.int32))
         return tf.cast(hit, "float32")
 
-    @tf.function(jit_compile=jit, reduce_retracing=True)
+    @tf.function(jit_compile=jit, reduce_retracing=True, autograph=False)
     def train_step(xb, yb, loss_weight, real):
         with tf.GradientTape() as tape:
             y_pred = trainer(xb, training=True)
@@ -201,7 +201,7 @@ def _build_loop(trainer, batch, validating, early_stopping, pad, x, y):
             trainer.backbone_optimizer.apply_gradients(body)
         return loss, tf.reduce_sum(correct(yb, y_pred) * real)
 
-    @tf.function(jit_compile=jit, reduce_retracing=True)
+    @tf.function(jit_compile=jit, reduce_retracing=True, autograph=False)
     def test_step(xb, yb, loss_weight, real):
         y_pred = trainer(xb, training=False)
         loss = compute_loss(x=xb, y=yb, y_pred=y_pred, sample_weight=loss_weight, training=False)
@@ -244,7 +244,8 @@ def _build_loop(trainer, batch, validating, early_stopping, pad, x, y):
         tf.TensorSpec([], "int32"),
     ]
 
-    @tf.function(input_signature=signature)
+    # Graph code throughout (tf.while_loop), as Keras' own steps: no AutoGraph conversion to pay.
+    @tf.function(input_signature=signature, autograph=False)
     def loop(x, y, weights, order, n, x_val, y_val, patience):
         n_epochs = tf.shape(order)[0]
         real = tf.cast(tf.range(tf.shape(order)[1]) < n, "float32")

@@ -64,7 +64,7 @@ class _Shared:
         self.signature = _signature(models)
         # Traced here, on the models at hand; the concrete function keeps no
         # reference to them (tested), so the pool never keeps a fitted model alive.
-        self.function = tf.function(call).get_concrete_function(_variables(models), spec)
+        self.function = tf.function(call, autograph=False).get_concrete_function(_variables(models), spec)
 
 
 def _variables(models):
