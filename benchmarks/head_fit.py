@@ -159,11 +159,12 @@ def main():
     median = statistics.median(times)
     parts = []
     if args.parts:
-        parts = [[label, totals.get(label, 0.0) / args.repeats] for label, _, _ in PARTS]
+        parts = [["whole fit (mean)", statistics.mean(times)]]
+        parts += [[label, totals.get(label, 0.0) / args.repeats] for label, _, _ in PARTS]
         parts.append(
             [
                 "the rest (validation, labels, cache look-up, trainer load)",
-                statistics.mean(times) - sum(p[1] for p in parts),
+                statistics.mean(times) - sum(p[1] for p in parts[1:]),
             ]
         )
         print("mean seconds per warm fit, by part:")
