@@ -7,6 +7,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 # estimator, over a thousand in the suite); tests/estimators/test_reliability.py turns it
 # back on where it is tested. Subprocesses started by tests inherit this.
 os.environ.setdefault("SKTRANSFER_RELEASE_NETWORKS", "0")
+# XLA compiles the trained layers' step once per architecture and batch shape (about a second on
+# 2 cores), which a grid search pays once and a test's single tiny fit pays every time; the tests
+# of XLA and of the "auto" rule (tests/engine/test_trainers.py, test_graph_fit.py) set it themselves.
+os.environ.setdefault("SKTRANSFER_XLA", "0")
 if os.environ.get("PYTEST_XDIST_WORKER"):
     # One TensorFlow thread pool thread per worker: with as many workers as cores, TensorFlow's
     # default pools (one thread per core each) oversubscribe the machine.

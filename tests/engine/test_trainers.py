@@ -129,6 +129,26 @@ def test_threads_fitting_the_same_architecture(binary_sample):
     assert _trainers.n_trainers() == 1
 
 
+def test_xla_auto_compiles_trained_backbone_layers_on_cpu(binary_sample, monkeypatch):
+    """The default (the suite runs with SKTRANSFER_XLA=0): XLA where backbone layers train
+    on a CPU-only machine, not for a head alone, whose step compiling costs more than it saves."""
+    from sktransfer._config import cpu_only
+
+    seen = []
+    compile_ = FineTunedClassifier._compile
+
+    def spy(self, *args, jit_compile=False, **kwargs):
+        seen.append(jit_compile)
+        return compile_(self, *args, jit_compile=jit_compile, **kwargs)
+
+    monkeypatch.setattr(FineTunedClassifier, "_compile", spy)
+    X, y = binary_sample
+    with sktransfer.config_context(xla="auto", reuse_trainers=False):
+        _fit(X, y, trainable_layers=2, head_epochs=0, epochs=1)
+        _fit(X, y, trainable_layers=0, epochs=1)
+    assert seen == [cpu_only(), False]
+
+
 def test_xla_trains_the_same_network(binary_sample):
     X, y = binary_sample
     with sktransfer.config_context(xla=False):
