@@ -44,6 +44,28 @@ def _start(args):
     return target, data
 
 
+def _write_run(tmp, args, data, est, json_name, record, title, params_of=None, **report_parts):
+    """Save ``est`` as the run's model, its report and ``json_name`` (``record`` with the
+    command, the data and the parameters of ``params_of``, default ``est``) in ``tmp``;
+    the names of what was written."""
+    save_model(est, os.path.join(tmp, "model"))
+    report = write_report_safely(
+        os.path.join(tmp, "report.html"),
+        est,
+        data.X_test,
+        data.y_test,
+        X_train=data.X_train,
+        y_train=data.y_train,
+        title=title,
+        data_summary=data.summary(),
+        **report_parts,
+    )
+    record = {"command": args.command_line, "data": data.summary(), **record}
+    record.update(params=(params_of or est).get_params(deep=False), sktransfer=__version__)
+    write_json(os.path.join(tmp, json_name), jsonable(record))
+    return ["model", json_name] + (["report.html"] if report else [])
+
+
 def run_fit(args, out):
     """``sktransfer fit``: fine-tune, test on held-out images, save the run folder."""
     target, data = _start(args)
@@ -55,34 +77,21 @@ def run_fit(args, out):
         est.fit(data.X_train, data.y_train)
         fit_seconds = time.perf_counter() - start
         table = evaluate(est, data.X_test, data.y_test)
-        save_model(est, os.path.join(tmp, "model"))
-        report = write_report_safely(
-            os.path.join(tmp, "report.html"),
+        written = _write_run(
+            tmp,
+            args,
+            data,
             est,
-            data.X_test,
-            data.y_test,
-            X_train=data.X_train,
-            y_train=data.y_train,
+            "metrics.json",
+            {
+                "fit_seconds": round(fit_seconds, 3),
+                "epochs_run": est.n_epochs_,
+                "test": table,
+                "history": est.history_,
+                "backbone_info": est.backbone_info_,
+            },
             title=f"sktransfer fit: {est.backbone} on the {data.source}",
-            data_summary=data.summary(),
         )
-        write_json(
-            os.path.join(tmp, "metrics.json"),
-            jsonable(
-                {
-                    "command": args.command_line,
-                    "data": data.summary(),
-                    "fit_seconds": round(fit_seconds, 3),
-                    "epochs_run": est.n_epochs_,
-                    "test": table,
-                    "history": est.history_,
-                    "params": est.get_params(deep=False),
-                    "backbone_info": est.backbone_info_,
-                    "sktransfer": __version__,
-                }
-            ),
-        )
-    written = ["model", "metrics.json"] + (["report.html"] if report else [])
     print(
         f"data:   {data.description}\nsplit:  {data.split_description}\n"
         f"model:  {_describe_model(est)}; {est.n_epochs_} epochs in {fit_seconds:.1f} s\n"
@@ -139,7 +148,6 @@ def run_grid(args, out):
         search.fit(data.X_train, data.y_train)
         seconds = time.perf_counter() - start
         table = evaluate(search.best_estimator_, data.X_test, data.y_test)
-        save_model(search.best_estimator_, os.path.join(tmp, "model"))
         results = search.cv_results_
         candidates = [
             {
@@ -151,35 +159,25 @@ def run_grid(args, out):
             }
             for i in range(len(results["params"]))
         ]
-        report = write_report_safely(
-            os.path.join(tmp, "report.html"),
+        written = _write_run(
+            tmp,
+            args,
+            data,
             search.best_estimator_,
-            data.X_test,
-            data.y_test,
-            X_train=data.X_train,
-            y_train=data.y_train,
-            search=search,
+            "grid.json",
+            {
+                "param_grid": grid,
+                "cv": {"n_splits": args.cv, "shuffle": True, "random_state": args.seed},
+                "scoring": "accuracy",
+                "candidates": candidates,
+                "best_params": search.best_params_,
+                "best_score": float(search.best_score_),
+                "search_seconds": round(seconds, 3),
+                "test": table,
+            },
             title=f"sktransfer grid: {est.backbone} on the {data.source}",
-            data_summary=data.summary(),
-        )
-        write_json(
-            os.path.join(tmp, "grid.json"),
-            jsonable(
-                {
-                    "command": args.command_line,
-                    "data": data.summary(),
-                    "param_grid": grid,
-                    "cv": {"n_splits": args.cv, "shuffle": True, "random_state": args.seed},
-                    "scoring": "accuracy",
-                    "candidates": candidates,
-                    "best_params": search.best_params_,
-                    "best_score": float(search.best_score_),
-                    "search_seconds": round(seconds, 3),
-                    "test": table,
-                    "params": est.get_params(deep=False),
-                    "sktransfer": __version__,
-                }
-            ),
+            params_of=est,  # the grid's fixed parameters; best_params holds the rest
+            search=search,
         )
     names = list(grid)
     rows = [["rank", *names, "mean accuracy", "std", "fit s"]]
@@ -195,7 +193,6 @@ def run_grid(args, out):
         )
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     text = "\n".join("  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip() for r in rows)
-    written = ["model", "grid.json"] + (["report.html"] if report else [])
     print(
         f"data:   {data.description}\nsplit:  {data.split_description}\n"
         f"search: {len(candidates)} candidates x {args.cv} folds in {seconds:.1f} s\n{text}\n"
@@ -241,39 +238,26 @@ def run_compare(args, out):
                 names=table.names,
             )
         est = table.estimators_[best]
-        save_model(est, os.path.join(tmp, "model"))
-        report = write_report_safely(
-            os.path.join(tmp, "report.html"),
+        written = _write_run(
+            tmp,
+            args,
+            data,
             est,
-            data.X_test,
-            data.y_test,
-            X_train=data.X_train,
-            y_train=data.y_train,
-            comparison=table,
+            "compare.json",
+            {
+                "best": best,
+                "comparison": table.to_records(),
+                "agreement": None
+                if agree is None
+                else {
+                    "names": list(agree.names),
+                    "counts": agree.counts.tolist(),
+                    "mcnemar_p": agree.mcnemar_p,
+                },
+            },
             title=f"sktransfer compare on the {data.source} (report of the best: {best})",
-            data_summary=data.summary(),
+            comparison=table,
         )
-        write_json(
-            os.path.join(tmp, "compare.json"),
-            jsonable(
-                {
-                    "command": args.command_line,
-                    "data": data.summary(),
-                    "best": best,
-                    "comparison": table.to_records(),
-                    "params": est.get_params(deep=False),
-                    "agreement": None
-                    if agree is None
-                    else {
-                        "names": list(agree.names),
-                        "counts": agree.counts.tolist(),
-                        "mcnemar_p": agree.mcnemar_p,
-                    },
-                    "sktransfer": __version__,
-                }
-            ),
-        )
-    written = ["model", "compare.json"] + (["report.html"] if report else [])
     print(
         f"data:   {data.description}\nsplit:  {data.split_description}\n{table}\n"
         + ("" if agree is None else f"{agree}\n")
