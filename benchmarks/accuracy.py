@@ -96,6 +96,11 @@ def build(name, args, seed):
     shared = dict(backbone=args.backbone, weights=args.weights, input_size=args.size)
     aug = Augmentation(flip="horizontal", rotation=0.05, zoom=0.1, n_views=args.n_views)
     tuned = dict(random_state=seed, **shared)
+    if getattr(args, "keras_fit", False):  # an args namespace built without it (tests) trains as by default
+        import keras
+
+        # A user callback sends a fit through Keras' own loop instead of the in-graph one.
+        tuned["callbacks"] = [keras.callbacks.Callback()]
     if args.epochs is not None:
         tuned["epochs"] = args.epochs
     top = top_block(args.backbone)
@@ -347,6 +352,11 @@ def main():
         "one image at a time (sktransfer.set_config(deterministic=True)): faster, "
         "but a row can then depend in the last bits, and after a long training in "
         "its accuracy, on which candidates ran before it",
+    )
+    p.add_argument(
+        "--keras-fit",
+        action="store_true",
+        help="fine-tunes train through Keras' own fit loop (a no-op callback), against the in-graph loop",
     )
     p.add_argument("--out", default=None)
     args = parse_dataset_args(p)
