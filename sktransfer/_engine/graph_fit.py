@@ -54,9 +54,12 @@ def can_fit_in_graph(model):
     the replica context that Keras ``fit`` sets up), nor in mixed float16 (loss
     scaling, including :class:`~sktransfer._engine.two_rate.TwoRateTrainer`'s
     one scale for two optimizers, lives in the trainers' Keras train steps), nor
-    with layers that train on batch statistics (:func:`uses_batch_statistics`:
-    ``weights=None`` or ``head_batchnorm=True``), whose fits then predicted the
-    same for every image (test_tta, "random-weights").
+    yet with layers that train on batch statistics (:func:`uses_batch_statistics`:
+    ``weights=None`` or ``head_batchnorm=True``). For those the loop gives Keras
+    ``fit``'s results for the same order of the images, but it draws another
+    order, and a short fit from random weights depends on the order (some
+    orders leave the head's ReLUs dead at inference, with either loop): they
+    keep Keras' order until their tests no longer depend on it (changelog).
     """
     return (
         not tf.distribute.has_strategy()
