@@ -161,3 +161,30 @@ def test_in_graph_fits_leave_tensorflows_seed_alone(sample, make_classifier, mon
     )
     make_classifier(random_state=3, callbacks=[keras.callbacks.Callback()]).fit(X, y)
     assert len(calls) == 1
+
+
+def test_seeding_without_tensorflow_matches_keras_but_for_tensorflows_seed():
+    """The reference is keras.utils.set_random_seed: the same Python, NumPy and Keras
+    draws after it, and TensorFlow's global seed left as the user set it."""
+    import random
+
+    import tensorflow as tf
+    from tensorflow.python.eager import context
+
+    from sktransfer._utils.compat import set_random_seed
+
+    def draws():
+        return (
+            random.random(),
+            np.random.rand(),  # noqa: NPY002  (the legacy global state Keras seeds)
+            float(keras.random.uniform(())),
+        )
+
+    keras.utils.set_random_seed(5)
+    expected = draws()
+    tf.random.set_seed(123)
+    set_random_seed(5, tensorflow=False)
+    assert draws() == expected
+    assert context.global_seed() == 123
+    set_random_seed(5)
+    assert draws() == expected and context.global_seed() == 5
